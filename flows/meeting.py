@@ -1,0 +1,221 @@
+"""Prefect flow for one meeting: ingest → normalise+tokenise → tally → report.
+
+Thin by design: each task calls one pure stage of :mod:`pipeline` over the whole meeting.  Only
+this module resolves paths and writes files.  Outputs are written into a temporary folder beside
+the final one and swapped in at the end, so a failed run leaves the previous outputs intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE as NO_CACHE
+
+from pipeline import analysis
+from pipeline.errors import KyoseiError
+from pipeline.ingest import MeetingInputs, load_meeting
+from pipeline.report import render_html, render_markdown, tagged_table
+from pipeline.safety import safe_frame
+from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
+
+SEED = 0
+"""Fixed seed recorded in the manifest (later stages that sample use it)."""
+
+PACKAGES = ("kyosei", "fugashi", "unidic-lite", "neologdn", "pandas", "pandera", "scikit-learn",
+            "prefect", "openpyxl", "pyyaml", "jinja2")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Resolved configuration of one run (the flow's parameters, as paths)."""
+
+    meeting_dir: Path
+    measures: Path
+    out_root: Path
+    lexicon: Path | None
+    stopwords: Path | None
+
+
+def _only_io_errors(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a task only when it failed on the file system, never on bad input."""
+    try:
+        state.result()
+    except KyoseiError:
+        return False
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """UTF-8 with BOM (Excel opens Japanese correctly), LF line ends, formula-safe cells."""
+    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp`` with renames, keeping the old folder until the new one is in."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
+def ingest_task(meeting_dir: Path, measures: Path) -> MeetingInputs:
+    return load_meeting(meeting_dir, measures)
+
+
+@task(name="normalise-tokenise", cache_policy=NO_CACHE)
+def text_task(inputs: MeetingInputs, lexicon: Lexicon, stopwords: frozenset[str]) -> analysis.TextStage:
+    return analysis.prepare_text(inputs, tokeniser=Tokeniser(lexicon=lexicon), stopwords=stopwords)
+
+
+@task(name="tally", cache_policy=NO_CACHE)
+def tally_task(inputs: MeetingInputs) -> analysis.Tallies:
+    return analysis.tally_meeting(inputs)
+
+
+@task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
+def report_task(
+    inputs: MeetingInputs,
+    text: analysis.TextStage,
+    tallies: analysis.Tallies,
+    config: RunConfig,
+    timings: dict[str, float],
+    started: str,
+) -> Path:
+    """Write every output file into a temporary folder, then swap it in."""
+    keywords = analysis.keyword_table(text)
+    tagged = tagged_table(text.items)
+    totals = {
+        "rows_in": sum(int(c["rows_in"]) for c in inputs.counts),  # type: ignore[call-overload]
+        "rows_ok": sum(int(c["rows_ok"]) for c in inputs.counts),  # type: ignore[call-overload]
+        "rows_rejected": sum(int(c["rows_rejected"]) for c in inputs.counts),  # type: ignore[call-overload]
+    }
+    manifest: dict[str, Any] = {
+        "meeting_id": inputs.meeting_id,
+        "meeting": inputs.meta,
+        "started_at": started,
+        "finished_at": None,
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "seed": SEED,
+        "parameters": {
+            "meeting_dir": str(config.meeting_dir),
+            "measures": str(config.measures),
+            "out_root": str(config.out_root),
+            "lexicon": str(config.lexicon) if config.lexicon else None,
+            "stopwords": str(config.stopwords) if config.stopwords else None,
+        },
+        "inputs": {
+            kind: {"file": path.name, "sha256": sha256(path)} for kind, path in sorted(inputs.files.items())
+        } | {
+            name: {"file": p.name, "sha256": sha256(p)}
+            for name, p in (("lexicon", config.lexicon), ("stopwords", config.stopwords)) if p
+        },
+        "rows": {"files": inputs.counts, **totals},
+        "outputs": {"items": len(tagged), "cards": int((tagged["source"] == "card").sum()),
+                    "comments": int((tagged["source"] == "feedback").sum())},
+        "timings_seconds": timings,
+    }
+    summary = [
+        ("開始", started),
+        ("入力行 / 取込 / 除外", f"{totals['rows_in']} / {totals['rows_ok']} / {totals['rows_rejected']}"),
+        ("乱数シード", str(SEED)),
+        ("バージョン", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),
+    ]
+    ctx = analysis.build_report(inputs, text, tallies, keywords, manifest_summary=summary)
+
+    config.out_root.mkdir(parents=True, exist_ok=True)
+    final = config.out_root / inputs.meeting_id
+    tmp = Path(tempfile.mkdtemp(prefix=f".{inputs.meeting_id}.tmp-", dir=config.out_root))
+    try:
+        write_csv(tagged, tmp / "tagged.csv")
+        write_csv(inputs.rejects, tmp / "rejects.csv")
+        write_csv(keywords, tmp / "keywords.csv")
+        for stem, frame in tallies.tables().items():
+            write_csv(frame, tmp / f"{stem}.csv")
+        (tmp / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
+        (tmp / "report.html").write_text(render_html(ctx), encoding="utf-8")
+        manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+        swap_in(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    key = "".join(c if c.isalnum() else "-" for c in inputs.meeting_id.lower()).strip("-") or "meeting"
+    create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=render_markdown(ctx)[:50000],
+                             description=f"kyosei report for meeting {inputs.meeting_id}")
+    if len(tallies.card_votes):
+        create_table_artifact(key=f"kyosei-{key}-votes",
+                              table=json.loads(tallies.card_votes.to_json(orient="records", force_ascii=False)),
+                              description=f"votes per card, meeting {inputs.meeting_id}")
+    return final
+
+
+@flow(name="kyosei-meeting", log_prints=False)
+def meeting_flow(
+    meeting_dir: Path,
+    measures: Path,
+    out_root: Path = Path("outputs"),
+    lexicon: Path | None = Path("models/lexicon.yaml"),
+    stopwords: Path | None = Path("models/stopwords.txt"),
+) -> str:
+    """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder."""
+    config = RunConfig(Path(meeting_dir), Path(measures), Path(out_root),
+                       Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    lex = load_lexicon(config.lexicon) if config.lexicon else Lexicon()
+    stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
+    inputs = ingest_task(config.meeting_dir, config.measures)
+    timings["ingest"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    text = text_task(inputs, lex, stop)
+    timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    tallies = tally_task(inputs)
+    timings["tally"] = round(time.perf_counter() - t0, 3)
+    out = report_task(inputs, text, tallies, config, timings, started)
+    return str(out)

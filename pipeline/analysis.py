@@ -1,0 +1,175 @@
+"""The meeting analysis as plain functions over stage outputs (used by the flow's coarse tasks).
+
+``prepare_text`` (normalise + tokenise), ``tally_meeting`` and ``build_report`` are pure: they
+take validated frames and return new frames/strings.  The flow decides where files live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline import report, tally
+from pipeline.ingest import MeetingInputs
+from pipeline.normalise import normalised_items
+from pipeline.report import ReportContext, Section
+from pipeline.schemas import Cards, Items, Measures
+from pipeline.tokenise import Tokeniser, item_terms
+
+
+@dataclass(frozen=True)
+class TextStage:
+    """Items (cards + comments, normalised) and their keyword-candidate occurrences."""
+
+    items: pd.DataFrame
+    terms: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """Every count the report shows, each a frame (empty when the input is absent)."""
+
+    card_votes: pd.DataFrame
+    measure_votes: pd.DataFrame
+    pillar_votes: pd.DataFrame
+    department_votes: pd.DataFrame
+    cards_per_measure: pd.DataFrame
+    unlinked_cards: pd.DataFrame
+    comments_per_kind: pd.DataFrame
+    round_totals: Mapping[int, int]
+    voters: Mapping[int, int]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Output file stem → frame, for the tables that have rows."""
+        named = {
+            "votes_by_card": self.card_votes, "votes_by_measure": self.measure_votes,
+            "votes_by_pillar": self.pillar_votes, "votes_by_department": self.department_votes,
+            "cards_by_measure": self.cards_per_measure, "cards_unlinked": self.unlinked_cards,
+            "comments_by_kind": self.comments_per_kind,
+        }
+        return {k: v for k, v in named.items() if len(v.columns)}
+
+
+def prepare_text(inputs: MeetingInputs, *, tokeniser: Tokeniser, stopwords: Iterable[str]) -> TextStage:
+    """Validated inputs → :class:`TextStage` (normalise, then tokenise every item)."""
+    items = normalised_items(inputs.cards, inputs.feedback)
+    return TextStage(items=items, terms=item_terms(items, tokeniser=tokeniser, stopwords=stopwords))
+
+
+def tally_meeting(inputs: MeetingInputs) -> Tallies:
+    """Validated inputs → :class:`Tallies`."""
+    empty = pd.DataFrame()
+    votes, cards, measures = inputs.votes, inputs.cards, inputs.measures
+    has_votes = votes is not None and len(votes) > 0
+    cards_frame = cards if cards is not None else pd.DataFrame(columns=list(Cards.to_schema().columns))
+    return Tallies(
+        card_votes=tally.card_votes(votes, cards) if has_votes else empty,
+        measure_votes=tally.measure_votes(votes, cards_frame, measures) if has_votes and cards is not None
+        else empty,
+        pillar_votes=tally.pillar_votes(votes, cards_frame, measures) if has_votes and cards is not None
+        else empty,
+        department_votes=tally.department_votes(votes, cards_frame) if has_votes and cards is not None else empty,
+        cards_per_measure=tally.cards_per_measure(cards, measures) if cards is not None else empty,
+        unlinked_cards=tally.unlinked_cards(cards) if cards is not None else empty,
+        comments_per_kind=tally.comments_per_kind(inputs.feedback) if inputs.feedback is not None else empty,
+        round_totals=tally.round_totals(votes) if has_votes else {},
+        voters=tally.voters_per_round(votes) if has_votes else {},
+    )
+
+
+def _top(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    return frame.head(n).reset_index(drop=True)
+
+
+def build_report(
+    inputs: MeetingInputs,
+    text: TextStage,
+    tallies: Tallies,
+    keywords: pd.DataFrame,
+    *,
+    manifest_summary: Sequence[tuple[str, str]] = (),
+) -> ReportContext:
+    """Stage outputs → :class:`ReportContext` with the sections of the issue-2 report."""
+    meta = inputs.meta
+    items = text.items
+    n_cards = int((items[Items.source] == "card").sum())
+    n_comments = int((items[Items.source] == "feedback").sum())
+    rows_in = sum(int(c["rows_in"]) for c in inputs.counts)  # type: ignore[call-overload]
+    rows_ok = sum(int(c["rows_ok"]) for c in inputs.counts)  # type: ignore[call-overload]
+    rows_rej = sum(int(c["rows_rejected"]) for c in inputs.counts)  # type: ignore[call-overload]
+    summary = [
+        ("会議", meta.get("title", inputs.meeting_id)),
+        ("カード", f"{n_cards}枚"),
+        ("コメント", f"{n_comments}件"),
+        ("入力行 / 取込 / 除外", f"{rows_in} / {rows_ok} / {rows_rej}"),
+    ]
+    if tallies.round_totals:
+        summary.append(("投票", "、".join(
+            f"{r}回目 {b}票" + (f"（{tallies.voters[r]}人）" if r in tallies.voters else "")
+            for r, b in tallies.round_totals.items())))
+
+    vote_sections: list[Section] = []
+    if len(tallies.card_votes):
+        rounds = sorted(tallies.round_totals)
+        vote_sections.append(Section(
+            "カード別の票数（上位20）", _top(tallies.card_votes, 20),
+            note=("最後の回の票数の多い順。増減(ポイント)は各回の総票数に占める割合の差です"
+                  "（回ごとに配るブロック数が違うため、票数の差より比較に向きます）。")))
+        if len(rounds) >= 2:
+            moved = tallies.card_votes.sort_values(
+                ["share_shift", "card_id"], ascending=[False, True], kind="mergesort")
+            gains = moved[moved["share_shift"] > 0].head(5)
+            losses = moved[moved["share_shift"] < 0].sort_values(
+                ["share_shift", "card_id"], kind="mergesort").head(5)
+            vote_sections.append(Section(
+                f"{rounds[0]}回目→{rounds[-1]}回目で支持を集めたカード", gains.reset_index(drop=True)))
+            vote_sections.append(Section(
+                f"{rounds[0]}回目→{rounds[-1]}回目で支持を減らしたカード", losses.reset_index(drop=True)))
+        if len(tallies.pillar_votes):
+            vote_sections.append(Section(
+                "基本方針（柱）別の票数", tallies.pillar_votes,
+                note="複数の施策に紐づくカードの票は、それぞれの施策に数えます（柱では1回だけ）。"))
+            vote_sections.append(Section("施策案別の票数", tallies.measure_votes))
+            vote_sections.append(Section("部署別の票数", tallies.department_votes))
+
+    measure_sections: list[Section] = []
+    if len(tallies.cards_per_measure):
+        cpm = tallies.cards_per_measure
+        measure_sections.append(Section("施策案ごとのカード", cpm))
+        measure_sections.append(Section(
+            "カードが1枚も紐づかない施策案", cpm[cpm["cards"] == 0][
+                [Measures.pillar_id, Measures.measure_id, Measures.measure_name]].reset_index(drop=True),
+            empty="なし（すべての施策案にカードがあります）"))
+        measure_sections.append(Section("どの施策案にも紐づかないカード", tallies.unlinked_cards,
+                                        empty="なし"))
+
+    comment_sections: list[Section] = []
+    if len(tallies.comments_per_kind):
+        comment_sections.append(Section("種別ごとの件数", tallies.comments_per_kind))
+    if len(keywords):
+        comment_sections.append(Section(
+            "種別ごとの上位キーワード", keywords,
+            note="出現件数は、その語を含むカード・コメントの数です（ストップワードを除く）。"))
+
+    comments = items[items[Items.source] == "feedback"][[Items.item_id, Items.kind, Items.text]].reset_index(
+        drop=True)
+    return ReportContext(
+        meeting_id=inputs.meeting_id,
+        title=str(meta.get("title") or f"会議 {inputs.meeting_id}"),
+        date=str(meta.get("date") or ""),
+        counts=inputs.counts,
+        summary=summary,
+        vote_sections=vote_sections,
+        measure_sections=measure_sections,
+        comment_sections=comment_sections,
+        comments=comments,
+        rejects=inputs.rejects,
+        manifest_summary=manifest_summary,
+    )
+
+
+def keyword_table(text: TextStage, *, n: int = 10) -> pd.DataFrame:
+    """Top ``n`` keywords per kind (see :func:`pipeline.report.top_keywords`)."""
+    return report.top_keywords(text.items, text.terms, n=n)

@@ -1,0 +1,133 @@
+"""Normalise Japanese text: ``str -> str`` rules, each with keyword-only options and a test table.
+
+``normalise_text`` chains them: control characters out, Japanese commas kept Japanese, digit
+hyphens protected, neologdn (``tilde="normalize"`` so ``16〜18歳`` keeps its range), NFKC, and a rule
+for letters spaced out by PDF extraction (``K - N e t`` → ``K-Net``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import neologdn
+import pandas as pd
+
+from pipeline.schemas import Cards, Feedback, Items
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_WS = re.compile(r"[\t\n\r\f\v\u3000 ]+")
+
+
+def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
+    """Remove zero-width and control characters; turn line breaks and tabs into one space."""
+    text = _INVISIBLE.sub("", text)
+    if keep_newlines:
+        text = re.sub(r"\r\n?", "\n", text)
+        text = _CONTROL.sub(" ", text.replace("\n", "\x00")).replace("\x00", "\n")
+        return re.sub(r"[ \t\u3000]+", " ", text)
+    return _WS.sub(" ", _CONTROL.sub(" ", text))
+
+
+_DIGIT = r"[0-9０-９]"
+_DASHES = "‐‑‒–—―−－ｰ"
+_DIGIT_DASH = re.compile(rf"(?<={_DIGIT})[{_DASHES}](?={_DIGIT})")
+
+
+def protect_digit_hyphens(text: str) -> str:
+    """Dashes between digits become ASCII '-' (neologdn would turn '０１２－３４' into '012ー34')."""
+    return _DIGIT_DASH.sub("-", text)
+
+
+_FULL_STOP = re.compile(r"．(?![0-9０-９])")
+
+
+def japanese_punctuation(text: str) -> str:
+    """Full-width comma/period used as Japanese punctuation (公用文 style) become 、 and 。.
+
+    NFKC would otherwise turn '，' into ',' and split a Japanese sentence like English.
+    A full stop followed by a digit ('１．５') is a decimal point and stays.
+    """
+    return _FULL_STOP.sub("。", text.replace("，", "、"))
+
+
+_JA = r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々〆ヵヶ]"
+_ASCII_COMMA_JA = re.compile(rf"(?<={_JA}),\s*|,\s*(?={_JA})")
+
+
+def ascii_comma_in_japanese(text: str) -> str:
+    """A ',' next to Japanese characters is a Japanese comma: '福祉,子ども' → '福祉、子ども'."""
+    return _ASCII_COMMA_JA.sub("、", text)
+
+
+_SPACED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?: (?:[-&・.] )?[A-Za-z]){2,}(?![A-Za-z0-9])")
+
+
+def join_spaced_letters(text: str, *, min_letters: int = 3) -> str:
+    """Re-join Latin letters that PDF extraction spaced out: 'K - N e t' → 'K-Net'.
+
+    Only runs of at least ``min_letters`` single letters separated by single spaces are joined,
+    so words ('I am a pen', 'NPO 等') are left alone.  Japanese letters spaced out ('レ ゴ') are
+    joined by neologdn already.
+    """
+
+    def glue(m: re.Match[str]) -> str:
+        s = m.group(0)
+        if sum(c.isalpha() for c in s) < min_letters:
+            return s
+        return s.replace(" ", "")
+
+    return _SPACED.sub(glue, text)
+
+
+def normalise_text(text: str, *, tilde: str = "normalize", repeat: int | None = None) -> str:
+    """The full normaliser used for analysis and outputs.
+
+    ``tilde`` is passed to neologdn (``"normalize"`` keeps ranges such as ``16~18歳``);
+    ``repeat`` optionally limits repeated characters (``すごーーい`` → ``すごーい``).
+    """
+    if not text:
+        return ""
+    s = strip_invisible(text)
+    s = japanese_punctuation(s)
+    s = protect_digit_hyphens(s)
+    s = neologdn.normalize(s, tilde=tilde, **({"repeat": repeat} if repeat else {}))
+    s = unicodedata.normalize("NFKC", s)
+    s = join_spaced_letters(s)
+    s = ascii_comma_in_japanese(s)
+    return s.strip()
+
+
+def card_text(title: str, body: str) -> str:
+    """A card's analysable text: title and body as one sentence pair."""
+    title, body = title.strip(), body.strip()
+    if title and body:
+        return f"{title}。{body}" if not re.search(r"[。.!?！？]$", title) else f"{title}{body}"
+    return title or body
+
+
+def normalised_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` out (cards first).
+
+    Cards get ``kind`` = ``"カード"``; ``text`` is the normalised ``raw_text``.
+    """
+    rows: list[dict[str, str]] = []
+    if cards is not None:
+        for rec in cards.to_dict("records"):
+            raw = card_text(rec[Cards.title], rec[Cards.body])
+            rows.append({
+                Items.item_id: rec[Cards.card_id], Items.source: "card", Items.kind: "カード",
+                Items.group: rec[Cards.group], Items.card_id: rec[Cards.card_id],
+                Items.raw_text: raw, Items.text: normalise_text(raw),
+            })
+    if feedback is not None:
+        for rec in feedback.to_dict("records"):
+            raw = rec[Feedback.text]
+            rows.append({
+                Items.item_id: rec[Feedback.comment_id], Items.source: "feedback", Items.kind: rec[Feedback.kind],
+                Items.group: rec[Feedback.group], Items.card_id: rec[Feedback.card_id],
+                Items.raw_text: raw, Items.text: normalise_text(raw),
+            })
+    frame = pd.DataFrame(rows, columns=list(Items.to_schema().columns), dtype="object").astype(str)
+    return Items.validate(frame)

@@ -1,0 +1,160 @@
+"""Report: the tables an analyst reads, rendered as Markdown and self-contained HTML (Japanese).
+
+Pure: frames in, strings out.  All text reaching HTML goes through Jinja2 autoescaping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+import jinja2
+import pandas as pd
+
+from pipeline.schemas import TAGGED_COLUMNS, Items, Tagged
+
+LABELS: dict[str, str] = {
+    "card_id": "カードID", "title": "事業名", "department": "部署", "measure_ids": "施策ID",
+    "total": "合計", "shift": "増減(票)", "share_shift": "増減(ポイント)",
+    "pillar_id": "柱", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
+    "cards": "カード数", "card_ids": "カード", "kind": "種別", "comments": "件数",
+    "rank": "順位", "term": "語", "items": "出現件数", "file": "ファイル", "row": "行", "column": "列",
+    "reason": "理由", "value": "値", "item_id": "ID", "text": "本文", "source": "出典",
+    "rows_in": "入力行", "rows_ok": "取込行", "rows_rejected": "除外行", "encoding": "文字コード",
+    "blank_rows_skipped": "空行",
+}
+
+
+def label_for(column: str) -> str:
+    """Japanese header for a column (``round_2`` → ``2回目``, ``share_1`` → ``1回目(%)``)."""
+    if column.startswith("round_"):
+        return f"{column[6:]}回目"
+    if column.startswith("share_") and column != "share_shift":
+        return f"{column[6:]}回目(%)"
+    return LABELS.get(column, column)
+
+
+def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd.DataFrame:
+    """:class:`Items` + ``item_terms`` rows in → the ``n`` most widespread keywords per kind.
+
+    A keyword's count is the number of items (cards/comments) containing it, so one long comment
+    repeating a word does not dominate.  Ties are broken by the term, so the order is stable.
+    Columns: kind, rank, term, items.
+    """
+    kinds = list(dict.fromkeys(items[Items.kind]))
+    use = terms[~terms["stopword"]].merge(items[[Items.item_id, Items.kind]], on=Items.item_id)
+    use = use.drop_duplicates([Items.item_id, "term"])
+    rows = []
+    for kind in kinds:
+        counts = use[use[Items.kind] == kind].groupby("term").size().reset_index(name="items")
+        counts = counts.sort_values(["items", "term"], ascending=[False, True], kind="mergesort").head(n)
+        rows += [(kind, rank, t, int(c)) for rank, (t, c) in enumerate(zip(counts["term"], counts["items"],
+                                                                         strict=True), start=1)]
+    return pd.DataFrame(rows, columns=["kind", "rank", "term", "items"])
+
+
+def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None,
+                 measures: Mapping[str, str] | None = None, clusters: Mapping[str, str] | None = None,
+                 new_perspective: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """:class:`Items` in → ``tagged.csv`` (:class:`Tagged`), one row per card and comment.
+
+    The analysis columns are filled from the given mappings (item id → value), empty otherwise.
+    """
+    ids = items[Items.item_id]
+    out = pd.DataFrame({
+        Tagged.item_id: ids,
+        Tagged.source: items[Items.source],
+        Tagged.kind: items[Items.kind],
+        Tagged.text: items[Items.text],
+        Tagged.themes: ids.map(themes or {}).fillna(""),
+        Tagged.measures: ids.map(measures or {}).fillna(""),
+        Tagged.cluster: ids.map(clusters or {}).fillna(""),
+        Tagged.new_perspective: ids.map(new_perspective or {}).fillna(0).astype("int64"),
+    })
+    return Tagged.validate(out[TAGGED_COLUMNS].reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled table (or a note when the table is empty)."""
+
+    title: str
+    frame: pd.DataFrame
+    note: str = ""
+    empty: str = "該当なし"
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything the report shows; built by the flow from the stage outputs."""
+
+    meeting_id: str
+    title: str
+    date: str
+    counts: Sequence[Mapping[str, object]]
+    summary: Sequence[tuple[str, str]]
+    vote_sections: Sequence[Section] = ()
+    measure_sections: Sequence[Section] = ()
+    comment_sections: Sequence[Section] = ()
+    comments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    manifest_summary: Sequence[tuple[str, str]] = ()
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    def esc(v: object) -> str:
+        return _cell(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(label_for(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def render_markdown(ctx: ReportContext) -> str:
+    """The report as Markdown (for pasting into documents and for Prefect's artifact view)."""
+    out = [f"# {ctx.title}", "", f"会議ID: {ctx.meeting_id}　開催日: {ctx.date}", "", "## 概要", ""]
+    out += [f"- {k}: {v}" for k, v in ctx.summary]
+    out += ["", _md_table(pd.DataFrame(list(ctx.counts))) if ctx.counts else ""]
+    for heading, sections in (("投票結果", ctx.vote_sections), ("施策別", ctx.measure_sections),
+                              ("コメント", ctx.comment_sections)):
+        if not sections:
+            continue
+        out += ["", f"## {heading}"]
+        for s in sections:
+            out += ["", f"### {s.title}", ""]
+            if s.note:
+                out += [s.note, ""]
+            out.append(_md_table(s.frame) if len(s.frame) else s.empty)
+    if len(ctx.comments):
+        out += ["", "## コメント一覧", "", _md_table(ctx.comments)]
+    out += ["", "## 付録", "", "### 取り込めなかった行（rejects.csv）", ""]
+    out.append(_md_table(ctx.rejects) if len(ctx.rejects) else "なし（すべての行を取り込みました）")
+    out += ["", "### 実行情報", ""] + [f"- {k}: {v}" for k, v in ctx.manifest_summary]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _env() -> jinja2.Environment:
+    loader = jinja2.FunctionLoader(
+        lambda name: (resources.files("pipeline") / "templates" / name).read_text(encoding="utf-8"))
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["label"] = label_for
+    env.filters["cell"] = _cell
+    env.tests["numeric"] = lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    return env
+
+
+def render_html(ctx: ReportContext) -> str:
+    """The report as one self-contained HTML file (inline CSS/JS, no external URL)."""
+    return _env().get_template("report.html.j2").render(ctx=ctx, groups=[
+        ("投票結果", "votes", ctx.vote_sections),
+        ("施策別", "measures", ctx.measure_sections),
+        ("コメント", "comments", ctx.comment_sections),
+    ])

@@ -1,0 +1,24 @@
+"""Output safety: spreadsheet-formula neutralisation for every CSV/XLSX cell we write."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (OWASP CSV-injection advice).
+
+    ``"=SUM(A1)"`` → ``"'=SUM(A1)"``; ordinary text is unchanged.
+    """
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells are formula-safe (numbers are left as numbers)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: neutralise_formula(v) if isinstance(v, str) else v)
+    return out

@@ -1,0 +1,203 @@
+"""Canonical table schemas: column names, Japanese header aliases and pandera models.
+
+Every other module refers to columns through these models (``Cards.card_id`` is the string
+``"card_id"``), so a column is spelled once.  The validated frames hold strings for text and ids
+and plain ``int`` for counts.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+FEEDBACK_KINDS: tuple[str, ...] = ("感想", "重要な理由", "追加すべき視点", "質問", "その他")
+"""Allowed values of ``Feedback.kind`` (DESIGN.md contract)."""
+
+KIND_ALIASES: dict[str, str] = {
+    "感想": "感想",
+    "気づき": "感想",
+    "感想・気づき": "感想",
+    "重要な理由": "重要な理由",
+    "理由": "重要な理由",
+    "重要な事業だと考えた理由": "重要な理由",
+    "追加すべき視点": "追加すべき視点",
+    "視点": "追加すべき視点",
+    "新たな視点": "追加すべき視点",
+    "質問": "質問",
+    "その他": "その他",
+    "impression": "感想",
+    "reason": "重要な理由",
+    "perspective": "追加すべき視点",
+    "question": "質問",
+    "other": "その他",
+}
+"""Spellings of a comment kind that transcribers use, mapped to the canonical kind."""
+
+ID_SEPARATORS = r"[|、,，;；/／\s]+"
+"""Separators accepted between several ids in one cell (``measure_ids``)."""
+
+
+class Measures(pa.DataFrameModel):
+    """The policy table (体系表): one row per draft measure (施策案)."""
+
+    pillar_id: Series[str]
+    pillar_name: Series[str]
+    measure_id: Series[str] = pa.Field(unique=True)
+    measure_name: Series[str]
+    description: Series[str]
+    keywords: Series[str]
+
+    class Config:
+        strict = True
+
+
+class Cards(pa.DataFrameModel):
+    """One programme/project (事業) card per row; ``measure_ids`` is ``|``-joined."""
+
+    card_id: Series[str] = pa.Field(unique=True)
+    department: Series[str]
+    title: Series[str]
+    body: Series[str]
+    measure_ids: Series[str]
+    group: Series[str]
+    row: Series[int]
+
+    class Config:
+        strict = True
+
+
+class Feedback(pa.DataFrameModel):
+    """One participant comment per row."""
+
+    comment_id: Series[str] = pa.Field(unique=True)
+    text: Series[str]
+    kind: Series[str] = pa.Field(isin=list(FEEDBACK_KINDS))
+    card_id: Series[str]
+    group: Series[str]
+    row: Series[int]
+
+    class Config:
+        strict = True
+
+
+class Votes(pa.DataFrameModel):
+    """Lego-block votes: ``blocks`` placed on ``card_id`` in ``round`` by ``voter``."""
+
+    card_id: Series[str]
+    round: Series[int] = pa.Field(ge=1)
+    blocks: Series[int] = pa.Field(ge=0)
+    voter: Series[str]
+    group: Series[str]
+    row: Series[int]
+
+    class Config:
+        strict = True
+
+
+class Rejects(pa.DataFrameModel):
+    """Every refused input row: file, 1-based spreadsheet row (header = 1), column and reason."""
+
+    file: Series[str]
+    row: Series[int]
+    column: Series[str]
+    reason: Series[str]
+    value: Series[str]
+
+    class Config:
+        strict = True
+
+
+class Items(pa.DataFrameModel):
+    """Cards and comments as one table of texts to analyse (after normalisation)."""
+
+    item_id: Series[str] = pa.Field(unique=True)
+    source: Series[str] = pa.Field(isin=["card", "feedback"])
+    kind: Series[str]
+    group: Series[str]
+    card_id: Series[str]
+    raw_text: Series[str]
+    text: Series[str]
+
+
+class Tagged(pa.DataFrameModel):
+    """``tagged.csv``: the contract columns of DESIGN.md, in this order."""
+
+    item_id: Series[str] = pa.Field(unique=True)
+    source: Series[str] = pa.Field(isin=["card", "feedback"])
+    kind: Series[str]
+    text: Series[str]
+    themes: Series[str]
+    measures: Series[str]
+    cluster: Series[str]
+    new_perspective: Series[int] = pa.Field(isin=[0, 1])
+
+    class Config:
+        strict = "filter"
+
+
+TAGGED_COLUMNS: list[str] = list(Tagged.to_schema().columns)
+REJECT_COLUMNS: list[str] = list(Rejects.to_schema().columns)
+
+# Header aliases per input kind.  Keys are canonical columns; values are the headers (after NFKC,
+# trimming and lower-casing) that transcribers use for them.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "feedback": {
+        Feedback.comment_id: ("comment_id", "id", "番号", "no", "no.", "意見id", "コメントid"),
+        Feedback.text: ("text", "意見", "内容", "コメント", "意見内容", "本文"),
+        Feedback.kind: ("kind", "種別", "区分", "分類"),
+        Feedback.card_id: ("card_id", "カードid", "カード", "カード番号"),
+        Feedback.group: ("group", "グループ", "班", "テーブル"),
+    },
+    "cards": {
+        Cards.card_id: ("card_id", "id", "カードid", "カード番号", "番号"),
+        Cards.department: ("department", "部署", "担当課", "所属", "課名"),
+        Cards.title: ("title", "事業名", "タイトル", "事業"),
+        Cards.body: ("body", "内容", "事業内容", "概要"),
+        Cards.measure_ids: ("measure_ids", "measure_id", "施策id", "施策", "施策案id"),
+        Cards.group: ("group", "グループ", "班", "テーブル"),
+    },
+    "votes": {
+        Votes.card_id: ("card_id", "カードid", "カード", "カード番号"),
+        Votes.round: ("round", "回", "投票回", "ラウンド"),
+        Votes.blocks: ("blocks", "票数", "ブロック数", "ブロック"),
+        Votes.voter: ("voter", "投票者", "参加者"),
+        Votes.group: ("group", "グループ", "班", "テーブル"),
+    },
+    "measures": {
+        Measures.pillar_id: ("pillar_id", "柱id", "柱", "基本方針id"),
+        Measures.pillar_name: ("pillar_name", "基本方針", "柱名"),
+        Measures.measure_id: ("measure_id", "施策id", "施策案id"),
+        Measures.measure_name: ("measure_name", "施策案", "施策名", "施策"),
+        Measures.description: ("description", "説明", "内容"),
+        Measures.keywords: ("keywords", "キーワード"),
+    },
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "feedback": (Feedback.text,),
+    "cards": (Cards.card_id,),
+    "votes": (Votes.card_id, Votes.round),
+    "measures": (Measures.pillar_id, Measures.measure_id, Measures.measure_name),
+}
+
+HEADER_LABELS_JA: dict[str, str] = {
+    Feedback.comment_id: "ID",
+    Feedback.text: "意見/内容",
+    Feedback.kind: "種別",
+    Cards.card_id: "カードID",
+    Cards.department: "部署",
+    Cards.title: "事業名",
+    Cards.body: "内容",
+    Cards.measure_ids: "施策ID",
+    Votes.round: "回",
+    Votes.blocks: "票数/ブロック数",
+    Votes.voter: "投票者",
+    Measures.pillar_id: "柱ID",
+    Measures.pillar_name: "基本方針",
+    Measures.measure_id: "施策ID",
+    Measures.measure_name: "施策案",
+    Measures.description: "説明",
+    Measures.keywords: "キーワード",
+    "group": "グループ",
+}
+"""Japanese label shown next to a canonical column name in messages."""
