@@ -89,10 +89,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # No network at run time: Prefect's ephemeral server must not try to send telemetry.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     if args.quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.meeting import meeting_flow
-
     from pipeline.ingest import load_meeting
 
     measures = args.measures or default_measures(args.meeting_dir)

@@ -30,14 +30,18 @@ def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
     return _WS.sub(" ", _CONTROL.sub(" ", text))
 
 
-_DIGIT = r"[0-9０-９]"
-_DASHES = "‐‑‒–—―−－ｰ"
-_DIGIT_DASH = re.compile(rf"(?<={_DIGIT})[{_DASHES}](?={_DIGIT})")
+_ALNUM = r"[0-9０-９A-Za-zＡ-Ｚａ-ｚ]"
+_DASHES = "‐‑‒–—―−－"
+_ALNUM_DASH = re.compile(rf"(?<={_ALNUM})[{_DASHES}](?={_ALNUM})")
 
 
 def protect_digit_hyphens(text: str) -> str:
-    """Dashes between digits become ASCII '-' (neologdn would turn '０１２－３４' into '012ー34')."""
-    return _DIGIT_DASH.sub("-", text)
+    """Dashes between digits or Latin letters become ASCII '-'.
+
+    neologdn would otherwise read them as a long vowel mark: '０１２－３４' → '012ー34',
+    'Ｋ－Ｎｅｔ' → 'KーNet'.
+    """
+    return _ALNUM_DASH.sub("-", text)
 
 
 _FULL_STOP = re.compile(r"．(?![0-9０-９])")

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 LEXICON_POS = "名詞-固有名詞-一般"
 COMPOUND_POS = "名詞-複合"
+PLACEHOLDER = "甲"
+"""A one-character common noun standing in for a lexicon term while MeCab parses."""
 
 
 class Token(NamedTuple):
@@ -184,9 +186,8 @@ class Tokeniser:
             self._tagger = fugashi.GenericTagger(f'-d "{unidic_lite.DICDIR}" -r "{rc}" -Okyosei')
         return self._tagger.parse(text)  # type: ignore[attr-defined]
 
-    def _segment_tokens(self, text: str, offset: int, out: list[Token]) -> None:
-        if not text.strip():
-            return
+    def _raw_tokens(self, text: str) -> list[Token]:
+        out: list[Token] = []
         cursor = 0
         for line in self._parse(text).split("\n"):
             if not line or line == "EOS":
@@ -198,22 +199,53 @@ class Tokeniser:
             start = text.find(surface, cursor)
             if start < 0:  # MeCab never rewrites a surface, but never lose a token over it
                 start = cursor
-            end = start + len(surface)
-            cursor = end
-            out.append(Token(surface, pos, _lemma(surface, lemma, orth_base, goshu), offset + start, offset + end))
+            cursor = start + len(surface)
+            out.append(Token(surface, pos, _lemma(surface, lemma, orth_base, goshu), start, cursor))
+        return out
 
     def tokens(self, text: str) -> list[Token]:
-        """Morphemes of ``text`` (already normalised), lexicon terms as single proper nouns."""
-        out: list[Token] = []
-        if self._term_re is None:
-            self._segment_tokens(text, 0, out)
-            return out
-        last = 0
+        """Morphemes of ``text`` (already normalised), lexicon terms as single proper nouns.
+
+        Each lexicon term is replaced by the one-character noun PLACEHOLDER before parsing, so the
+        words around it are analysed in a natural noun context ('いきいきセンターやあいネット' is
+        parsed as '甲や甲'), then mapped back to the term and its span in ``text``.
+        """
+        if self._term_re is None or not text:
+            return self._raw_tokens(text)
+        pieces: list[str] = []
+        spans: dict[int, tuple[int, int]] = {}  # placeholder offset in parsed text -> term span
+        last = shift = 0
         for m in self._term_re.finditer(text):
-            self._segment_tokens(text[last : m.start()], last, out)
-            out.append(Token(m.group(0), LEXICON_POS, m.group(0), m.start(), m.end()))
+            pieces.append(text[last : m.start()])
+            spans[m.start() - shift] = (m.start(), m.end())
+            pieces.append(PLACEHOLDER)
+            shift += len(m.group(0)) - 1
             last = m.end()
-        self._segment_tokens(text[last:], last, out)
+        pieces.append(text[last:])
+        if not spans:
+            return self._raw_tokens(text)
+        marks = sorted(spans)
+        out: list[Token] = []
+        for tok in self._raw_tokens("".join(pieces)):
+            before = [p for p in marks if p < tok.start]
+            off = sum(spans[p][1] - spans[p][0] - 1 for p in before)
+            inside = [p for p in marks if tok.start <= p < tok.end]
+            if not inside:
+                out.append(tok._replace(start=tok.start + off, end=tok.end + off))
+                continue
+            # The token holds one or more placeholders (normally it *is* the placeholder).
+            cur = tok.start
+            for p in inside:
+                if p > cur:
+                    frag = tok.surface[cur - tok.start : p - tok.start]
+                    out.append(Token(frag, tok.pos, frag, cur + off, cur + off + len(frag)))
+                t0, t1 = spans[p]
+                out.append(Token(text[t0:t1], LEXICON_POS, text[t0:t1], t0, t1))
+                off += t1 - t0 - 1
+                cur = p + 1
+            if cur < tok.end:
+                frag = tok.surface[cur - tok.start :]
+                out.append(Token(frag, tok.pos, frag, cur + off, cur + off + len(frag)))
         return out
 
     def compounds(self, tokens: list[Token]) -> list[Token]:

@@ -1,0 +1,35 @@
+# kyosei — two commands: `make demo` and `make test` (see README.md)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MEETINGS := $(sort $(wildcard data/meetings/*/))
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall when the dependency list changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@for m in $(MEETINGS); do \
+	  $(BIN)/kyosei run $$m --quiet --out-root outputs || exit $$?; \
+	done
+	@echo ""
+	@echo "レポート / reports:"
+	@for m in $(MEETINGS); do id=$$(basename $$m); echo "  outputs/$$id/report.html  (outputs/$$id/report.md)"; done
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
+clean:
+	rm -rf outputs/*/ outputs/.*.tmp-* .pytest_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""Shared fixtures: repository paths, one tokeniser per session, one Prefect harness per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.tokenise import Tokeniser, load_lexicon, load_stopwords
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+MODELS = ROOT / "models"
+MEASURES = DATA / "measures.csv"
+MEETING_1 = DATA / "meetings" / "2024-05-08"
+MEETING_2 = DATA / "meetings" / "2024-05-22"
+
+
+@pytest.fixture(scope="session")
+def tokeniser() -> Tokeniser:
+    return Tokeniser(lexicon=load_lexicon(MODELS / "lexicon.yaml"))
+
+
+@pytest.fixture(scope="session")
+def stopwords() -> frozenset[str]:
+    return load_stopwords(MODELS / "stopwords.txt")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary Prefect server/database for every flow test of the session."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
