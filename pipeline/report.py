@@ -67,10 +67,11 @@ def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None
         Tagged.source: items[Items.source],
         Tagged.kind: items[Items.kind],
         Tagged.text: items[Items.text],
-        Tagged.themes: ids.map(themes or {}).fillna(""),
-        Tagged.measures: ids.map(measures or {}).fillna(""),
-        Tagged.cluster: ids.map(clusters or {}).fillna(""),
-        Tagged.new_perspective: ids.map(new_perspective or {}).fillna(0).astype("int64"),
+        Tagged.themes: [(themes or {}).get(i, "") for i in ids],
+        Tagged.measures: [(measures or {}).get(i, "") for i in ids],
+        Tagged.cluster: [(clusters or {}).get(i, "") for i in ids],
+        Tagged.new_perspective: pd.Series([int((new_perspective or {}).get(i, 0)) for i in ids],
+                                          index=ids.index, dtype="int64"),
     })
     return Tagged.validate(out[TAGGED_COLUMNS].reset_index(drop=True))
 

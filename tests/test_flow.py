@@ -1,0 +1,164 @@
+"""End to end: the sample meeting through the Prefect flow (one session-scoped harness).
+
+The vote numbers are the ones worked out by hand in data/README.md from votes.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from flows.meeting import meeting_flow
+from pipeline.errors import InputError
+from tests.conftest import MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def run(meeting: Path, out_root: Path) -> Path:
+    return Path(meeting_flow(meeting_dir=meeting, measures=MEASURES, out_root=out_root,
+                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt"))
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def meeting2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run(MEETING_2, tmp_path_factory.mktemp("out"))
+
+
+def test_outputs_exist(meeting2: Path) -> None:
+    assert meeting2.name == "2024-05-22"
+    for name in ("report.html", "report.md", "tagged.csv", "manifest.json", "rejects.csv", "votes_by_card.csv",
+                 "votes_by_measure.csv", "votes_by_pillar.csv", "votes_by_department.csv", "keywords.csv"):
+        assert (meeting2 / name).is_file(), name
+    assert not list(meeting2.parent.glob(".*tmp*"))  # the temporary folder was swapped in
+
+
+def test_vote_tallies_match_the_hand_count(meeting2: Path) -> None:
+    cards = read(meeting2 / "votes_by_card.csv").set_index("card_id")
+    assert cards["round_1"].astype(int).to_dict() == {
+        "C02": 7, "C11": 6, "C25": 5, "C03": 5, "C07": 4, "C12": 4, "C24": 4, "C01": 4,
+        "C27": 3, "C16": 3, "C26": 3, "C13": 3, "C19": 2, "C21": 1}
+    r2 = cards["round_2"].astype(int)
+    assert r2[r2 > 0].to_dict() == {"C02": 5, "C11": 4, "C25": 3, "C03": 2, "C07": 2, "C12": 1, "C24": 1}
+    assert list(cards.index[:3]) == ["C02", "C11", "C25"]
+    assert cards.loc["C02", "share_2"] == "27.8"            # 5 / 18
+
+    measures = read(meeting2 / "votes_by_measure.csv").set_index("measure_id")
+    assert measures["round_1"].astype(int).to_dict() == {
+        "P1-1": 9, "P1-2": 9, "P1-3": 2, "P2-1": 16, "P2-2": 11, "P2-3": 0,
+        "P3-1": 13, "P3-2": 0, "P3-3": 8, "P3-4": 0, "P4-1": 9, "P4-2": 3}
+    assert measures["round_2"].astype(int).to_dict() == {
+        "P1-1": 2, "P1-2": 3, "P1-3": 0, "P2-1": 7, "P2-2": 7, "P2-3": 0,
+        "P3-1": 5, "P3-2": 0, "P3-3": 2, "P3-4": 0, "P4-1": 4, "P4-2": 0}
+
+    pillars = read(meeting2 / "votes_by_pillar.csv").set_index("pillar_id")
+    assert pillars["round_1"].astype(int).to_dict() == {"P1": 19, "P2": 20, "P3": 21, "P4": 12, "(なし)": 0}
+    assert pillars["round_2"].astype(int).to_dict() == {"P1": 5, "P2": 9, "P3": 7, "P4": 4, "(なし)": 0}
+
+    depts = read(meeting2 / "votes_by_department.csv").set_index("department")
+    assert depts["round_1"].astype(int).to_dict() == {
+        "福祉政策課": 22, "地域包括支援課": 10, "防災安全課": 9, "社会福祉協議会": 6,
+        "健康増進課": 3, "障害福祉課": 3, "協働推進課": 1}
+    assert depts["round_2"].astype(int).sum() == 18
+
+
+def test_tagged_holds_every_comment_verbatim_after_normalisation(meeting2: Path) -> None:
+    tagged = read(meeting2 / "tagged.csv")
+    assert len(tagged) == 40 + 28
+    fb = tagged[tagged["source"] == "feedback"]
+    assert fb["kind"].value_counts().to_dict() == {"重要な理由": 14, "感想": 8, "追加すべき視点": 6}
+    texts = set(fb["text"])
+    assert "K-Netは登録制なので、取りこぼしは出る。要支援のかたについては、個別避難計画計画を立てないと、" \
+           "災害時に漏れてしまうためどちらも必要。" in texts
+
+
+def test_manifest_counts_and_hashes(meeting2: Path) -> None:
+    man = json.loads((meeting2 / "manifest.json").read_text(encoding="utf-8"))
+    assert (man["rows"]["rows_in"], man["rows"]["rows_ok"], man["rows"]["rows_rejected"]) == (152, 152, 0)
+    assert man["seed"] == 0
+    assert set(man["inputs"]) >= {"cards", "feedback", "votes", "measures", "lexicon", "stopwords"}
+    assert all(len(v["sha256"]) == 64 for v in man["inputs"].values())
+
+
+def test_report_sections(meeting2: Path) -> None:
+    html = (meeting2 / "report.html").read_text(encoding="utf-8")
+    for heading in ("概要", "投票結果", "施策別", "カードが1枚も紐づかない施策案", "コメント一覧", "付録", "種別ごとの上位キーワード"):
+        assert heading in html
+    md = (meeting2 / "report.md").read_text(encoding="utf-8")
+    assert "| C02 | あいネット（福祉の総合相談窓口） | 福祉政策課 | P2-1\\|P2-2 | 7 | 5 |" in md
+
+
+def test_check_outputs_tool_passes(meeting2: Path) -> None:
+    tool = ROOT.parent / "shared" / "tools" / "check_outputs.py"
+    if not tool.exists():
+        pytest.skip(f"{tool} is not beside this checkout")
+    res = subprocess.run([sys.executable, str(tool), str(meeting2), "--measures", str(MEASURES)],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout
+
+
+def copy_meeting(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_cp932_and_xlsx_copies_give_the_same_tagged_csv(meeting2: Path, tmp_path: Path) -> None:
+    sjis = copy_meeting(MEETING_2, tmp_path / "sjis")
+    text = (MEETING_2 / "feedback.csv").read_text(encoding="utf-8")
+    (sjis / "feedback.csv").write_bytes(text.encode("cp932"))
+
+    xlsx = copy_meeting(MEETING_2, tmp_path / "xlsx")
+    (xlsx / "feedback.csv").unlink()
+    wb = openpyxl.Workbook()
+    for row in csv.reader(text.splitlines()):
+        wb.active.append(row)
+    wb.save(xlsx / "feedback.xlsx")
+
+    expected = (meeting2 / "tagged.csv").read_bytes()
+    for folder in (sjis, xlsx):
+        out = run(folder, tmp_path / f"out-{folder.name}")
+        assert (out / "tagged.csv").read_bytes() == expected, folder.name
+
+
+def test_unknown_card_vote_lands_in_rejects_with_row_number(tmp_path: Path) -> None:
+    m = copy_meeting(MEETING_2, tmp_path / "m")
+    with (m / "votes.csv").open("a", encoding="utf-8") as f:
+        f.write("C99,1,1,P01,A\n")
+    out = run(m, tmp_path / "out")
+    rejects = read(out / "rejects.csv")
+    assert rejects[["file", "row", "column"]].values.tolist() == [["votes.csv", "74", "card_id"]]
+    assert "C99" in rejects.loc[0, "reason"]
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    votes = next(f for f in man["rows"]["files"] if f["kind"] == "votes")
+    assert (votes["rows_in"], votes["rows_ok"], votes["rows_rejected"]) == (73, 72, 1)
+
+
+def test_feedback_without_text_column_stops_the_flow_with_a_named_error(tmp_path: Path) -> None:
+    m = copy_meeting(MEETING_1, tmp_path / "m")
+    (m / "feedback.csv").write_text("comment_id,kind\nF01,感想\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"feedback\.csv") as err:
+        run(m, tmp_path / "out")
+    assert "text" in str(err.value)
+    assert not (tmp_path / "out" / "2024-05-08").exists()
+
+
+def test_failed_run_keeps_previous_outputs(tmp_path: Path) -> None:
+    m = copy_meeting(MEETING_1, tmp_path / "m")
+    out = run(m, tmp_path / "out")
+    before = (out / "tagged.csv").read_bytes()
+    (m / "feedback.csv").write_text("comment_id,kind\nF01,感想\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        run(m, tmp_path / "out")
+    assert (out / "tagged.csv").read_bytes() == before

@@ -1,0 +1,104 @@
+"""Report: keyword counts, tagged.csv shape, escaping in HTML/Markdown, formula-safe cells."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from pipeline.report import (
+    ReportContext,
+    Section,
+    label_for,
+    render_html,
+    render_markdown,
+    tagged_table,
+    top_keywords,
+)
+from pipeline.safety import neutralise_formula, safe_frame
+from pipeline.schemas import TAGGED_COLUMNS
+
+ITEMS = pd.DataFrame({
+    "item_id": ["F1", "F2", "F3"],
+    "source": ["feedback"] * 3,
+    "kind": ["感想", "感想", "追加すべき視点"],
+    "group": ["", "", ""],
+    "card_id": ["", "", ""],
+    "raw_text": ["", "", ""],
+    "text": ["相談窓口が大事。相談窓口", "相談窓口と担い手", "就労支援"],
+})
+TERMS = pd.DataFrame(
+    [("F1", "相談窓口", False), ("F1", "大事", True), ("F1", "相談窓口", False),
+     ("F2", "相談窓口", False), ("F2", "担い手", False), ("F3", "就労支援", False)],
+    columns=["item_id", "term", "stopword"],
+)
+
+
+def test_top_keywords_counts_items_not_occurrences() -> None:
+    got = top_keywords(ITEMS, TERMS, n=5)
+    assert got.values.tolist() == [
+        ["感想", 1, "相談窓口", 2],       # F1 twice + F2 once = 2 items
+        ["感想", 2, "担い手", 1],
+        ["追加すべき視点", 1, "就労支援", 1],
+    ]
+
+
+def test_tagged_table_has_contract_columns_and_fills_mappings() -> None:
+    got = tagged_table(ITEMS, themes={"F1": "相談窓口"}, new_perspective={"F3": 1})
+    assert list(got.columns) == TAGGED_COLUMNS
+    assert got["themes"].tolist() == ["相談窓口", "", ""]
+    assert got["new_perspective"].tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize(("column", "label"), [
+    ("round_1", "1回目"), ("share_2", "2回目(%)"), ("share_shift", "増減(ポイント)"), ("measure_name", "施策案"),
+    ("unknown", "unknown"),
+])
+def test_labels(column: str, label: str) -> None:
+    assert label_for(column) == label
+
+
+def context(text: str) -> ReportContext:
+    comments = pd.DataFrame({"item_id": ["F1"], "kind": ["感想"], "text": [text]})
+    return ReportContext(
+        meeting_id="2024-05-22", title="第2回 <会議>", date="2024-05-22",
+        counts=[{"file": "feedback.csv", "kind": "feedback", "encoding": "utf-8", "rows_in": 1, "rows_ok": 1,
+                 "rows_rejected": 0}],
+        summary=[("コメント", "1件")],
+        comment_sections=[Section("種別ごとの件数", pd.DataFrame({"kind": ["感想"], "comments": [1]}))],
+        comments=comments, rejects=pd.DataFrame(), manifest_summary=[("乱数シード", "0")],
+    )
+
+
+def test_html_escapes_every_input_text() -> None:
+    html = render_html(context('<script>alert("x")</script> & <img src=x onerror=1>'))
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in html
+    assert "第2回 &lt;会議&gt;" in html
+    # self-contained: no external URL in src/href
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html)
+    assert html.count("<script>") == 1  # only our own sorting script
+
+
+def test_markdown_escapes_pipes_and_has_sections() -> None:
+    md = render_markdown(context("A|B\n改行"))
+    assert "A\\|B 改行" in md
+    for heading in ("## 概要", "## コメント", "## コメント一覧", "## 付録"):
+        assert heading in md
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+81", "'+81"), ("-1", "'-1"), ("@SUM", "'@SUM"),
+    ("\tTAB", "'\tTAB"), ("相談窓口", "相談窓口"), ("", ""),
+])
+def test_neutralise_formula(value: str, expected: str) -> None:
+    assert neutralise_formula(value) == expected
+
+
+def test_safe_frame_leaves_numbers_alone() -> None:
+    frame = pd.DataFrame({"text": ["=1+1", "普通"], "n": [-1, 2]})
+    got = safe_frame(frame)
+    assert got["text"].tolist() == ["'=1+1", "普通"]
+    assert got["n"].tolist() == [-1, 2]
+    assert frame["text"].tolist() == ["=1+1", "普通"]
