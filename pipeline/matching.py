@@ -1,0 +1,215 @@
+"""Match every card and comment to the draft measures; coverage per measure; suggested links.
+
+Score of item *i* for measure *m* (0…1):
+
+    score = (1 − link_weight) · cos(tfidf_i, tfidf_m) / max_m' cos(tfidf_m', tfidf_m')  … text similarity
+          +      link_weight  · link(i, m)                                              … codebook links
+
+where the TF-IDF space is built from the measures (name twice, description, keywords) over
+content lemmas and compound terms, and ``link`` is 1 when one of the item's themes lists the
+measure in the codebook, else 0.  (A theme naming only the pillar gives no link: pillars are broad
+and would lift every measure under them alike.)  Measures scoring
+at least ``threshold`` are the item's matches, best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.codebook import Codebook
+from pipeline.schemas import Cards, Items, Measures
+from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Tokeniser
+
+COVERAGE_COLUMNS = ["pillar_id", "measure_id", "measure_name", "cards", "card_ids", "comments", "comment_ids",
+                    "votes_round_1", "votes_round_2", "themes", "status"]
+SUGGESTION_COLUMNS = ["card_id", "title", "declared", "declared_score", "suggested", "suggested_name", "score",
+                      "evidence"]
+
+
+def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = ()) -> list[str]:
+    """Bag of features for matching: content lemmas, plus every compound/lexicon term whole."""
+    stop = set(stopwords)
+    canon = tokeniser.lexicon.canonical
+    toks = tokeniser.tokens(text)
+    out = [canon(t.lemma) for t in toks
+           if t.pos.startswith(("名詞-普通名詞", "名詞-固有名詞", "動詞-一般", "形容詞-一般"))
+           and not t.pos.startswith("名詞-普通名詞-副詞可能") and len(t.lemma) > 1]
+    out += [canon(c.surface) for c in tokeniser.compounds(toks) if c.pos in (COMPOUND_POS, LEXICON_POS)]
+    return [t for t in out if t not in stop]
+
+
+def measure_text(measures: pd.DataFrame) -> list[str]:
+    """The text a measure is matched on: its name twice (names carry the intent), description, keywords."""
+    return [f"{n}。{n}。{d}。{k.replace(';', '、')}" for n, d, k in zip(
+        measures[Measures.measure_name], measures[Measures.description], measures[Measures.keywords], strict=True)]
+
+
+class MeasureMatcher:
+    """Scores texts against measures (scikit-learn style: ``fit`` on the measures, then ``score``).
+
+    Parameters are stored as given; learned state (``vectorizer_``, ``matrix_``, ``measure_ids_``,
+    ``pillar_of_``) ends in ``_``.
+    """
+
+    def __init__(self, *, tokeniser: Tokeniser, stopwords: Iterable[str] = (), threshold: float = 0.3,
+                 link_weight: float = 0.25):
+        self.tokeniser = tokeniser
+        self.stopwords = frozenset(stopwords)
+        self.threshold = threshold
+        self.link_weight = link_weight
+
+    def _analyzer(self, text: str) -> list[str]:
+        return content_terms(self.tokeniser, text, self.stopwords)
+
+    def fit(self, measures: pd.DataFrame) -> MeasureMatcher:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from pipeline.normalise import normalise_text
+
+        self.measure_ids_ = list(measures[Measures.measure_id])
+        self.pillar_of_ = dict(zip(measures[Measures.measure_id], measures[Measures.pillar_id], strict=True))
+        self.vectorizer_ = TfidfVectorizer(analyzer=self._analyzer, sublinear_tf=True, norm="l2")
+        self.matrix_ = self.vectorizer_.fit_transform([normalise_text(t) for t in measure_text(measures)])
+        return self
+
+    def similarity(self, texts: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each (normalised) text with each measure, shape (n_texts, n_measures)."""
+        if not len(texts):
+            return np.zeros((0, len(self.measure_ids_)))
+        x = self.vectorizer_.transform(list(texts))
+        return np.asarray((x @ self.matrix_.T).todense())
+
+    def link(self, themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
+        """1 where one of an item's themes lists the measure in the codebook, else 0."""
+        out = np.zeros((len(themes), len(self.measure_ids_)))
+        if codebook is None:
+            return out
+        linked = {t.theme_id: set(t.measures) for t in codebook.themes}
+        col = {m: j for j, m in enumerate(self.measure_ids_)}
+        for i, ts in enumerate(themes):
+            for t in ts:
+                for mid in linked.get(t, ()):
+                    if mid in col:
+                        out[i, col[mid]] = 1.0
+        return out
+
+    def score(self, texts: Sequence[str], themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
+        sim = self.similarity(texts)
+        return np.round((1 - self.link_weight) * sim + self.link_weight * self.link(themes, codebook), 4)
+
+    def shared_terms(self, text: str, measure_index: int, *, top: int = 5) -> list[str]:
+        """Terms the text shares with a measure, heaviest first (evidence for a match)."""
+        x = self.vectorizer_.transform([text]).multiply(self.matrix_[measure_index]).tocsr()
+        vocab = self.vectorizer_.get_feature_names_out()
+        order = np.argsort(-x.data, kind="stable")[:top]
+        return [str(vocab[x.indices[k]]) for k in order if x.data[k] > 0]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Scores and the derived tables of the matching stage."""
+
+    scores: pd.DataFrame            # item_id × measure_id
+    measures_by_item: dict[str, str]
+    suggestions: pd.DataFrame
+    coverage: pd.DataFrame
+    unmatched: pd.DataFrame
+
+
+def match_items(
+    items: pd.DataFrame,
+    themes: Mapping[str, str],
+    measures: pd.DataFrame,
+    cards: pd.DataFrame | None,
+    *,
+    matcher: MeasureMatcher,
+    codebook: Codebook | None,
+    measure_votes: pd.DataFrame | None = None,
+    suggest_min: float = 0.35,
+    suggest_margin: float = 0.15,
+) -> MatchResult:
+    """Items + their themes → scores, ``measures`` per item, suggested card links, coverage.
+
+    Comments get every measure scoring ≥ ``matcher.threshold``, best first.  Cards keep the links
+    staff declared; when the best undeclared measure scores ≥ ``suggest_min`` and beats the best
+    declared one by ``suggest_margin`` (or the card has none), a suggested-link row is written.
+    """
+    ids = list(items[Items.item_id])
+    texts = list(items[Items.text])
+    theme_lists = [[t for t in themes.get(i, "").split("|") if t] for i in ids]
+    matrix = matcher.score(texts, theme_lists, codebook) if ids else np.zeros((0, len(matcher.measure_ids_)))
+    mids = matcher.measure_ids_
+    scores = pd.DataFrame(matrix, index=ids, columns=mids)
+    declared: dict[str, list[str]] = {}
+    titles: dict[str, str] = {}
+    if cards is not None:
+        declared = {c: [m for m in ms.split("|") if m] for c, ms in zip(cards[Cards.card_id], cards[Cards.measure_ids],
+                                                                         strict=True)}
+        titles = dict(zip(cards[Cards.card_id], cards[Cards.title], strict=True))
+    sources = dict(zip(ids, items[Items.source], strict=True))
+
+    by_item: dict[str, str] = {}
+    suggestions = []
+    for n, item_id in enumerate(ids):
+        row = matrix[n]
+        order = sorted(range(len(mids)), key=lambda j: (-row[j], j))
+        if sources[item_id] == "card":
+            dec = declared.get(item_id, [])
+            by_item[item_id] = "|".join(dec)
+            best_dec = max((row[mids.index(m)] for m in dec if m in mids), default=0.0)
+            cand = next((j for j in order if mids[j] not in dec), None)
+            if cand is not None and row[cand] >= suggest_min and (not dec or row[cand] - best_dec >= suggest_margin):
+                suggestions.append({
+                    "card_id": item_id, "title": titles.get(item_id, ""), "declared": "|".join(dec),
+                    "declared_score": round(float(best_dec), 3), "suggested": mids[cand],
+                    "suggested_name": str(measures.loc[measures[Measures.measure_id] == mids[cand],
+                                                       Measures.measure_name].iloc[0]),
+                    "score": round(float(row[cand]), 3),
+                    "evidence": "|".join(matcher.shared_terms(texts[n], cand)),
+                })
+        else:
+            by_item[item_id] = "|".join(mids[j] for j in order if row[j] >= matcher.threshold)
+
+    coverage = _coverage(items, themes, measures, declared, by_item, measure_votes)
+    unmatched = items[[by_item.get(i, "") == "" for i in ids]][[Items.item_id, Items.source, Items.kind, Items.text]]
+    best = scores.max(axis=1) if len(mids) else pd.Series(0.0, index=ids)
+    unmatched = unmatched.assign(best_measure=[scores.loc[i].idxmax() if len(mids) else "" for i in unmatched[Items.item_id]],
+                                 best_score=[round(float(best[i]), 3) for i in unmatched[Items.item_id]])
+    return MatchResult(scores=scores, measures_by_item=by_item,
+                       suggestions=pd.DataFrame(suggestions, columns=SUGGESTION_COLUMNS),
+                       coverage=coverage, unmatched=unmatched.reset_index(drop=True))
+
+
+def _coverage(items: pd.DataFrame, themes: Mapping[str, str], measures: pd.DataFrame,
+              declared: Mapping[str, list[str]], by_item: Mapping[str, str],
+              measure_votes: pd.DataFrame | None) -> pd.DataFrame:
+    sources = dict(zip(items[Items.item_id], items[Items.source], strict=True))
+    votes = {}
+    if measure_votes is not None and len(measure_votes):
+        votes = measure_votes.set_index(Measures.measure_id).to_dict("index")
+    rows = []
+    for pid, mid, name in zip(measures[Measures.pillar_id], measures[Measures.measure_id],
+                              measures[Measures.measure_name], strict=True):
+        cards = sorted(c for c, ms in declared.items() if mid in ms)
+        comments = [i for i, ms in by_item.items() if sources.get(i) == "feedback" and mid in ms.split("|")]
+        theme_counts: dict[str, int] = {}
+        for i in cards + comments:
+            for t in filter(None, themes.get(i, "").split("|")):
+                theme_counts[t] = theme_counts.get(t, 0) + 1
+        top = sorted(theme_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        v = votes.get(mid, {})
+        status = "カード・コメントあり" if cards and comments else "カードのみ" if cards else \
+            "コメントのみ" if comments else "裏付けなし"
+        rows.append({
+            "pillar_id": pid, "measure_id": mid, "measure_name": name,
+            "cards": len(cards), "card_ids": "|".join(cards),
+            "comments": len(comments), "comment_ids": "|".join(comments),
+            "votes_round_1": int(v.get("round_1", 0)), "votes_round_2": int(v.get("round_2", 0)),
+            "themes": "|".join(f"{t}({n})" for t, n in top),
+            "status": status,
+        })
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

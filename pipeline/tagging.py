@@ -1,0 +1,416 @@
+"""Theme tagging: codebook rules with evidence spans, plus an optional learned layer.
+
+``tag_items`` is the stage: :class:`~pipeline.schemas.Items` in, one evidence row per
+(item, theme) out (columns in :data:`EVIDENCE_COLUMNS`).  Every evidence term is the exact text at
+its span in the normalised comment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Rule, Seq, Word
+from pipeline.normalise import normalise_text
+from pipeline.schemas import Items
+from pipeline.tokenise import LEXICON_POS, Lexicon, Token, Tokeniser
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_COLUMNS = ["item_id", "theme", "terms", "spans", "source", "score"]
+
+
+@dataclass(frozen=True, order=True)
+class Occ:
+    """One occurrence: token range [tok0, tok1) and character span [start, end)."""
+
+    start: int
+    end: int
+    tok0: int
+    tok1: int
+
+
+@dataclass(frozen=True)
+class Doc:
+    """An item prepared for rule matching: its text, tokens and per-token match keys."""
+
+    text: str
+    tokens: Sequence[Token]
+    keys: Sequence[frozenset[str]]
+    unit_end: Sequence[int]    # for each token: index after the last token of its compound
+    unit_start: Sequence[int]  # for each token: index of the first token of its compound
+
+
+def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[int], list[int]]:
+    starts, ends = list(range(len(tokens))), list(range(1, len(tokens) + 1))
+    by_start = {t.start: i for i, t in enumerate(tokens)}
+    by_end = {t.end: i for i, t in enumerate(tokens)}
+    for c in tokeniser.compounds(tokens):
+        i, j = by_start.get(c.start), by_end.get(c.end)
+        if i is None or j is None:
+            continue
+        for k in range(i, j + 1):
+            starts[k], ends[k] = i, j + 1
+    return starts, ends
+
+
+class RuleMatcher:
+    """Evaluates codebook expressions on items (tokenising each rule word once)."""
+
+    def __init__(self, codebook: Codebook, tokeniser: Tokeniser):
+        self.codebook = codebook
+        self.tokeniser = tokeniser
+        self._word_cache: dict[str, list[frozenset[str]]] = {}
+        self._parts_cache: dict[str, frozenset[str]] = {}
+
+    def keys(self, tok: Token, *, parts: bool = True) -> frozenset[str]:
+        """What a token answers to: lemma and surface, as written and canonical.
+
+        A lexicon term (フレイル予防, 地域づくりコーディネーター) also answers to the nouns it is made of,
+        so a rule word 'フレイル' or 'コーディネーター' still finds it.
+        """
+        canon = self.tokeniser.lexicon.canonical
+        keys = {canon(tok.lemma), canon(tok.surface), tok.lemma, tok.surface}
+        if parts and tok.pos == LEXICON_POS:
+            keys |= self._parts(tok.surface)
+        return frozenset(keys)
+
+    def _parts(self, term: str) -> frozenset[str]:
+        cached = self._parts_cache.get(term)
+        if cached is None:
+            canon = self.tokeniser.lexicon.canonical
+            plain = Tokeniser(lexicon=Lexicon(synonyms=self.tokeniser.lexicon.synonyms))
+            toks = plain.tokens(term)
+            pieces = [t.surface for t in plain.compounds(toks)] + term.split("・")
+            pieces += [k for t in toks if t.pos.startswith("名詞") for k in (t.lemma, t.surface)]
+            cached = frozenset(k for p in pieces if p for k in (p, canon(p)))
+            self._parts_cache[term] = cached
+        return cached
+
+    def doc(self, text: str) -> Doc:
+        tokens = self.tokeniser.tokens(text)
+        starts, ends = _compound_bounds(self.tokeniser, tokens)
+        return Doc(text, tokens, [self.keys(t) for t in tokens], ends, starts)
+
+    def _word_keys(self, text: str) -> list[frozenset[str]]:
+        cached = self._word_cache.get(text)
+        if cached is None:
+            toks = self.tokeniser.tokens(normalise_text(text))
+            cached = [self.keys(t, parts=False) for t in toks]
+            self._word_cache[text] = cached
+        return cached
+
+    def _word(self, w: Word, doc: Doc) -> list[Occ]:
+        if w.literal:
+            needle = normalise_text(w.text)
+            out, pos = [], doc.text.find(needle)
+            while needle and pos >= 0:
+                t0 = next((i for i, t in enumerate(doc.tokens) if t.end > pos), len(doc.tokens))
+                t1 = next((i for i, t in enumerate(doc.tokens) if t.start >= pos + len(needle)), len(doc.tokens))
+                out.append(Occ(pos, pos + len(needle), t0, max(t1, t0 + 1)))
+                pos = doc.text.find(needle, pos + 1)
+            return out
+        want = self._word_keys(w.text)
+        n = len(want)
+        if n == 0:
+            return []
+        out = []
+        if n > 1:  # a multi-token word may sit inside one lexicon term (民生委員 in 民生委員・児童委員)
+            whole = self.tokeniser.lexicon.canonical(normalise_text(w.text))
+            out += [Occ(t.start, t.end, i, i + 1) for i, t in enumerate(doc.tokens)
+                    if t.pos == LEXICON_POS and whole in doc.keys[i]]
+        for i in range(len(doc.tokens) - n + 1):
+            if not all(doc.keys[i + j] & want[j] for j in range(n)):
+                continue
+            if w.pos and not doc.tokens[i].pos.startswith(w.pos):
+                continue
+            t0, t1 = i, i + n
+            if w.prefix:
+                if doc.unit_start[i] != i:
+                    continue
+                t1 = max(t1, doc.unit_end[i + n - 1])
+            if w.suffix:
+                if doc.unit_end[i + n - 1] != i + n:
+                    continue
+                t0 = min(t0, doc.unit_start[i])
+            out.append(Occ(doc.tokens[t0].start, doc.tokens[t1 - 1].end, t0, t1))
+        return out
+
+    def evaluate(self, expr: Expr, doc: Doc) -> tuple[bool, list[Occ]]:
+        """(matched, occurrences that justify the match)."""
+        if isinstance(expr, Word):
+            occ = self._word(expr, doc)
+            return bool(occ), occ
+        if isinstance(expr, Group):
+            occ = sorted({o for word in self.codebook.groups.get(expr.name, ())
+                          for o in self._group_word(word, doc)})
+            return bool(occ), occ
+        if isinstance(expr, Not):
+            matched, _ = self.evaluate(expr.arg, doc)
+            return not matched, []
+        if isinstance(expr, Or):
+            hits = [self.evaluate(a, doc) for a in expr.args]
+            occ = sorted({o for m, os in hits if m for o in os})
+            return any(m for m, _ in hits), occ
+        if isinstance(expr, And):
+            hits = [self.evaluate(a, doc) for a in expr.args]
+            if not all(m for m, _ in hits):
+                return False, []
+            return True, sorted({o for _, os in hits for o in os})
+        if isinstance(expr, Near):
+            return self._near(expr, doc)
+        if isinstance(expr, Seq):
+            return self._seq(expr, doc)
+        raise TypeError(expr)
+
+    def _group_word(self, text: str, doc: Doc) -> list[Occ]:
+        from pipeline.codebook import parse_rule
+
+        matched, occ = self.evaluate(parse_rule(text), doc)
+        return occ if matched else []
+
+    def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:
+        lists = [self.evaluate(a, doc)[1] for a in expr.args]
+        if not all(lists):
+            return False, []
+        found: set[Occ] = set()
+        for anchor in lists[0]:
+            chosen = [anchor]
+            for others in lists[1:]:
+                best = min(others, key=lambda o: (_gap(anchor, o), o))
+                if _gap(anchor, best) > expr.window:
+                    break
+                chosen.append(best)
+            else:
+                found.update(chosen)
+        return bool(found), sorted(found)
+
+    def _seq(self, expr: Seq, doc: Doc) -> tuple[bool, list[Occ]]:
+        lists = [self.evaluate(a, doc)[1] for a in expr.args]
+        if not all(lists):
+            return False, []
+        found: set[Occ] = set()
+        for first in lists[0]:
+            chain, cur = [first], first
+            for others in lists[1:]:
+                nxt = next((o for o in others if o.tok0 == cur.tok1), None)
+                if nxt is None:
+                    break
+                chain.append(nxt)
+                cur = nxt
+            else:
+                found.update(chain)
+        return bool(found), sorted(found)
+
+
+def _gap(a: Occ, b: Occ) -> int:
+    """Tokens between two occurrences (0 when adjacent or overlapping)."""
+    if a.tok1 <= b.tok0:
+        return b.tok0 - a.tok1
+    if b.tok1 <= a.tok0:
+        return a.tok0 - b.tok1
+    return 0
+
+
+def _outermost(occs: Iterable[Occ]) -> list[Occ]:
+    """Drop occurrences lying inside another one (相談 inside 相談窓口), keep text order."""
+    ordered = sorted(set(occs), key=lambda o: (o.start, -o.end))
+    out: list[Occ] = []
+    for o in ordered:
+        if out and out[-1].start <= o.start and o.end <= out[-1].end:
+            continue
+        out.append(o)
+    return out
+
+
+def _overlaps(o: Occ, blocked: Iterable[Occ]) -> bool:
+    return any(o.start < b.end and b.start < o.end for b in blocked)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    theme: str
+    occurrences: tuple[Occ, ...]
+    rules: tuple[str, ...]
+
+
+def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
+    """Theme hits of one document, and the themes whose exclusion rules fired (blocking the model)."""
+    hits: list[RuleHit] = []
+    excluded: set[str] = set()
+    for theme in matcher.codebook.themes:
+        blocked: list[Occ] = []
+        block_all = False
+        for ex in theme.exclude:
+            matched, occ = matcher.evaluate(ex.expr, doc)
+            if matched:
+                excluded.add(theme.theme_id)
+                blocked += occ
+                block_all = block_all or not occ
+        if block_all:
+            continue
+        occs: set[Occ] = set()
+        fired: list[str] = []
+        for rule in theme.rules:
+            matched, occ = matcher.evaluate(rule.expr, doc)
+            kept = [o for o in occ if not _overlaps(o, blocked)]
+            if matched and kept:
+                occs.update(kept)
+                fired.append(rule.rule_id)
+        if occs:
+            hits.append(RuleHit(theme.theme_id, tuple(_outermost(occs)), tuple(fired)))
+    return hits, excluded
+
+
+def _evidence_row(item_id: str, theme: str, text: str, occs: Sequence[Occ], source: str, score: float) -> dict:
+    return {
+        "item_id": item_id,
+        "theme": theme,
+        "terms": "|".join(text[o.start:o.end] for o in occs),
+        "spans": "|".join(f"{o.start}-{o.end}" for o in occs),
+        "source": source,
+        "score": round(score, 3),
+    }
+
+
+def rule_score(n_occurrences: int) -> float:
+    """1 occurrence → 0.5, 2 → 0.75, 3 → 0.875 …: more independent evidence, more confidence."""
+    return 1.0 - 0.5 ** n_occurrences
+
+
+# ---------------------------------------------------------------------------------------------
+# Learned layer
+# ---------------------------------------------------------------------------------------------
+
+
+class ThemeClassifier:
+    """One-vs-rest theme classifier over character n-grams and compound terms (scikit-learn style).
+
+    ``fit(texts, labels)`` with ``labels`` a frame of 0/1 columns (one per theme id) learns a
+    calibrated logistic regression for every theme with at least ``min_positive`` positive and
+    negative examples; with fewer than ``min_labels`` labelled texts the layer stays off
+    (``themes_ == []``).  Learned state ends in ``_``.  Deterministic (liblinear, fixed seed).
+    """
+
+    def __init__(self, *, min_labels: int = 30, min_positive: int = 5, threshold: float = 0.6,
+                 random_state: int = 0):
+        self.min_labels = min_labels
+        self.min_positive = min_positive
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def fit(self, texts: Sequence[str], labels: pd.DataFrame) -> ThemeClassifier:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.themes_: list[str] = []
+        self.models_: dict[str, object] = {}
+        self.coef_: dict[str, np.ndarray] = {}
+        self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=1)
+        if len(texts) < self.min_labels:
+            log.info("learned layer off: %d labelled texts < %d", len(texts), self.min_labels)
+            return self
+        x = self.vectorizer_.fit_transform(list(texts))
+        for theme in labels.columns:
+            y = labels[theme].astype(int).to_numpy()
+            pos, neg = int(y.sum()), int(len(y) - y.sum())
+            if pos < self.min_positive or neg < self.min_positive:
+                continue
+            base = LogisticRegression(class_weight="balanced", solver="liblinear", random_state=self.random_state,
+                                      C=4.0)
+            model = CalibratedClassifierCV(base, method="sigmoid", cv=3).fit(x, y)
+            self.models_[theme] = model
+            self.coef_[theme] = np.mean([c.estimator.coef_[0] for c in model.calibrated_classifiers_], axis=0)
+            self.themes_.append(theme)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> pd.DataFrame:
+        """Probability of each learned theme for each text (columns = ``themes_``)."""
+        if not self.themes_ or not texts:
+            return pd.DataFrame(index=range(len(texts)), columns=self.themes_, dtype=float)
+        x = self.vectorizer_.transform(list(texts))
+        return pd.DataFrame({t: self.models_[t].predict_proba(x)[:, 1] for t in self.themes_})  # type: ignore[attr-defined]
+
+    def evidence(self, text: str, theme: str, *, top: int = 3) -> list[Occ]:
+        """The n-grams of ``text`` that push most towards ``theme``, as spans in ``text``."""
+        x = self.vectorizer_.transform([text])
+        contrib = x.multiply(self.coef_[theme]).tocsr()
+        order = np.argsort(-contrib.data, kind="stable")
+        vocab = self.vectorizer_.get_feature_names_out()
+        occs: list[Occ] = []
+        for k in order[:top]:
+            if contrib.data[k] <= 0:
+                break
+            gram = vocab[contrib.indices[k]]
+            pos = text.find(gram)
+            if pos >= 0:
+                occs.append(Occ(pos, pos + len(gram), -1, -1))
+        return sorted(set(occs))
+
+
+def labels_from_long(frame: pd.DataFrame, theme_ids: Sequence[str]) -> tuple[list[str], pd.DataFrame]:
+    """Analyst labels (``text, theme, label`` rows) → texts and a 0/1 frame, one column per theme.
+
+    A text labelled 1 for some themes counts as 0 for the themes it was not labelled with.
+    """
+    if frame.empty:
+        return [], pd.DataFrame(columns=list(theme_ids))
+    texts = list(dict.fromkeys(frame["text"]))
+    index = {t: i for i, t in enumerate(texts)}
+    grid = np.zeros((len(texts), len(theme_ids)), dtype=int)
+    col = {t: j for j, t in enumerate(theme_ids)}
+    for text, theme, label in zip(frame["text"], frame["theme"], frame["label"], strict=True):
+        if theme in col:
+            grid[index[text], col[theme]] = int(label)
+    return texts, pd.DataFrame(grid, columns=list(theme_ids))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage
+# ---------------------------------------------------------------------------------------------
+
+
+def tag_items(items: pd.DataFrame, *, codebook: Codebook, tokeniser: Tokeniser,
+              model: ThemeClassifier | None = None) -> pd.DataFrame:
+    """:class:`Items` in → evidence rows (:data:`EVIDENCE_COLUMNS`), items in input order, themes in
+    codebook order.  ``source`` is ``rule:<rule ids>`` or ``model``; the model adds only themes the
+    rules missed and never a theme whose exclusion rule fired in the item.
+    """
+    matcher = RuleMatcher(codebook, tokeniser)
+    texts = list(items[Items.text])
+    probs = model.predict_proba(texts) if model is not None and model.themes_ else None
+    order = {t: i for i, t in enumerate(codebook.theme_ids)}
+    rows: list[dict] = []
+    for n, (item_id, text) in enumerate(zip(items[Items.item_id], texts, strict=True)):
+        hits, excluded = rule_hits(matcher, matcher.doc(text))
+        found = {h.theme for h in hits}
+        item_rows = [_evidence_row(item_id, h.theme, text, h.occurrences, "rule:" + "+".join(h.rules),
+                                   rule_score(len(h.occurrences))) for h in hits]
+        if probs is not None and model is not None:
+            for theme in model.themes_:
+                p = float(probs.loc[n, theme])
+                if theme in found or theme in excluded or p < model.threshold or theme not in order:
+                    continue
+                item_rows.append(_evidence_row(item_id, theme, text, model.evidence(text, theme), "model", p))
+        rows += sorted(item_rows, key=lambda r: order.get(r["theme"], len(order)))
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+
+
+def themes_by_item(evidence: pd.DataFrame, codebook: Codebook | None = None) -> dict[str, str]:
+    """item id → theme ids joined by ``|``, highest score first (codebook order on ties)."""
+    order = {t: i for i, t in enumerate(codebook.theme_ids)} if codebook else {}
+    out: dict[str, str] = {}
+    for item_id, grp in evidence.groupby("item_id", sort=False):
+        ranked = sorted(zip(grp["theme"], grp["score"], strict=True),
+                        key=lambda ts: (-ts[1], order.get(ts[0], 0), ts[0]))
+        out[str(item_id)] = "|".join(t for t, _ in ranked)
+    return out
+
+
+def rules_of(codebook: Codebook) -> Mapping[str, Rule]:
+    return {r.rule_id: r for t in codebook.themes for r in (*t.rules, *t.exclude)}
