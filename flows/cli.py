@@ -59,11 +59,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out-root", type=Path, default=Path("outputs"), help="出力先（既定: outputs/）")
     run.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"), help="ユーザー辞書 YAML")
     run.add_argument("--stopwords", type=Path, default=Path("models/stopwords.txt"), help="ストップワード")
+    run.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"), help="テーマのコードブック YAML")
+    run.add_argument("--theme-labels", type=Path, default=Path("models/theme_labels.csv"),
+                     help="学習層の教師データ（分析者が確認したテーマ）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
 
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
     val.add_argument("meeting_dir", type=Path)
     val.add_argument("--measures", type=Path)
+
+    cb = sub.add_parser("codebook", help="コードブックの操作 / codebook tools")
+    cb_sub = cb.add_subparsers(dest="codebook_command", required=True)
+    check = cb_sub.add_parser("check", help="コードブックを検査し、誤りを行番号つきで表示します")
+    check.add_argument("file", type=Path, nargs="?", default=Path("models/codebook.yaml"))
+    check.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
+                       help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）")
+
+    ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
+    ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
+    ev.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
+    ev.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"))
+    ev.add_argument("--theme-labels", type=Path, default=Path("models/theme_labels.csv"),
+                    help="学習層の教師データ（評価データと重ならないこと）")
+    ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します")
+    ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
     return p
 
 
@@ -88,7 +107,89 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS
 
 
+def cmd_codebook_check(args: argparse.Namespace) -> int:
+    from pipeline.codebook import format_problems, parse_codebook
+    from pipeline.ingest import canonical_columns, read_table, validate_measures
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        err_console.print(f"{args.file}: 読めません / cannot read ({err.strerror})", markup=False)
+        return EXIT_ERROR
+    measure_ids = pillar_ids = None
+    if args.measures and args.measures.is_file():
+        raw = read_table(args.measures)
+        measures = validate_measures(canonical_columns(raw, "measures"), file=raw.file).ok
+        measure_ids, pillar_ids = list(measures["measure_id"]), list(measures["pillar_id"])
+    book, problems = parse_codebook(text, source=str(args.file), measure_ids=measure_ids, pillar_ids=pillar_ids)
+    for line in format_problems(problems):
+        console.print(f"{args.file}: {line}", markup=False)
+    if book is None:
+        console.print(f"[red]{args.file}: 誤りがあります / the codebook has errors[/]")
+        return EXIT_PROBLEMS
+    n_rules = sum(len(t.rules) + len(t.exclude) for t in book.themes)
+    console.print(f"[green]{args.file}: OK[/] テーマ {len(book.themes)} / themes, ルール {n_rules} / rules")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pipeline.evaluate import errors, label_columns, predicted_sets, scores
+    from pipeline.ingest import header_key, read_table
+    from pipeline.tagging import tag_texts
+
+    raw = read_table(args.labels)
+    frame = raw.frame.drop(columns=["row"])
+    keys = {header_key(c): c for c in frame.columns}
+    text_col = next((keys[k] for k in ("text", "意見", "内容", "本文") if k in keys), None)
+    if text_col is None:
+        err_console.print(f"{raw.file}: text 列がありません / no text column (found {list(frame.columns)})",
+                          markup=False)
+        return EXIT_ERROR
+    id_col = next((keys[k] for k in ("id", "item_id", "comment_id") if k in keys), None)
+    ids = list(frame[id_col]) if id_col else [str(i + 2) for i in range(len(frame))]
+    tagger = _tagger(args.codebook, args.lexicon, None if args.no_model else args.theme_labels)
+    themes = label_columns(frame, tagger.codebook.theme_ids)
+    if not themes:
+        err_console.print(f"{raw.file}: コードブックのテーマ名の列がありません / no column is a theme id "
+                          f"({tagger.codebook.theme_ids})", markup=False)
+        return EXIT_ERROR
+    bad = [t for t in themes if not frame[t].isin(["0", "1"]).all()]
+    if bad:
+        err_console.print(f"{raw.file}: 列 {bad} は 0 か 1 で入れてください / columns {bad} must be 0 or 1",
+                          markup=False)
+        return EXIT_ERROR
+    texts = list(frame[text_col])
+    by_item = tag_texts(ids, texts, tagger)
+    truth = frame[themes].astype(int).reset_index(drop=True)
+    table = scores(truth, predicted_sets(by_item, ids), themes)
+    out = Table(title=f"{raw.file}: {len(ids)} 件 / items" + ("（ルールのみ / rules only）" if args.no_model else ""))
+    for col in table.columns:
+        out.add_column(col, justify="left" if col == "theme" else "right")
+    for rec in table.itertuples(index=False):
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
+    console.print(out)
+    if args.errors:
+        errs = errors(ids, texts, truth, predicted_sets(by_item, ids), themes)
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            console.print(errs.to_string(index=False) if len(errs) else "誤りなし / no errors", markup=False)
+    return EXIT_OK
+
+
+def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):
+    from pipeline.codebook import load_codebook
+    from pipeline.tagging import Tagger
+    from pipeline.tokenise import Tokeniser, load_lexicon
+
+    lex = load_lexicon(lexicon) if lexicon and lexicon.is_file() else None
+    tok = Tokeniser(lexicon=lex)
+    return Tagger.build(load_codebook(codebook), tok, theme_labels if theme_labels and theme_labels.is_file() else None)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.codebook import load_codebook
+
     # No network at run time: Prefect's ephemeral server must not try to send telemetry.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -99,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     measures = args.measures or default_measures(args.meeting_dir)
     # Fail on unusable input before Prefect starts: one clear message, no flow-run traceback.
-    load_meeting(args.meeting_dir, measures)
+    inputs = load_meeting(args.meeting_dir, measures)
+    load_codebook(args.codebook, measure_ids=list(inputs.measures["measure_id"]))
     if not args.quiet:
         console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）")
     out = meeting_flow(
@@ -108,6 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_root=args.out_root,
         lexicon=_optional(args.lexicon, "ユーザー辞書 / lexicon"),
         stopwords=_optional(args.stopwords, "ストップワード / stop words"),
+        codebook=args.codebook,
+        theme_labels=args.theme_labels if args.theme_labels.is_file() else None,
     )
     console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
     return EXIT_OK
@@ -119,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "codebook":
+            return cmd_codebook_check(args)
+        if args.command == "eval":
+            return cmd_eval(args)
         return cmd_run(args)
     except KyoseiError as err:
         err_console.print("[red]エラー / Error[/]")

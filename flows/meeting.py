@@ -26,10 +26,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 
 from pipeline import analysis
+from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, load_meeting
+from pipeline.matching import MatchResult
 from pipeline.report import render_html, render_markdown, tagged_table
 from pipeline.safety import safe_frame
+from pipeline.tagging import Tagger
 from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
 
 SEED = 0
@@ -48,6 +51,8 @@ class RunConfig:
     out_root: Path
     lexicon: Path | None
     stopwords: Path | None
+    codebook: Path
+    theme_labels: Path | None
 
 
 def _only_io_errors(task: Any, task_run: Any, state: Any) -> bool:
@@ -113,18 +118,35 @@ def tally_task(inputs: MeetingInputs) -> analysis.Tallies:
     return analysis.tally_meeting(inputs)
 
 
+@task(name="tag", cache_policy=NO_CACHE)
+def tag_task(text: analysis.TextStage, tagger: Tagger) -> analysis.ThemeStage:
+    return analysis.tag_meeting(text, tagger=tagger)
+
+
+@task(name="match", cache_policy=NO_CACHE)
+def match_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
+               tallies: analysis.Tallies, tokeniser: Tokeniser, stopwords: frozenset[str],
+               codebook: Codebook) -> MatchResult:
+    return analysis.match_meeting(inputs, text, themes, tallies, tokeniser=tokeniser, stopwords=stopwords,
+                                  codebook=codebook)
+
+
 @task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
 def report_task(
     inputs: MeetingInputs,
     text: analysis.TextStage,
     tallies: analysis.Tallies,
+    themes: analysis.ThemeStage,
+    matches: MatchResult,
+    tagger: Tagger,
     config: RunConfig,
     timings: dict[str, float],
     started: str,
 ) -> Path:
     """Write every output file into a temporary folder, then swap it in."""
     keywords = analysis.keyword_table(text)
-    tagged = tagged_table(text.items)
+    tagged = tagged_table(text.items, themes=themes.themes, measures=matches.measures_by_item)
+    codebook = tagger.codebook
     totals = {
         "rows_in": sum(int(c["rows_in"]) for c in inputs.counts),  # type: ignore[call-overload]
         "rows_ok": sum(int(c["rows_ok"]) for c in inputs.counts),  # type: ignore[call-overload]
@@ -144,12 +166,21 @@ def report_task(
             "out_root": str(config.out_root),
             "lexicon": str(config.lexicon) if config.lexicon else None,
             "stopwords": str(config.stopwords) if config.stopwords else None,
+            "codebook": str(config.codebook),
+            "theme_labels": str(config.theme_labels) if config.theme_labels else None,
+        },
+        "tagging": {
+            "themes": codebook.theme_ids,
+            "learned_layer": tagger.model.themes_ if tagger.model is not None else "off (too few labels)",
+            "measure_threshold": analysis.MATCH_THRESHOLD,
         },
         "inputs": {
             kind: {"file": path.name, "sha256": sha256(path)} for kind, path in sorted(inputs.files.items())
         } | {
             name: {"file": p.name, "sha256": sha256(p)}
-            for name, p in (("lexicon", config.lexicon), ("stopwords", config.stopwords)) if p
+            for name, p in (("lexicon", config.lexicon), ("stopwords", config.stopwords),
+                            ("codebook", config.codebook), ("theme_labels", config.theme_labels))
+            if p and p.is_file()
         },
         "rows": {"files": inputs.counts, **totals},
         "outputs": {"items": len(tagged), "cards": int((tagged["source"] == "card").sum()),
@@ -162,7 +193,8 @@ def report_task(
         ("乱数シード", str(SEED)),
         ("バージョン", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),
     ]
-    ctx = analysis.build_report(inputs, text, tallies, keywords, manifest_summary=summary)
+    ctx = analysis.build_report(inputs, text, tallies, keywords, themes=themes, matches=matches,
+                                codebook=codebook, manifest_summary=summary)
 
     config.out_root.mkdir(parents=True, exist_ok=True)
     final = config.out_root / inputs.meeting_id
@@ -171,6 +203,13 @@ def report_task(
         write_csv(tagged, tmp / "tagged.csv")
         write_csv(inputs.rejects, tmp / "rejects.csv")
         write_csv(keywords, tmp / "keywords.csv")
+        write_csv(themes.evidence, tmp / "evidence.csv")
+        write_csv(matches.coverage, tmp / "coverage.csv")
+        write_csv(matches.suggestions, tmp / "suggested_links.csv")
+        write_csv(matches.unmatched, tmp / "unmatched.csv")
+        write_csv(analysis.theme_by_kind(text.items, themes.themes, codebook), tmp / "themes_by_kind.csv")
+        write_csv(analysis.theme_by_pillar(text.items, themes.themes, matches.measures_by_item, inputs.measures,
+                                           codebook), tmp / "themes_by_pillar.csv")
         for stem, frame in tallies.tables().items():
             write_csv(frame, tmp / f"{stem}.csv")
         (tmp / "report.md").write_text(render_markdown(ctx), encoding="utf-8")
@@ -200,16 +239,22 @@ def meeting_flow(
     out_root: Path = Path("outputs"),
     lexicon: Path | None = Path("models/lexicon.yaml"),
     stopwords: Path | None = Path("models/stopwords.txt"),
+    codebook: Path = Path("models/codebook.yaml"),
+    theme_labels: Path | None = Path("models/theme_labels.csv"),
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder."""
     config = RunConfig(Path(meeting_dir), Path(measures), Path(out_root),
-                       Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None)
+                       Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None,
+                       Path(codebook), Path(theme_labels) if theme_labels else None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     lex = load_lexicon(config.lexicon) if config.lexicon else Lexicon()
     stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
     inputs = ingest_task(config.meeting_dir, config.measures)
+    book = load_codebook(config.codebook)
+    tokeniser = Tokeniser(lexicon=lex)
+    tagger = Tagger.build(book, tokeniser, config.theme_labels)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     text = text_task(inputs, lex, stop)
@@ -217,5 +262,11 @@ def meeting_flow(
     t0 = time.perf_counter()
     tallies = tally_task(inputs)
     timings["tally"] = round(time.perf_counter() - t0, 3)
-    out = report_task(inputs, text, tallies, config, timings, started)
+    t0 = time.perf_counter()
+    themes = tag_task(text, tagger)
+    timings["tag"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    matches = match_task(inputs, text, themes, tallies, tokeniser, stop, book)
+    timings["match"] = round(time.perf_counter() - t0, 3)
+    out = report_task(inputs, text, tallies, themes, matches, tagger, config, timings, started)
     return str(out)

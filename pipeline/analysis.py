@@ -12,10 +12,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline import report, tally
+from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
+from pipeline.matching import MatchResult, MeasureMatcher, match_items
 from pipeline.normalise import normalised_items
 from pipeline.report import ReportContext, Section
-from pipeline.schemas import Cards, Items, Measures
+from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
+from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser, item_terms
 
 
@@ -58,6 +61,61 @@ def prepare_text(inputs: MeetingInputs, *, tokeniser: Tokeniser, stopwords: Iter
     return TextStage(items=items, terms=item_terms(items, tokeniser=tokeniser, stopwords=stopwords))
 
 
+MATCH_THRESHOLD = 0.3
+"""Minimum measure score for a comment to count as supporting a measure (see pipeline.matching)."""
+
+
+@dataclass(frozen=True)
+class ThemeStage:
+    """Evidence rows (one per item × theme) and the ``|``-joined themes of each item."""
+
+    evidence: pd.DataFrame
+    themes: dict[str, str]
+
+
+def tag_meeting(text: TextStage, *, tagger: Tagger) -> ThemeStage:
+    """Items → evidence and themes per item (rules, then the learned layer when it is on)."""
+    evidence = tagger.tag(text.items)
+    return ThemeStage(evidence=evidence, themes=themes_by_item(evidence, tagger.codebook))
+
+
+def match_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies, *,
+                  tokeniser: Tokeniser, stopwords: Iterable[str], codebook: Codebook) -> MatchResult:
+    """Items + themes → measure scores, matches, suggested card links and coverage."""
+    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=MATCH_THRESHOLD).fit(inputs.measures)
+    return match_items(text.items, themes.themes, inputs.measures, inputs.cards, matcher=matcher,
+                       codebook=codebook, measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None)
+
+
+def theme_by_kind(items: pd.DataFrame, themes: Mapping[str, str], codebook: Codebook) -> pd.DataFrame:
+    """Items per theme (rows, codebook order) and kind (columns: カード, then the comment kinds)."""
+    kinds = [k for k in ["カード", *FEEDBACK_KINDS] if k in set(items[Items.kind])]
+    counts = {t: dict.fromkeys(kinds, 0) for t in codebook.theme_ids}
+    for item_id, kind in zip(items[Items.item_id], items[Items.kind], strict=True):
+        for t in filter(None, themes.get(item_id, "").split("|")):
+            if t in counts:
+                counts[t][kind] += 1
+    out = pd.DataFrame([{"theme": t, **c} for t, c in counts.items()], columns=["theme", *kinds])
+    out["total"] = out[kinds].sum(axis=1).astype("int64")
+    return out
+
+
+def theme_by_pillar(items: pd.DataFrame, themes: Mapping[str, str], measures_by_item: Mapping[str, str],
+                    measures: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Items per theme and pillar (through the item's measures; ``(なし)`` when it matches none)."""
+    pillar_of = dict(zip(measures[Measures.measure_id], measures[Measures.pillar_id], strict=True))
+    pillars = [*dict.fromkeys(measures[Measures.pillar_id]), tally.NO_PILLAR]
+    counts = {t: dict.fromkeys(pillars, 0) for t in codebook.theme_ids}
+    for item_id in items[Items.item_id]:
+        ps = {pillar_of[m] for m in filter(None, measures_by_item.get(item_id, "").split("|")) if m in pillar_of}
+        for t in filter(None, themes.get(item_id, "").split("|")):
+            if t not in counts:
+                continue
+            for p in ps or {tally.NO_PILLAR}:
+                counts[t][p] += 1
+    return pd.DataFrame([{"theme": t, **c} for t, c in counts.items()], columns=["theme", *pillars])
+
+
 def tally_meeting(inputs: MeetingInputs) -> Tallies:
     """Validated inputs → :class:`Tallies`."""
     empty = pd.DataFrame()
@@ -89,6 +147,9 @@ def build_report(
     tallies: Tallies,
     keywords: pd.DataFrame,
     *,
+    themes: ThemeStage | None = None,
+    matches: MatchResult | None = None,
+    codebook: Codebook | None = None,
     manifest_summary: Sequence[tuple[str, str]] = (),
 ) -> ReportContext:
     """Stage outputs → :class:`ReportContext` with the sections of the issue-2 report."""
@@ -135,7 +196,25 @@ def build_report(
             vote_sections.append(Section("部署別の票数", tallies.department_votes))
 
     measure_sections: list[Section] = []
-    if len(tallies.cards_per_measure):
+    if matches is not None:
+        cov = matches.coverage
+        measure_sections.append(Section(
+            "施策案ごとの裏付け（カバレッジ）", cov,
+            note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（スコアがしきい値以上）、"
+                  "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")))
+        measure_sections.append(Section(
+            "裏付けのない施策案（カードもコメントもない）",
+            cov[cov["status"] == "裏付けなし"][[Measures.pillar_id, Measures.measure_id, Measures.measure_name]]
+            .reset_index(drop=True), empty="なし（すべての施策案にカードかコメントがあります）"))
+        measure_sections.append(Section(
+            "紐づけの見直し候補（suggested_links.csv）", matches.suggestions,
+            note=("担当課の紐づけと内容の一致度が大きく違うカードです。score は提案先、declared_score は"
+                  "現在の紐づけ先の一致度。evidence は共通する語。採否は分析者が判断してください。"),
+            empty="なし"))
+        measure_sections.append(Section(
+            "どの施策案にも当てはまらないカード・コメント", matches.unmatched,
+            note="best_measure / best_score は最も近い施策案とその一致度（しきい値未満）です。", empty="なし"))
+    elif len(tallies.cards_per_measure):
         cpm = tallies.cards_per_measure
         measure_sections.append(Section("施策案ごとのカード", cpm))
         measure_sections.append(Section(
@@ -144,6 +223,20 @@ def build_report(
             empty="なし（すべての施策案にカードがあります）"))
         measure_sections.append(Section("どの施策案にも紐づかないカード", tallies.unlinked_cards,
                                         empty="なし"))
+
+    theme_sections: list[Section] = []
+    if themes is not None and codebook is not None:
+        theme_sections.append(Section(
+            "テーマ × 種別（件数）", theme_by_kind(items, themes.themes, codebook),
+            note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は models/codebook.yaml。"))
+        if matches is not None:
+            theme_sections.append(Section(
+                "テーマ × 基本方針（件数）",
+                theme_by_pillar(items, themes.themes, matches.measures_by_item, inputs.measures, codebook),
+                note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"))
+        definitions = pd.DataFrame([(t.theme_id, t.definition) for t in codebook.themes],
+                                   columns=["theme", "definition"])
+        theme_sections.append(Section("テーマの定義", definitions))
 
     comment_sections: list[Section] = []
     if len(tallies.comments_per_kind):
@@ -155,6 +248,10 @@ def build_report(
 
     comments = items[items[Items.source] == "feedback"][[Items.item_id, Items.kind, Items.text]].reset_index(
         drop=True)
+    if themes is not None:
+        comments = comments.assign(themes=[themes.themes.get(i, "") for i in comments[Items.item_id]])
+    if matches is not None:
+        comments = comments.assign(measures=[matches.measures_by_item.get(i, "") for i in comments[Items.item_id]])
     return ReportContext(
         meeting_id=inputs.meeting_id,
         title=str(meta.get("title") or f"会議 {inputs.meeting_id}"),
@@ -162,6 +259,7 @@ def build_report(
         counts=inputs.counts,
         summary=summary,
         vote_sections=vote_sections,
+        theme_sections=theme_sections,
         measure_sections=measure_sections,
         comment_sections=comment_sections,
         comments=comments,

@@ -18,11 +18,15 @@ LABELS: dict[str, str] = {
     "card_id": "カードID", "title": "事業名", "department": "部署", "measure_ids": "施策ID",
     "total": "合計", "shift": "増減(票)", "share_shift": "増減(ポイント)",
     "pillar_id": "柱", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
-    "cards": "カード数", "card_ids": "カード", "kind": "種別", "comments": "件数",
+    "cards": "カード数", "card_ids": "カード", "kind": "種別", "comments": "コメント数",
     "rank": "順位", "term": "語", "items": "出現件数", "file": "ファイル", "row": "行", "column": "列",
     "reason": "理由", "value": "値", "item_id": "ID", "text": "本文", "source": "出典",
     "rows_in": "入力行", "rows_ok": "取込行", "rows_rejected": "除外行", "encoding": "文字コード",
-    "blank_rows_skipped": "空行",
+    "blank_rows_skipped": "空行", "theme": "テーマ", "themes": "テーマ", "measures": "施策案",
+    "definition": "定義", "comment_ids": "コメント", "votes_round_1": "票(1回目)", "votes_round_2": "票(2回目)",
+    "status": "状態", "declared": "現在の紐づけ", "declared_score": "現在の一致度", "suggested": "提案",
+    "suggested_name": "提案先の施策案", "score": "一致度", "evidence": "根拠", "best_measure": "最も近い施策案",
+    "best_score": "一致度", "カード": "カード",
 }
 
 
@@ -96,6 +100,7 @@ class ReportContext:
     counts: Sequence[Mapping[str, object]]
     summary: Sequence[tuple[str, str]]
     vote_sections: Sequence[Section] = ()
+    theme_sections: Sequence[Section] = ()
     measure_sections: Sequence[Section] = ()
     comment_sections: Sequence[Section] = ()
     comments: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -124,7 +129,7 @@ def render_markdown(ctx: ReportContext) -> str:
     out += [f"- {k}: {v}" for k, v in ctx.summary]
     out += ["", _md_table(pd.DataFrame(list(ctx.counts))) if ctx.counts else ""]
     for heading, sections in (("投票結果", ctx.vote_sections), ("施策別", ctx.measure_sections),
-                              ("コメント", ctx.comment_sections)):
+                              ("テーマ別", ctx.theme_sections), ("コメント", ctx.comment_sections)):
         if not sections:
             continue
         out += ["", f"## {heading}"]
@@ -157,5 +162,6 @@ def render_html(ctx: ReportContext) -> str:
     return _env().get_template("report.html.j2").render(ctx=ctx, groups=[
         ("投票結果", "votes", ctx.vote_sections),
         ("施策別", "measures", ctx.measure_sections),
+        ("テーマ別", "themes", ctx.theme_sections),
         ("コメント", "comments", ctx.comment_sections),
     ])

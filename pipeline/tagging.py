@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Rule, Seq, Word
+from pipeline.errors import ConfigError
 from pipeline.normalise import normalise_text
 from pipeline.schemas import Items
 from pipeline.tokenise import LEXICON_POS, Lexicon, Token, Tokeniser
@@ -174,19 +176,17 @@ class RuleMatcher:
         return occ if matched else []
 
     def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:
+        """Every occurrence of the first term with all other terms within ``window`` tokens;
+        the evidence is that occurrence and every occurrence of the others inside the window."""
         lists = [self.evaluate(a, doc)[1] for a in expr.args]
         if not all(lists):
             return False, []
         found: set[Occ] = set()
         for anchor in lists[0]:
-            chosen = [anchor]
-            for others in lists[1:]:
-                best = min(others, key=lambda o: (_gap(anchor, o), o))
-                if _gap(anchor, best) > expr.window:
-                    break
-                chosen.append(best)
-            else:
-                found.update(chosen)
+            near = [[o for o in others if _gap(anchor, o) <= expr.window] for others in lists[1:]]
+            if all(near):
+                found.add(anchor)
+                found.update(o for group in near for o in group)
         return bool(found), sorted(found)
 
     def _seq(self, expr: Seq, doc: Doc) -> tuple[bool, list[Occ]]:
@@ -414,3 +414,59 @@ def themes_by_item(evidence: pd.DataFrame, codebook: Codebook | None = None) -> 
 
 def rules_of(codebook: Codebook) -> Mapping[str, Rule]:
     return {r.rule_id: r for t in codebook.themes for r in (*t.rules, *t.exclude)}
+
+
+THEME_LABEL_COLUMNS = ["meeting_id", "item_id", "text", "theme", "label"]
+"""``models/theme_labels.csv``: analyst-confirmed theme labels (label 1 = has the theme, 0 = not)."""
+
+
+def load_theme_labels(path: Path) -> pd.DataFrame:
+    """Read the analyst label file; a missing file means no labels."""
+    if not path.is_file():
+        return pd.DataFrame(columns=THEME_LABEL_COLUMNS)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in ("text", "theme", "label") if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: 列 {missing} がありません / missing columns {missing}")
+    bad = frame[~frame["label"].isin(["0", "1"])]
+    if len(bad):
+        raise ConfigError(f"{path}: {int(bad.index[0]) + 2}行目: label は 0 か 1 / label must be 0 or 1")
+    return frame.assign(label=frame["label"].astype(int))
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """Codebook + tokeniser + optional learned layer: everything ``tag_items`` needs."""
+
+    codebook: Codebook
+    tokeniser: Tokeniser
+    model: ThemeClassifier | None = None
+
+    @classmethod
+    def build(cls, codebook: Codebook, tokeniser: Tokeniser, labels_path: Path | None = None,
+              *, classifier: ThemeClassifier | None = None) -> Tagger:
+        """Train the learned layer from ``labels_path`` when it holds enough labels (else rules only)."""
+        if labels_path is None:
+            return cls(codebook, tokeniser, None)
+        labels = load_theme_labels(labels_path)
+        return cls(codebook, tokeniser, train_model(labels, codebook, classifier=classifier))
+
+    def tag(self, items: pd.DataFrame) -> pd.DataFrame:
+        return tag_items(items, codebook=self.codebook, tokeniser=self.tokeniser, model=self.model)
+
+
+def train_model(labels: pd.DataFrame, codebook: Codebook, *,
+                classifier: ThemeClassifier | None = None) -> ThemeClassifier | None:
+    """Fit the learned layer on normalised label texts; ``None`` when it would learn no theme."""
+    texts, grid = labels_from_long(labels.assign(text=labels["text"].map(normalise_text)), codebook.theme_ids)
+    model = (classifier or ThemeClassifier()).fit(texts, grid)
+    return model if model.themes_ else None
+
+
+def tag_texts(ids: Sequence[str], texts: Sequence[str], tagger: Tagger) -> dict[str, str]:
+    """Plain texts → item id → themes (``|``-joined); used by ``kyosei eval``."""
+    items = pd.DataFrame({
+        Items.item_id: list(ids), Items.source: "feedback", Items.kind: "その他", Items.group: "",
+        Items.card_id: "", Items.raw_text: list(texts), Items.text: [normalise_text(t) for t in texts],
+    })
+    return themes_by_item(tagger.tag(items), tagger.codebook)
