@@ -103,7 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     console.print(f"[red]{len(inputs.rejects)} 行に問題があります / {len(inputs.rejects)} row(s) with problems:[/]")
     for r in inputs.rejects.itertuples(index=False):
         col = f" [{r.column}]" if r.column else ""
-        console.print(f"  {r.file} 行/row {r.row}{col}: {r.reason}", markup=False)
+        console.print(f"  {r.file} 行/row {r.row}{col}: {r.reason}", markup=False, soft_wrap=True)
     return EXIT_PROBLEMS
 
 
@@ -123,7 +123,7 @@ def cmd_codebook_check(args: argparse.Namespace) -> int:
         measure_ids, pillar_ids = list(measures["measure_id"]), list(measures["pillar_id"])
     book, problems = parse_codebook(text, source=str(args.file), measure_ids=measure_ids, pillar_ids=pillar_ids)
     for line in format_problems(problems):
-        console.print(f"{args.file}: {line}", markup=False)
+        console.print(f"{args.file}: {line}", markup=False, soft_wrap=True)
     if book is None:
         console.print(f"[red]{args.file}: 誤りがあります / the codebook has errors[/]")
         return EXIT_PROBLEMS

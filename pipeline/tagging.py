@@ -45,6 +45,7 @@ class Doc:
     keys: Sequence[frozenset[str]]
     unit_end: Sequence[int]    # for each token: index after the last token of its compound
     unit_start: Sequence[int]  # for each token: index of the first token of its compound
+    units: Mapping[str, Sequence[tuple[int, int]]]  # canonical compound text -> token ranges
 
 
 def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[int], list[int]]:
@@ -96,7 +97,13 @@ class RuleMatcher:
     def doc(self, text: str) -> Doc:
         tokens = self.tokeniser.tokens(text)
         starts, ends = _compound_bounds(self.tokeniser, tokens)
-        return Doc(text, tokens, [self.keys(t) for t in tokens], ends, starts)
+        canon = self.tokeniser.lexicon.canonical
+        units: dict[str, list[tuple[int, int]]] = {}
+        for i in sorted(set(starts)):
+            j = ends[i]
+            if j - i > 1:
+                units.setdefault(canon(text[tokens[i].start:tokens[j - 1].end]), []).append((i, j))
+        return Doc(text, tokens, [self.keys(t) for t in tokens], ends, starts, units)
 
     def _word_keys(self, text: str) -> list[frozenset[str]]:
         cached = self._word_cache.get(text)
@@ -121,10 +128,12 @@ class RuleMatcher:
         if n == 0:
             return []
         out = []
+        whole = self.tokeniser.lexicon.canonical(normalise_text(w.text))
         if n > 1:  # a multi-token word may sit inside one lexicon term (民生委員 in 民生委員・児童委員)
-            whole = self.tokeniser.lexicon.canonical(normalise_text(w.text))
             out += [Occ(t.start, t.end, i, i + 1) for i, t in enumerate(doc.tokens)
                     if t.pos == LEXICON_POS and whole in doc.keys[i]]
+        # a compound that is a spelling variant of the word (相談先 for 相談窓口, via the lexicon)
+        out += [Occ(doc.tokens[i].start, doc.tokens[j - 1].end, i, j) for i, j in doc.units.get(whole, ())]
         for i in range(len(doc.tokens) - n + 1):
             if not all(doc.keys[i + j] & want[j] for j in range(n)):
                 continue
@@ -140,7 +149,7 @@ class RuleMatcher:
                     continue
                 t0 = min(t0, doc.unit_start[i])
             out.append(Occ(doc.tokens[t0].start, doc.tokens[t1 - 1].end, t0, t1))
-        return out
+        return sorted(set(out))
 
     def evaluate(self, expr: Expr, doc: Doc) -> tuple[bool, list[Occ]]:
         """(matched, occurrences that justify the match)."""

@@ -1,0 +1,49 @@
+"""Evaluation: exact P/R/F1 on a toy set, and the scores of the shipped codebook (regression guard)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.cli import EXIT_ERROR, EXIT_OK, main
+from pipeline.evaluate import errors, scores
+from tests.conftest import ROOT
+
+
+def test_scores_by_hand() -> None:
+    truth = pd.DataFrame({"防災": [1, 1, 0, 0], "就労": [0, 0, 0, 0]})
+    predicted = [{"防災"}, set(), {"防災", "就労"}, set()]
+    got = scores(truth, predicted, ["防災", "就労"]).set_index("theme")
+    # 防災: tp 1, fp 1, fn 1 → P 0.5, R 0.5, F1 0.5;  就労: tp 0, fp 1, fn 0 → P 0, R 1, F1 0
+    assert got.loc["防災", ["tp", "fp", "fn", "precision", "recall", "f1"]].tolist() == [1, 1, 1, 0.5, 0.5, 0.5]
+    assert got.loc["就労", ["precision", "recall", "f1"]].tolist() == [0.0, 1.0, 0.0]
+    assert got.loc["macro", "f1"] == 0.25
+    assert "macro(core)" not in got.index
+    errs = errors(["a", "b", "c", "d"], ["", "", "", ""], truth, predicted, ["防災", "就労"])
+    assert errs[["id", "theme", "error"]].values.tolist() == [["b", "防災", "FN"], ["c", "防災", "FP"],
+                                                              ["c", "就労", "FP"]]
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("dev_labels.csv", 0.9), ("holdout_core.csv", 0.9)])
+def test_shipped_codebook_meets_the_targets(name: str, minimum: float, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(ROOT / "data" / "eval" / name), "--codebook", str(ROOT / "models" / "codebook.yaml"),
+                 "--lexicon", str(ROOT / "models" / "lexicon.yaml"), "--no-model"]) == EXIT_OK
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "macro(co" in ln)
+    f1 = float(line.strip("│ ").split("│")[-1])
+    assert f1 >= minimum
+    for theme in ("相談窓口", "担い手", "防災", "就労"):
+        row = next(ln for ln in out.splitlines() if ln.startswith(f"│ {theme}"))
+        precision = float(row.split("│")[7])
+        assert precision >= 0.8, theme
+
+
+def test_eval_refuses_a_file_without_theme_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "l.csv"
+    f.write_text("id,text,foo\n1,相談したい,1\n", encoding="utf-8")
+    assert main(["eval", str(f), "--codebook", str(ROOT / "models" / "codebook.yaml")]) == EXIT_ERROR
+    assert "テーマ名の列" in capsys.readouterr().err
+    f.write_text("id,text,防災\n1,避難,2\n", encoding="utf-8")
+    assert main(["eval", str(f), "--codebook", str(ROOT / "models" / "codebook.yaml")]) == EXIT_ERROR
