@@ -30,7 +30,8 @@ from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, load_meeting
 from pipeline.matching import MatchResult
-from pipeline.report import render_html, render_markdown, tagged_table
+from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
+from pipeline.report import Section, render_html, render_markdown, tagged_table
 from pipeline.safety import safe_frame
 from pipeline.tagging import Tagger
 from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
@@ -131,6 +132,43 @@ def match_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis
                                   codebook=codebook)
 
 
+@task(name="cluster-perspectives", cache_policy=NO_CACHE)
+def perspective_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
+                     matches: MatchResult, tallies: analysis.Tallies, tokeniser: Tokeniser,
+                     stopwords: frozenset[str], codebook: Codebook,
+                     earlier: list[EarlierMeeting]) -> tuple[analysis.ClusterStage, PerspectiveResult]:
+    clusters = analysis.cluster_meeting(text, themes, matches, tokeniser=tokeniser, stopwords=stopwords, random_state=SEED)
+    result = analysis.perspectives_meeting(inputs, text, themes, tallies, clusters, tokeniser=tokeniser,
+                                           stopwords=stopwords, codebook=codebook, earlier=earlier)
+    return clusters, result
+
+
+def earlier_meetings(out_root: Path, meeting_id: str, date: str) -> list[EarlierMeeting]:
+    """Outputs of meetings held before this one (by meeting date, else by id) found under ``out_root``."""
+    out = []
+    if not out_root.is_dir():
+        return out
+    me = (date or meeting_id, meeting_id)
+    for folder in sorted(p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        man_path, tagged_path = folder / "manifest.json", folder / "tagged.csv"
+        if folder.name == meeting_id or not man_path.is_file() or not tagged_path.is_file():
+            continue
+        try:
+            man = json.loads(man_path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        mid = str(man.get("meeting_id") or folder.name)
+        when = str((man.get("meeting") or {}).get("date") or mid)
+        if mid == meeting_id or (when, mid) >= me:
+            continue
+        tagged = pd.read_csv(tagged_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        persp_path = folder / "perspectives.csv"
+        persp = (pd.read_csv(persp_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+                 if persp_path.is_file() else pd.DataFrame())
+        out.append(EarlierMeeting(mid, when, tagged, persp))
+    return out
+
+
 @task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
 def report_task(
     inputs: MeetingInputs,
@@ -138,6 +176,9 @@ def report_task(
     tallies: analysis.Tallies,
     themes: analysis.ThemeStage,
     matches: MatchResult,
+    clusters: analysis.ClusterStage,
+    perspectives: PerspectiveResult,
+    earlier: list[EarlierMeeting],
     tagger: Tagger,
     config: RunConfig,
     timings: dict[str, float],
@@ -145,8 +186,13 @@ def report_task(
 ) -> Path:
     """Write every output file into a temporary folder, then swap it in."""
     keywords = analysis.keyword_table(text)
-    tagged = tagged_table(text.items, themes=themes.themes, measures=matches.measures_by_item)
+    supporting = {i for ids in perspectives.suggestions["item_ids"] for i in ids.split("|")}
+    tagged = tagged_table(text.items, themes=themes.themes, measures=matches.measures_by_item,
+                          clusters=clusters.cluster_of, new_perspective={i: 1 for i in supporting})
     codebook = tagger.codebook
+    trend = theme_trend(inputs.meeting_id, themes.themes, earlier, codebook.theme_ids)
+    title = str(inputs.meta.get("title") or inputs.meeting_id)
+    nodes, edges, network_png = analysis.network_meeting(text, title=f"共起ネットワーク {title}")
     totals = {
         "rows_in": sum(int(c["rows_in"]) for c in inputs.counts),  # type: ignore[call-overload]
         "rows_ok": sum(int(c["rows_ok"]) for c in inputs.counts),  # type: ignore[call-overload]
@@ -169,6 +215,11 @@ def report_task(
             "codebook": str(config.codebook),
             "theme_labels": str(config.theme_labels) if config.theme_labels else None,
         },
+        "clusters": {"method": clusters.method, "k": clusters.k,
+                     "silhouette_by_k": {str(k): v for k, v in clusters.silhouette.items()},
+                     "unexplained_clusters": len(clusters.unexplained)},
+        "perspectives": {"suggestions": len(perspectives.suggestions),
+                         "earlier_meetings": [e.meeting_id for e in earlier]},
         "tagging": {
             "themes": codebook.theme_ids,
             "learned_layer": tagger.model.themes_ if tagger.model is not None else "off (too few labels)",
@@ -193,8 +244,24 @@ def report_task(
         ("乱数シード", str(SEED)),
         ("バージョン", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),
     ]
-    ctx = analysis.build_report(inputs, text, tallies, keywords, themes=themes, matches=matches,
-                                codebook=codebook, manifest_summary=summary)
+    cluster_sections = [
+        Section("カードとコメントのクラスタ", clusters.table.drop(columns=["scope"]),
+                note=(f"{clusters.method} 法、クラスタ数 {clusters.k}（シルエット係数が最大の数。最大 √(件数/2)）。"
+                      "label は各クラスタに特徴的な語（c-TF-IDF）、representative はクラスタの中心に最も近い原文。")),
+        Section("テーマにも施策案にも当てはまらないもののクラスタ", clusters.unexplained.drop(columns=["scope"]),
+                empty="なし（3件未満）"),
+    ]
+    keyword_sections = [
+        Section("共起ネットワーク", edges, image=network_png, image_file="network.png",
+                image_alt=f"共起ネットワーク {title}",
+                note=("出現件数の多い語（2件以上）どうしの Jaccard 係数が高い上位の組を線で結んでいます。"
+                      "円の大きさは出現件数、色はまとまり（コミュニティ）。"),
+                empty="共起する語がありません"),
+    ]
+    ctx = analysis.build_report(
+        inputs, text, tallies, keywords, themes=themes, matches=matches, codebook=codebook,
+        perspective_sections=analysis.perspective_sections(perspectives, text.items, trend),
+        cluster_sections=cluster_sections, keyword_sections=keyword_sections, manifest_summary=summary)
 
     config.out_root.mkdir(parents=True, exist_ok=True)
     final = config.out_root / inputs.meeting_id
@@ -207,6 +274,13 @@ def report_task(
         write_csv(matches.coverage, tmp / "coverage.csv")
         write_csv(matches.suggestions, tmp / "suggested_links.csv")
         write_csv(matches.unmatched, tmp / "unmatched.csv")
+        write_csv(perspectives.suggestions, tmp / "perspectives.csv")
+        write_csv(perspectives.covered, tmp / "perspectives_covered.csv")
+        write_csv(pd.concat([clusters.table, clusters.unexplained], ignore_index=True), tmp / "clusters.csv")
+        write_csv(trend, tmp / "themes_trend.csv")
+        write_csv(nodes, tmp / "network_nodes.csv")
+        write_csv(edges, tmp / "network_edges.csv")
+        (tmp / "network.png").write_bytes(network_png)
         write_csv(analysis.theme_by_kind(text.items, themes.themes, codebook), tmp / "themes_by_kind.csv")
         write_csv(analysis.theme_by_pillar(text.items, themes.themes, matches.measures_by_item, inputs.measures,
                                            codebook), tmp / "themes_by_pillar.csv")
@@ -225,6 +299,11 @@ def report_task(
     key = "".join(c if c.isalnum() else "-" for c in inputs.meeting_id.lower()).strip("-") or "meeting"
     create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=render_markdown(ctx)[:50000],
                              description=f"kyosei report for meeting {inputs.meeting_id}")
+    if len(perspectives.suggestions):
+        create_table_artifact(key=f"kyosei-{key}-perspectives",
+                              table=json.loads(perspectives.suggestions.drop(columns=["quotes"]).to_json(
+                                  orient="records", force_ascii=False)),
+                              description=f"suggested new perspectives, meeting {inputs.meeting_id}")
     if len(tallies.card_votes):
         create_table_artifact(key=f"kyosei-{key}-votes",
                               table=json.loads(tallies.card_votes.to_json(orient="records", force_ascii=False)),
@@ -268,5 +347,10 @@ def meeting_flow(
     t0 = time.perf_counter()
     matches = match_task(inputs, text, themes, tallies, tokeniser, stop, book)
     timings["match"] = round(time.perf_counter() - t0, 3)
-    out = report_task(inputs, text, tallies, themes, matches, tagger, config, timings, started)
+    t0 = time.perf_counter()
+    earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
+    clusters, perspectives = perspective_task(inputs, text, themes, matches, tallies, tokeniser, stop, book, earlier)
+    timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
+    out = report_task(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, config,
+                      timings, started)
     return str(out)

@@ -16,6 +16,7 @@ from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
 from pipeline.matching import MatchResult, MeasureMatcher, match_items
 from pipeline.normalise import normalised_items
+from pipeline.perspectives import EarlierMeeting, PerspectiveResult, suggest_perspectives
 from pipeline.report import ReportContext, Section
 from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
 from pipeline.tagging import Tagger, themes_by_item
@@ -150,6 +151,9 @@ def build_report(
     themes: ThemeStage | None = None,
     matches: MatchResult | None = None,
     codebook: Codebook | None = None,
+    perspective_sections: Sequence[Section] = (),
+    cluster_sections: Sequence[Section] = (),
+    keyword_sections: Sequence[Section] = (),
     manifest_summary: Sequence[tuple[str, str]] = (),
 ) -> ReportContext:
     """Stage outputs → :class:`ReportContext` with the sections of the issue-2 report."""
@@ -260,6 +264,9 @@ def build_report(
         summary=summary,
         vote_sections=vote_sections,
         theme_sections=theme_sections,
+        perspective_sections=perspective_sections,
+        cluster_sections=cluster_sections,
+        keyword_sections=keyword_sections,
         measure_sections=measure_sections,
         comment_sections=comment_sections,
         comments=comments,
@@ -271,3 +278,94 @@ def build_report(
 def keyword_table(text: TextStage, *, n: int = 10) -> pd.DataFrame:
     """Top ``n`` keywords per kind (see :func:`pipeline.report.top_keywords`)."""
     return report.top_keywords(text.items, text.terms, n=n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clusters, perspectives, network (issue 4)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterStage:
+    """Clusters of all items and of the unexplained ones (no theme and no measure)."""
+
+    table: pd.DataFrame
+    cluster_of: dict[str, str]
+    unexplained: pd.DataFrame
+    method: str
+    k: int
+    silhouette: Mapping[int, float]
+
+
+def cluster_meeting(text: TextStage, themes: ThemeStage, matches: MatchResult, *, tokeniser: Tokeniser,
+                    stopwords: Iterable[str], random_state: int = 0) -> ClusterStage:
+    """Items → clusters (all items as ``K…``, unexplained items as ``U…``)."""
+    from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
+    from pipeline.matching import content_terms
+
+    stop = frozenset(stopwords)
+
+    def analyzer(s: str) -> list[str]:
+        return content_terms(tokeniser, s, stop)
+
+    ids, texts = list(text.items[Items.item_id]), list(text.items[Items.text])
+    model = ItemClusterer(analyzer=analyzer, random_state=random_state).fit(texts)
+    table = cluster_table("all", ids, texts, model, prefix="K")
+    loose = [n for n, i in enumerate(ids) if not themes.themes.get(i) and not matches.measures_by_item.get(i)]
+    u_ids, u_texts = [ids[n] for n in loose], [texts[n] for n in loose]
+    unexplained = pd.DataFrame(columns=table.columns)
+    if len(u_ids) >= 3:
+        umodel = ItemClusterer(analyzer=analyzer, random_state=random_state).fit(u_texts)
+        unexplained = cluster_table("unexplained", u_ids, u_texts, umodel, prefix="U")
+    return ClusterStage(table=table, cluster_of=cluster_ids(ids, model, prefix="K"), unexplained=unexplained,
+                        method=model.method_, k=model.k_, silhouette=model.silhouette_)
+
+
+def perspectives_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies,
+                         clusters: ClusterStage, *, tokeniser: Tokeniser, stopwords: Iterable[str],
+                         codebook: Codebook, earlier: Sequence[EarlierMeeting] = ()) -> PerspectiveResult:
+    """Suggested new perspectives for the meeting (see :mod:`pipeline.perspectives`)."""
+    stop = frozenset(stopwords)
+    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stop, threshold=MATCH_THRESHOLD).fit(inputs.measures)
+    votes = {}
+    if len(tallies.card_votes):
+        votes = dict(zip(tallies.card_votes[Cards.card_id], tallies.card_votes["total"], strict=True))
+    return suggest_perspectives(text.items, themes.themes, measures=inputs.measures, cards=inputs.cards,
+                                card_votes=votes, matcher=matcher, codebook=codebook, tokeniser=tokeniser,
+                                stopwords=stop, unexplained_clusters=clusters.unexplained, earlier=earlier)
+
+
+def network_meeting(text: TextStage, *, title: str) -> tuple[pd.DataFrame, pd.DataFrame, bytes]:
+    """Co-occurrence network of the meeting's keywords: nodes, edges and the PNG."""
+    from pipeline.network import cooccurrence, draw_network
+
+    nodes, edges = cooccurrence(text.terms)
+    return nodes, edges, draw_network(nodes, edges, title=title)
+
+
+def perspective_sections(result: PerspectiveResult, items: pd.DataFrame, trend: pd.DataFrame) -> list[Section]:
+    """Report sections for 新たな視点(案): the ranked table, every supporting quote, covered requests, trend."""
+    shown = result.suggestions.drop(columns=["quotes"])
+    raw = dict(zip(items[Items.item_id], items[Items.raw_text], strict=True))
+    kinds = dict(zip(items[Items.item_id], items[Items.kind], strict=True))
+    quotes = pd.DataFrame(
+        [(p, i, kinds.get(i, ""), raw.get(i, "")) for p, ids in zip(result.suggestions["perspective_id"],
+                                                                       result.suggestions["item_ids"], strict=True)
+         for i in ids.split("|")],
+        columns=["perspective_id", "item_id", "kind", "text"])
+    sections = [
+        Section("提案（支持の多い順）", shown,
+                note=("どの施策案にも十分に当てはまらない（最も近い施策案との一致度 best_measure_score が 0.3 未満）"
+                      "カード・コメントから作った、施策案に加える視点の候補です。support = 裏付けとなるカード・コメント数、"
+                      "votes = 裏付けのカードへの票。status: new = 今回初めて、recurring = 以前の会議にも出ていた"
+                      "（recurring_in に会議ID）。採否は分析者が判断してください。"),
+                empty="提案はありません"),
+        Section("提案の根拠（原文）", quotes, note="入力されたままの文です。", empty="なし"),
+    ]
+    if len(result.covered):
+        sections.append(Section(
+            "既存の施策案でカバーされている「追加すべき視点」", result.covered,
+            note="施策案と十分に一致するため提案にしなかったコメントです（一致度 0.3 以上）。"))
+    if len(trend.columns) > 2:
+        sections.append(Section("テーマの推移（会議ごとの件数）", trend))
+    return sections

@@ -27,6 +27,11 @@ LABELS: dict[str, str] = {
     "status": "状態", "declared": "現在の紐づけ", "declared_score": "現在の一致度", "suggested": "提案",
     "suggested_name": "提案先の施策案", "score": "一致度", "evidence": "根拠", "best_measure": "最も近い施策案",
     "best_score": "一致度", "カード": "カード",
+    "perspective_id": "ID", "label": "ラベル", "support": "支持", "item_ids": "根拠ID", "best_measure_id": "最も近い施策案",
+    "best_measure_score": "一致度", "recurring_in": "以前の会議", "main_theme": "テーマ", "seed": "きっかけ",
+    "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
+    "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2", "jaccard": "Jaccard",
+    "cooccurrences": "共起件数",
 }
 
 
@@ -88,6 +93,15 @@ class Section:
     frame: pd.DataFrame
     note: str = ""
     empty: str = "該当なし"
+    image: bytes = b""
+    image_file: str = ""
+    image_alt: str = ""
+
+    @property
+    def image_data_uri(self) -> str:
+        import base64
+
+        return "data:image/png;base64," + base64.b64encode(self.image).decode("ascii") if self.image else ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,9 @@ class ReportContext:
     summary: Sequence[tuple[str, str]]
     vote_sections: Sequence[Section] = ()
     theme_sections: Sequence[Section] = ()
+    perspective_sections: Sequence[Section] = ()
+    cluster_sections: Sequence[Section] = ()
+    keyword_sections: Sequence[Section] = ()
     measure_sections: Sequence[Section] = ()
     comment_sections: Sequence[Section] = ()
     comments: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -109,8 +126,10 @@ class ReportContext:
 
 
 def _cell(value: object) -> str:
+    """Numbers as written in a report: at most 3 decimals, no trailing zeros beyond one (13.0, 0.077)."""
     if isinstance(value, float):
-        return f"{value:.1f}"
+        text = f"{value:.3f}".rstrip("0")
+        return text + "0" if text.endswith(".") else text
     return str(value)
 
 
@@ -128,8 +147,7 @@ def render_markdown(ctx: ReportContext) -> str:
     out = [f"# {ctx.title}", "", f"会議ID: {ctx.meeting_id}　開催日: {ctx.date}", "", "## 概要", ""]
     out += [f"- {k}: {v}" for k, v in ctx.summary]
     out += ["", _md_table(pd.DataFrame(list(ctx.counts))) if ctx.counts else ""]
-    for heading, sections in (("投票結果", ctx.vote_sections), ("施策別", ctx.measure_sections),
-                              ("テーマ別", ctx.theme_sections), ("コメント", ctx.comment_sections)):
+    for heading, _, sections in _groups(ctx):
         if not sections:
             continue
         out += ["", f"## {heading}"]
@@ -137,7 +155,10 @@ def render_markdown(ctx: ReportContext) -> str:
             out += ["", f"### {s.title}", ""]
             if s.note:
                 out += [s.note, ""]
-            out.append(_md_table(s.frame) if len(s.frame) else s.empty)
+            if s.image_file:
+                out += [f"![{s.image_alt or s.title}]({s.image_file})", ""]
+            if len(s.frame) or not s.image_file:
+                out.append(_md_table(s.frame) if len(s.frame) else s.empty)
     if len(ctx.comments):
         out += ["", "## コメント一覧", "", _md_table(ctx.comments)]
     out += ["", "## 付録", "", "### 取り込めなかった行（rejects.csv）", ""]
@@ -157,11 +178,18 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def render_html(ctx: ReportContext) -> str:
-    """The report as one self-contained HTML file (inline CSS/JS, no external URL)."""
-    return _env().get_template("report.html.j2").render(ctx=ctx, groups=[
+def _groups(ctx: ReportContext) -> list[tuple[str, str, Sequence[Section]]]:
+    return [
         ("投票結果", "votes", ctx.vote_sections),
         ("施策別", "measures", ctx.measure_sections),
         ("テーマ別", "themes", ctx.theme_sections),
+        ("新たな視点(案)", "perspectives", ctx.perspective_sections),
+        ("クラスタ", "clusters", ctx.cluster_sections),
+        ("キーワード", "keywords", ctx.keyword_sections),
         ("コメント", "comments", ctx.comment_sections),
-    ])
+    ]
+
+
+def render_html(ctx: ReportContext) -> str:
+    """The report as one self-contained HTML file (inline CSS/JS, images as data: URIs, no external URL)."""
+    return _env().get_template("report.html.j2").render(ctx=ctx, groups=_groups(ctx))

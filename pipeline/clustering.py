@@ -1,0 +1,197 @@
+"""Cluster cards and comments into readable groups (labels by class-based TF-IDF).
+
+Method, chosen by size:
+- up to ``large_n`` items: TF-IDF over content lemmas and compounds → LSA (TruncatedSVD) → L2 rows →
+  Ward agglomerative clustering.  The number of clusters k is the one with the best mean cosine
+  silhouette among 2 … min(``max_k``, n // 3); clusters smaller than ``min_size`` are merged into the
+  nearest cluster (no singleton soup, nobody left as an "outlier").  k is capped at √(n/2) (a classic
+  rule of thumb): on short texts the silhouette keeps rising with k and would otherwise split a meeting
+  into pairs.
+- above ``large_n``: the same vectors → MiniBatchKMeans; k by silhouette on a fixed sample of
+  ``sample_size`` items over a small grid.  Never builds an n × n matrix.
+
+Deterministic: fixed ``random_state``; clusters are numbered K1, K2 … by size (desc), then by their
+first item.  Labels: top terms by c-TF-IDF (BERTopic's formula) and the item nearest the centroid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+CLUSTER_COLUMNS = ["scope", "cluster", "size", "label", "top_terms", "representative_id", "representative_text",
+                   "item_ids"]
+
+
+class ItemClusterer:
+    """scikit-learn style clusterer over short Japanese texts.
+
+    ``fit(texts)`` sets ``labels_`` (cluster index per text, −1 for texts without content terms),
+    ``k_``, ``method_`` (``"ward"`` or ``"minibatch-kmeans"``), ``silhouette_`` (per tried k),
+    ``vectors_`` (LSA rows) and ``terms_`` (content terms per text).
+    """
+
+    def __init__(self, *, analyzer: Callable[[str], list[str]], max_k: int = 12, min_size: int = 2,
+                 large_n: int = 3000, sample_size: int = 2000, n_components: int = 100, random_state: int = 0):
+        self.analyzer = analyzer
+        self.max_k = max_k
+        self.min_size = min_size
+        self.large_n = large_n
+        self.sample_size = sample_size
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.preprocessing import normalize
+
+        self.terms_ = [self.analyzer(t) for t in texts]
+        vec = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True)
+        x = vec.fit_transform(self.terms_)
+        dims = min(self.n_components, x.shape[0] - 1, x.shape[1] - 1)
+        if dims >= 2:
+            x = TruncatedSVD(n_components=dims, random_state=self.random_state).fit_transform(x)
+        else:
+            x = x.toarray()
+        return normalize(np.asarray(x, dtype=float))
+
+    def fit(self, texts: Sequence[str]) -> ItemClusterer:
+        n = len(texts)
+        self.silhouette_: dict[int, float] = {}
+        if n == 0:
+            self.labels_, self.k_, self.method_ = np.zeros(0, dtype=int), 0, "none"
+            self.vectors_ = np.zeros((0, 0))
+            self.terms_ = []
+            return self
+        x = self._vectors(texts)
+        self.vectors_ = x
+        has_terms = np.array([bool(t) for t in self.terms_])
+        labels = np.full(n, -1, dtype=int)
+        idx = np.flatnonzero(has_terms)
+        m = len(idx)
+        if m < 2 * self.min_size or m < 4:
+            labels[idx] = 0
+            self.k_, self.method_ = (1 if m else 0), "single"
+        elif m <= self.large_n:
+            labels[idx] = self._ward(x[idx])
+            self.method_ = "ward"
+        else:
+            labels[idx] = self._kmeans(x[idx])
+            self.method_ = "minibatch-kmeans"
+        self.labels_ = _renumber(labels)
+        self.k_ = int(self.labels_.max() + 1) if m else 0
+        return self
+
+    def _ward(self, x: np.ndarray) -> np.ndarray:
+        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.metrics import silhouette_score
+
+        n = len(x)
+        best: tuple[float, int, np.ndarray] | None = None
+        cap = min(self.max_k, n // 3, max(2, round(math.sqrt(n / 2))))
+        for k in range(2, max(2, cap) + 1):
+            labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x)
+            labels = _merge_small(x, labels, self.min_size)
+            if len(set(labels)) < 2:
+                continue
+            score = float(silhouette_score(x, labels, metric="cosine"))
+            self.silhouette_[k] = round(score, 4)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, k, labels)
+        if best is None:
+            return np.zeros(n, dtype=int)
+        return best[2]
+
+    def _kmeans(self, x: np.ndarray) -> np.ndarray:
+        from sklearn.cluster import MiniBatchKMeans
+        from sklearn.metrics import silhouette_score
+
+        rng = np.random.default_rng(self.random_state)
+        sample = np.sort(rng.choice(len(x), size=min(self.sample_size, len(x)), replace=False))
+        best: tuple[float, int, np.ndarray] | None = None
+        for k in (4, 6, 8, 10, 12, 16, 20, 30):
+            if k >= len(sample):
+                break
+            model = MiniBatchKMeans(n_clusters=k, random_state=self.random_state, n_init=3, batch_size=2048)
+            labels = model.fit_predict(x)
+            score = float(silhouette_score(x[sample], labels[sample], metric="cosine"))
+            self.silhouette_[k] = round(score, 4)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, k, labels)
+        assert best is not None
+        return _merge_small(x, best[2], self.min_size)
+
+
+def _merge_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Move members of clusters smaller than ``min_size`` to the nearest larger cluster (by centroid)."""
+    labels = labels.copy()
+    while True:
+        sizes = Counter(labels.tolist())
+        small = sorted(c for c, s in sizes.items() if s < min_size)
+        big = sorted(c for c, s in sizes.items() if s >= min_size)
+        if not small or not big:
+            return labels
+        cents = np.stack([x[labels == c].mean(axis=0) for c in big])
+        c = small[0]
+        for i in np.flatnonzero(labels == c):
+            labels[i] = big[int(np.argmax(cents @ x[i]))]
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Cluster numbers by size (desc), then first member; −1 stays −1."""
+    valid = [c for c in set(labels.tolist()) if c >= 0]
+    first = {c: int(np.flatnonzero(labels == c)[0]) for c in valid}
+    order = sorted(valid, key=lambda c: (-int((labels == c).sum()), first[c]))
+    mapping = {c: i for i, c in enumerate(order)} | {-1: -1}
+    return np.array([mapping[c] for c in labels.tolist()], dtype=int)
+
+
+def ctfidf_terms(terms: Sequence[Sequence[str]], labels: Sequence[int], *, top: int = 5) -> dict[int, list[str]]:
+    """Top terms per cluster by class-based TF-IDF: tf(t, c) · log(1 + A / f(t))."""
+    per: dict[int, Counter[str]] = {}
+    for ts, c in zip(terms, labels, strict=True):
+        if c >= 0:
+            per.setdefault(c, Counter()).update(ts)
+    total = Counter[str]()
+    for cnt in per.values():
+        total.update(cnt)
+    avg = (sum(total.values()) / len(per)) if per else 0.0
+    out = {}
+    for c, cnt in per.items():
+        size = sum(cnt.values()) or 1
+        scored = sorted(((cnt[t] / size) * math.log(1 + avg / total[t]), t) for t in cnt)
+        scored.sort(key=lambda st: (-st[0], st[1]))
+        out[c] = [t for _, t in scored[:top]]
+    return out
+
+
+def cluster_table(scope: str, ids: Sequence[str], texts: Sequence[str], model: ItemClusterer,
+                  *, prefix: str = "K") -> pd.DataFrame:
+    """One row per cluster: label (top terms), representative item (nearest the centroid), members."""
+    labels = model.labels_
+    tops = ctfidf_terms(model.terms_, labels.tolist())
+    rows = []
+    for c in range(model.k_):
+        members = np.flatnonzero(labels == c)
+        if not len(members):
+            continue
+        cent = model.vectors_[members].mean(axis=0)
+        rep = int(members[int(np.argmax(model.vectors_[members] @ cent))])
+        terms = tops.get(c, [])
+        rows.append({
+            "scope": scope, "cluster": f"{prefix}{c + 1}", "size": len(members),
+            "label": "・".join(terms[:3]), "top_terms": "|".join(terms),
+            "representative_id": ids[rep], "representative_text": texts[rep],
+            "item_ids": "|".join(ids[i] for i in members),
+        })
+    return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+
+
+def cluster_ids(ids: Sequence[str], model: ItemClusterer, *, prefix: str = "K") -> dict[str, str]:
+    """item id → cluster id (``""`` for items without content terms)."""
+    return {i: (f"{prefix}{c + 1}" if c >= 0 else "") for i, c in zip(ids, model.labels_.tolist(), strict=True)}
