@@ -163,3 +163,44 @@ def test_failed_run_keeps_previous_outputs(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         run(m, tmp_path / "out")
     assert (out / "tagged.csv").read_bytes() == before
+
+
+def test_perspectives_and_network_written(meeting2: Path) -> None:
+    persp = read(meeting2 / "perspectives.csv")
+    assert set(persp["status"]) == {"new"}                        # no earlier meeting in this out-root
+    assert (meeting2 / "network.png").read_bytes().startswith(b"\x89PNG")
+    tagged = read(meeting2 / "tagged.csv").set_index("item_id")
+    supporting = {i for ids in persp["item_ids"] for i in ids.split("|")}
+    assert set(tagged.index[tagged["new_perspective"] == "1"]) == supporting
+    assert tagged["cluster"].str.match(r"^K\d+$").all()
+    html = (meeting2 / "report.html").read_text(encoding="utf-8")
+    assert "新たな視点(案)" in html and "data:image/png;base64," in html
+    assert "ハイティーン（16～18歳）の高校中退したかたへの支援が薄い" in html          # verbatim quote
+
+
+def test_two_runs_give_byte_identical_outputs(meeting2: Path, tmp_path: Path) -> None:
+    again = run(MEETING_2, tmp_path / "again")
+    names = sorted(p.name for p in meeting2.iterdir())
+    assert names == sorted(p.name for p in again.iterdir())
+    for name in names:
+        if name == "manifest.json":
+            continue
+        assert (meeting2 / name).read_bytes() == (again / name).read_bytes(), name
+    a, b = (json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in (meeting2, again))
+    for m in (a, b):
+        for volatile in ("started_at", "finished_at", "timings_seconds", "parameters"):
+            m.pop(volatile)
+    assert a == b
+
+
+def test_second_meeting_marks_what_recurs_from_the_first(tmp_path: Path) -> None:
+    run(MEETING_1, tmp_path / "out")
+    out = run(MEETING_2, tmp_path / "out")
+    persp = read(out / "perspectives.csv").set_index("main_theme")
+    assert persp.loc["就労", "status"] == "recurring" and persp.loc["就労", "recurring_in"] == "2024-05-08"
+    assert persp.loc["子ども・若者", "status"] == "new"
+    trend = read(out / "themes_trend.csv").set_index("theme")
+    assert list(trend.columns) == ["2024-05-08", "2024-05-22"]
+    assert int(trend.loc["防災", "2024-05-22"]) > 0
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert man["perspectives"]["earlier_meetings"] == ["2024-05-08"]

@@ -1,0 +1,89 @@
+"""Clustering: small meetings (no singleton soup), the large-N path, labels, determinism."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table, ctfidf_terms
+from pipeline.matching import content_terms
+from pipeline.normalise import normalise_text
+from pipeline.tokenise import Tokeniser
+
+DISASTER = ["災害時に避難が難しい人の個別避難計画が必要", "避難所の場所を知らせる防災訓練をしたい",
+            "地震や台風の避難に支援が要る高齢者", "災害時の安否確認と避難の支援を地域で",
+            "防災訓練に障害のある人も参加できるように"]
+CONSULT = ["気軽に相談できる窓口がほしい", "どこに相談すればよいかわからない家族がいる",
+           "夜間でも電話で相談できる窓口があると安心", "相談窓口をたらい回しにされない仕組み",
+           "相談先がわからず一人で悩む人がいる"]
+
+
+@pytest.fixture(scope="module")
+def analyzer(tokeniser: Tokeniser, stopwords: frozenset[str]):
+    return lambda s: content_terms(tokeniser, s, stopwords)
+
+
+def fit(analyzer, texts: list[str], **kw) -> ItemClusterer:
+    return ItemClusterer(analyzer=analyzer, **kw).fit([normalise_text(t) for t in texts])
+
+
+def test_two_topics_are_separated_without_singletons(analyzer) -> None:
+    model = fit(analyzer, DISASTER + CONSULT)
+    assert model.method_ == "ward"
+    assert model.k_ == 2
+    labels = model.labels_.tolist()
+    assert len(set(labels[:5])) == 1 and len(set(labels[5:])) == 1 and labels[0] != labels[5]
+    assert min(np.bincount(model.labels_)) >= 2
+
+
+def test_small_meeting_never_leaves_singletons(analyzer) -> None:
+    texts = DISASTER + CONSULT + ["モチベーションが上がった", "今日は楽しかった", "子ども食堂を手伝いたい"]
+    model = fit(analyzer, texts)
+    counts = np.bincount(model.labels_[model.labels_ >= 0])
+    assert counts.min() >= 2
+    assert (model.labels_ >= 0).sum() == len(texts)          # nobody is an outlier
+
+
+def test_tiny_input_is_one_cluster_and_empty_text_has_none(analyzer) -> None:
+    model = fit(analyzer, ["相談窓口がほしい", "避難が心配", "。。"])
+    assert model.labels_.tolist() == [0, 0, -1]
+    assert cluster_ids(["a", "b", "c"], model) == {"a": "K1", "b": "K1", "c": ""}
+
+
+def test_clusters_are_numbered_by_size_and_deterministic(analyzer) -> None:
+    texts = DISASTER + CONSULT[:3]
+    a, b = fit(analyzer, texts), fit(analyzer, texts)
+    assert a.labels_.tolist() == b.labels_.tolist()
+    table = cluster_table("all", [f"F{i}" for i in range(len(texts))], texts, a)
+    assert table["cluster"].tolist()[0] == "K1" and table["size"].tolist() == sorted(table["size"], reverse=True)
+    assert table.equals(cluster_table("all", [f"F{i}" for i in range(len(texts))], texts, b))
+    k1 = table.iloc[0]
+    assert k1["representative_id"] in k1["item_ids"].split("|")
+    assert "避難" in k1["top_terms"]
+
+
+def test_ctfidf_by_hand() -> None:
+    terms = [["避難", "防災"], ["避難"], ["相談"], ["相談", "窓口"]]
+    got = ctfidf_terms(terms, [0, 0, 1, 1], top=2)
+    # cluster 0: tf 避難 2/3, 防災 1/3; A = 6/2 = 3; f(避難)=2, f(防災)=1
+    # 避難: 2/3 · log(1 + 3/2) = 0.611 ; 防災: 1/3 · log(1 + 3) = 0.462
+    assert got[0] == ["避難", "防災"]
+    assert got[1] == ["相談", "窓口"]
+
+
+def test_large_n_uses_minibatch_kmeans_on_a_generated_corpus(analyzer) -> None:
+    rng = random.Random(0)
+    pool = DISASTER + CONSULT
+    texts = [f"{rng.choice(pool)}。{rng.choice(['本当に', 'ぜひ', 'もっと'])}" for _ in range(1200)]
+    model = fit(analyzer, texts, large_n=500, sample_size=400)
+    assert model.method_ == "minibatch-kmeans"
+    assert model.k_ >= 2 and set(model.silhouette_) <= {4, 6, 8, 10, 12, 16, 20, 30}
+    assert (model.labels_ >= 0).all()
+    # disaster and consultation texts do not share a cluster
+    first = {t.split("。")[0] for t in texts}
+    by_text = {t: model.labels_[i] for i, t in enumerate(texts)}
+    d = {by_text[t] for t in texts if t.split("。")[0] in DISASTER}
+    c = {by_text[t] for t in texts if t.split("。")[0] in CONSULT}
+    assert first and not (d & c)
