@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE as NO_CACHE
 
 from pipeline import analysis
@@ -32,9 +32,18 @@ from pipeline.ingest import MeetingInputs, load_meeting
 from pipeline.matching import MatchResult
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
 from pipeline.report import Section, render_html, render_markdown, tagged_table
+from pipeline.review import (
+    Changes,
+    apply_perspective_decisions,
+    latest,
+    load_decisions,
+    review_rows,
+    training_labels,
+)
 from pipeline.safety import safe_frame
 from pipeline.tagging import Tagger
 from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
+from pipeline.workbook import build_workbook
 
 SEED = 0
 """Fixed seed recorded in the manifest (later stages that sample use it)."""
@@ -54,6 +63,7 @@ class RunConfig:
     stopwords: Path | None
     codebook: Path
     theme_labels: Path | None
+    decisions: Path | None
 
 
 def _only_io_errors(task: Any, task_run: Any, state: Any) -> bool:
@@ -120,26 +130,29 @@ def tally_task(inputs: MeetingInputs) -> analysis.Tallies:
 
 
 @task(name="tag", cache_policy=NO_CACHE)
-def tag_task(text: analysis.TextStage, tagger: Tagger) -> analysis.ThemeStage:
-    return analysis.tag_meeting(text, tagger=tagger)
+def tag_task(text: analysis.TextStage, tagger: Tagger, decisions: pd.DataFrame, changes: Changes) -> analysis.ThemeStage:
+    return analysis.tag_meeting(text, tagger=tagger, decisions=decisions, changes=changes)
 
 
 @task(name="match", cache_policy=NO_CACHE)
 def match_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
                tallies: analysis.Tallies, tokeniser: Tokeniser, stopwords: frozenset[str],
-               codebook: Codebook) -> MatchResult:
+               codebook: Codebook, decisions: pd.DataFrame, changes: Changes) -> MatchResult:
     return analysis.match_meeting(inputs, text, themes, tallies, tokeniser=tokeniser, stopwords=stopwords,
-                                  codebook=codebook)
+                                  codebook=codebook, decisions=decisions, changes=changes)
 
 
 @task(name="cluster-perspectives", cache_policy=NO_CACHE)
 def perspective_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
                      matches: MatchResult, tallies: analysis.Tallies, tokeniser: Tokeniser,
-                     stopwords: frozenset[str], codebook: Codebook,
-                     earlier: list[EarlierMeeting]) -> tuple[analysis.ClusterStage, PerspectiveResult]:
+                     stopwords: frozenset[str], codebook: Codebook, earlier: list[EarlierMeeting],
+                     decisions: pd.DataFrame, changes: Changes) -> tuple[analysis.ClusterStage, PerspectiveResult]:
     clusters = analysis.cluster_meeting(text, themes, matches, tokeniser=tokeniser, stopwords=stopwords, random_state=SEED)
     result = analysis.perspectives_meeting(inputs, text, themes, tallies, clusters, tokeniser=tokeniser,
                                            stopwords=stopwords, codebook=codebook, earlier=earlier)
+    if len(decisions):
+        result = PerspectiveResult(apply_perspective_decisions(result.suggestions, decisions, changes),
+                                   result.covered, result.coverage)
     return clusters, result
 
 
@@ -180,6 +193,8 @@ def report_task(
     perspectives: PerspectiveResult,
     earlier: list[EarlierMeeting],
     tagger: Tagger,
+    changes: Changes,
+    log: pd.DataFrame,
     config: RunConfig,
     timings: dict[str, float],
     started: str,
@@ -214,7 +229,9 @@ def report_task(
             "stopwords": str(config.stopwords) if config.stopwords else None,
             "codebook": str(config.codebook),
             "theme_labels": str(config.theme_labels) if config.theme_labels else None,
+            "decisions": str(config.decisions) if config.decisions else None,
         },
+        "review": {"decisions_in_log": len(log), "changes_applied": len(changes.rows)},
         "clusters": {"method": clusters.method, "k": clusters.k,
                      "silhouette_by_k": {str(k): v for k, v in clusters.silhouette.items()},
                      "unexplained_clusters": len(clusters.unexplained)},
@@ -230,7 +247,8 @@ def report_task(
         } | {
             name: {"file": p.name, "sha256": sha256(p)}
             for name, p in (("lexicon", config.lexicon), ("stopwords", config.stopwords),
-                            ("codebook", config.codebook), ("theme_labels", config.theme_labels))
+                            ("codebook", config.codebook), ("theme_labels", config.theme_labels),
+                            ("decisions", config.decisions))
             if p and p.is_file()
         },
         "rows": {"files": inputs.counts, **totals},
@@ -259,10 +277,34 @@ def report_task(
                       "円の大きさは出現件数、色はまとまり（コミュニティ）。"),
                 empty="共起する語がありません"),
     ]
+    decision_sections = []
+    if len(changes.rows):
+        decision_sections.append(Section(
+            "前回までの判定で変わったこと", changes.frame(),
+            note=("models/review_decisions.csv に記録された分析者の判定（kyosei review apply）を反映しました。"
+                  "不採用の提案は再び提案しません。テーマの判定は学習層の教師データにもなります。")))
+    learned = tagger.model.themes_ if tagger.model is not None else []
+    if learned:
+        decision_sections.append(Section(
+            "学習層", pd.DataFrame({"theme": learned}),
+            note="分析者が確認したテーマから学習し、ルールが見落としたテーマを補っています（根拠は evidence.csv の source=model）。"))
     ctx = analysis.build_report(
         inputs, text, tallies, keywords, themes=themes, matches=matches, codebook=codebook,
         perspective_sections=analysis.perspective_sections(perspectives, text.items, trend),
-        cluster_sections=cluster_sections, keyword_sections=keyword_sections, manifest_summary=summary)
+        cluster_sections=cluster_sections, keyword_sections=keyword_sections, decision_sections=decision_sections,
+        manifest_summary=summary)
+    review = review_rows(inputs.meeting_id, text.items, themes.evidence, matches.measures_by_item,
+                         matches.suggestions, perspectives.suggestions, previous=log)
+    workbook = build_workbook(inputs.meeting_id, title, summary, [
+        ("投票_カード", tallies.card_votes), ("投票_施策案", tallies.measure_votes), ("投票_柱", tallies.pillar_votes),
+        ("投票_部署", tallies.department_votes), ("施策カバレッジ", matches.coverage),
+        ("紐づけ候補", matches.suggestions), ("施策に合わない", matches.unmatched),
+        ("テーマ×種別", analysis.theme_by_kind(text.items, themes.themes, codebook)),
+        ("テーマ×柱", analysis.theme_by_pillar(text.items, themes.themes, matches.measures_by_item, inputs.measures,
+                                           codebook)),
+        ("新たな視点", perspectives.suggestions), ("テーマ推移", trend), ("クラスタ", clusters.table),
+        ("キーワード", keywords), ("カード・コメント", tagged), ("根拠", themes.evidence), ("除外行", inputs.rejects),
+    ], review)
 
     config.out_root.mkdir(parents=True, exist_ok=True)
     final = config.out_root / inputs.meeting_id
@@ -281,7 +323,11 @@ def report_task(
         write_csv(trend, tmp / "themes_trend.csv")
         write_csv(nodes, tmp / "network_nodes.csv")
         write_csv(edges, tmp / "network_edges.csv")
-        (tmp / "network.png").write_bytes(network_png)
+        for section in (s for group in (ctx.vote_sections, ctx.theme_sections, ctx.keyword_sections) for s in group):
+            if section.image and section.image_file:
+                (tmp / section.image_file).write_bytes(section.image)
+        (tmp / "report.xlsx").write_bytes(workbook)
+        write_csv(review, tmp / "review.csv")
         write_csv(analysis.theme_by_kind(text.items, themes.themes, codebook), tmp / "themes_by_kind.csv")
         write_csv(analysis.theme_by_pillar(text.items, themes.themes, matches.measures_by_item, inputs.measures,
                                            codebook), tmp / "themes_by_pillar.csv")
@@ -300,6 +346,11 @@ def report_task(
     key = "".join(c if c.isalnum() else "-" for c in inputs.meeting_id.lower()).strip("-") or "meeting"
     create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=render_markdown(ctx)[:50000],
                              description=f"kyosei report for meeting {inputs.meeting_id}")
+    create_link_artifact(key=f"kyosei-{key}-report", link=(final / "report.html").resolve().as_uri(),
+                         link_text=f"kyosei report {inputs.meeting_id}", description="self-contained HTML report")
+    create_table_artifact(key=f"kyosei-{key}-coverage",
+                          table=json.loads(matches.coverage.to_json(orient="records", force_ascii=False)),
+                          description=f"coverage per measure, meeting {inputs.meeting_id}")
     if len(perspectives.suggestions):
         create_table_artifact(key=f"kyosei-{key}-perspectives",
                               table=json.loads(perspectives.suggestions.drop(columns=["quotes"]).to_json(
@@ -321,11 +372,13 @@ def meeting_flow(
     stopwords: Path | None = Path("models/stopwords.txt"),
     codebook: Path = Path("models/codebook.yaml"),
     theme_labels: Path | None = Path("models/theme_labels.csv"),
+    decisions: Path | None = Path("models/review_decisions.csv"),
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder."""
     config = RunConfig(Path(meeting_dir), Path(measures), Path(out_root),
                        Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None,
-                       Path(codebook), Path(theme_labels) if theme_labels else None)
+                       Path(codebook), Path(theme_labels) if theme_labels else None,
+                       Path(decisions) if decisions else None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -334,7 +387,10 @@ def meeting_flow(
     inputs = ingest_task(config.meeting_dir, config.measures)
     book = load_codebook(config.codebook)
     tokeniser = Tokeniser(lexicon=lex)
-    tagger = Tagger.build(book, tokeniser, config.theme_labels)
+    log = load_decisions(config.decisions) if config.decisions else pd.DataFrame()
+    mine = latest(log, inputs.meeting_id) if len(log) else pd.DataFrame(columns=["kind"])
+    changes = Changes()
+    tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     text = text_task(inputs, lex, stop)
@@ -343,15 +399,16 @@ def meeting_flow(
     tallies = tally_task(inputs)
     timings["tally"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    themes = tag_task(text, tagger)
+    themes = tag_task(text, tagger, mine, changes)
     timings["tag"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    matches = match_task(inputs, text, themes, tallies, tokeniser, stop, book)
+    matches = match_task(inputs, text, themes, tallies, tokeniser, stop, book, mine, changes)
     timings["match"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
-    clusters, perspectives = perspective_task(inputs, text, themes, matches, tallies, tokeniser, stop, book, earlier)
+    clusters, perspectives = perspective_task(inputs, text, themes, matches, tallies, tokeniser, stop, book, earlier,
+                                              mine, changes)
     timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
-    out = report_task(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, config,
-                      timings, started)
+    out = report_task(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
+                      log, config, timings, started)
     return str(out)

@@ -18,6 +18,7 @@ from pipeline.matching import MatchResult, MeasureMatcher, match_items
 from pipeline.normalise import normalised_items
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, suggest_perspectives
 from pipeline.report import ReportContext, Section
+from pipeline.review import Changes, LinkOverrides, apply_theme_decisions, link_overrides
 from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
 from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser, item_terms
@@ -74,18 +75,33 @@ class ThemeStage:
     themes: dict[str, str]
 
 
-def tag_meeting(text: TextStage, *, tagger: Tagger) -> ThemeStage:
-    """Items → evidence and themes per item (rules, then the learned layer when it is on)."""
+def tag_meeting(text: TextStage, *, tagger: Tagger, decisions: pd.DataFrame | None = None,
+                changes: Changes | None = None) -> ThemeStage:
+    """Items → evidence and themes per item (rules, then the learned layer when it is on), with the
+    analysts' decisions for this meeting applied (rejected tags removed, corrected ones replaced)."""
     evidence = tagger.tag(text.items)
+    if decisions is not None and len(decisions):
+        evidence = apply_theme_decisions(evidence, decisions, changes if changes is not None else Changes(),
+                                         tagger.codebook.theme_ids)
     return ThemeStage(evidence=evidence, themes=themes_by_item(evidence, tagger.codebook))
 
 
 def match_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies, *,
-                  tokeniser: Tokeniser, stopwords: Iterable[str], codebook: Codebook) -> MatchResult:
-    """Items + themes → measure scores, matches, suggested card links and coverage."""
+                  tokeniser: Tokeniser, stopwords: Iterable[str], codebook: Codebook,
+                  decisions: pd.DataFrame | None = None, changes: Changes | None = None) -> MatchResult:
+    """Items + themes → measure scores, matches, suggested card links and coverage (with the analysts'
+    accepted / rejected links applied)."""
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=MATCH_THRESHOLD).fit(inputs.measures)
+    overrides = link_overrides(decisions) if decisions is not None and len(decisions) else LinkOverrides()
+    if changes is not None:
+        for item_id, mids in overrides.add.items():
+            for m in mids:
+                changes.add("measure", item_id, f"施策案 {m} への紐づけを反映しました（採用/修正）")
+        for item_id, m in sorted(overrides.remove):
+            changes.add("measure", item_id, f"施策案 {m} への紐づけを外しました（不採用/修正）")
     return match_items(text.items, themes.themes, inputs.measures, inputs.cards, matcher=matcher,
-                       codebook=codebook, measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None)
+                       codebook=codebook, measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None,
+                       overrides=overrides)
 
 
 def theme_by_kind(items: pd.DataFrame, themes: Mapping[str, str], codebook: Codebook) -> pd.DataFrame:
@@ -154,6 +170,7 @@ def build_report(
     perspective_sections: Sequence[Section] = (),
     cluster_sections: Sequence[Section] = (),
     keyword_sections: Sequence[Section] = (),
+    decision_sections: Sequence[Section] = (),
     manifest_summary: Sequence[tuple[str, str]] = (),
 ) -> ReportContext:
     """Stage outputs → :class:`ReportContext` with the sections of the issue-2 report."""
@@ -178,8 +195,12 @@ def build_report(
     vote_sections: list[Section] = []
     if len(tallies.card_votes):
         rounds = sorted(tallies.round_totals)
+        from pipeline.charts import vote_rounds_chart
+
         vote_sections.append(Section(
             "カード別の票数（上位20）", _top(tallies.card_votes, 20),
+            image=vote_rounds_chart(tallies.card_votes), image_file="votes.png",
+            image_alt="カード別の票（各回の総票数に占める割合）",
             note=("最後の回の票数の多い順。増減(ポイント)は各回の総票数に占める割合の差です"
                   "（回ごとに配るブロック数が違うため、票数の差より比較に向きます）。")))
         if len(rounds) >= 2:
@@ -234,9 +255,13 @@ def build_report(
             "テーマ × 種別（件数）", theme_by_kind(items, themes.themes, codebook),
             note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は models/codebook.yaml。"))
         if matches is not None:
+            from pipeline.charts import heatmap_chart
+
+            by_pillar = theme_by_pillar(items, themes.themes, matches.measures_by_item, inputs.measures, codebook)
             theme_sections.append(Section(
-                "テーマ × 基本方針（件数）",
-                theme_by_pillar(items, themes.themes, matches.measures_by_item, inputs.measures, codebook),
+                "テーマ × 基本方針（件数）", by_pillar,
+                image=heatmap_chart(by_pillar, index="theme", title="テーマ × 基本方針（件数）"),
+                image_file="themes_by_pillar.png", image_alt="テーマ × 基本方針のヒートマップ",
                 note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"))
         definitions = pd.DataFrame([(t.theme_id, t.definition) for t in codebook.themes],
                                    columns=["theme", "definition"])
@@ -262,6 +287,7 @@ def build_report(
         date=str(meta.get("date") or ""),
         counts=inputs.counts,
         summary=summary,
+        decision_sections=decision_sections,
         vote_sections=vote_sections,
         theme_sections=theme_sections,
         perspective_sections=perspective_sections,

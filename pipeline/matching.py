@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.codebook import Codebook
+from pipeline.review import LinkOverrides
 from pipeline.schemas import Cards, Items, Measures
 from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Tokeniser
 
@@ -131,6 +132,7 @@ def match_items(
     measure_votes: pd.DataFrame | None = None,
     suggest_min: float = 0.35,
     suggest_margin: float = 0.15,
+    overrides: LinkOverrides | None = None,
 ) -> MatchResult:
     """Items + their themes → scores, ``measures`` per item, suggested card links, coverage.
 
@@ -146,9 +148,13 @@ def match_items(
     scores = pd.DataFrame(matrix, index=ids, columns=mids)
     declared: dict[str, list[str]] = {}
     titles: dict[str, str] = {}
+    ov = overrides or LinkOverrides()
     if cards is not None:
         declared = {c: [m for m in ms.split("|") if m] for c, ms in zip(cards[Cards.card_id], cards[Cards.measure_ids],
                                                                          strict=True)}
+        for c in declared:  # links the analysts accepted or removed in the review sheet
+            kept = [m for m in declared[c] if (c, m) not in ov.remove]
+            declared[c] = kept + [m for m in ov.add.get(c, ()) if m not in kept and m in mids]
         titles = dict(zip(cards[Cards.card_id], cards[Cards.title], strict=True))
     sources = dict(zip(ids, items[Items.source], strict=True))
 
@@ -161,7 +167,7 @@ def match_items(
             dec = declared.get(item_id, [])
             by_item[item_id] = "|".join(dec)
             best_dec = max((row[mids.index(m)] for m in dec if m in mids), default=0.0)
-            cand = next((j for j in order if mids[j] not in dec), None)
+            cand = next((j for j in order if mids[j] not in dec and (item_id, mids[j]) not in ov.remove), None)
             if cand is not None and row[cand] >= suggest_min and (not dec or row[cand] - best_dec >= suggest_margin):
                 suggestions.append({
                     "card_id": item_id, "title": titles.get(item_id, ""), "declared": "|".join(dec),
@@ -172,7 +178,9 @@ def match_items(
                     "evidence": "|".join(matcher.shared_terms(texts[n], cand)),
                 })
         else:
-            by_item[item_id] = "|".join(mids[j] for j in order if row[j] >= matcher.threshold)
+            chosen = [mids[j] for j in order if row[j] >= matcher.threshold and (item_id, mids[j]) not in ov.remove]
+            chosen += [m for m in ov.add.get(item_id, ()) if m not in chosen and m in mids]
+            by_item[item_id] = "|".join(chosen)
 
     coverage = _coverage(items, themes, measures, declared, by_item, measure_votes)
     unmatched = items[[by_item.get(i, "") == "" for i in ids]][[Items.item_id, Items.source, Items.kind, Items.text]]

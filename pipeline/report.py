@@ -31,7 +31,7 @@ LABELS: dict[str, str] = {
     "best_measure_score": "一致度", "recurring_in": "以前の会議", "main_theme": "テーマ", "seed": "きっかけ",
     "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
     "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2", "jaccard": "Jaccard",
-    "cooccurrences": "共起件数",
+    "cooccurrences": "共起件数", "change": "変更",
 }
 
 
@@ -113,6 +113,7 @@ class ReportContext:
     date: str
     counts: Sequence[Mapping[str, object]]
     summary: Sequence[tuple[str, str]]
+    decision_sections: Sequence[Section] = ()
     vote_sections: Sequence[Section] = ()
     theme_sections: Sequence[Section] = ()
     perspective_sections: Sequence[Section] = ()
@@ -180,6 +181,7 @@ def _env() -> jinja2.Environment:
 
 def _groups(ctx: ReportContext) -> list[tuple[str, str, Sequence[Section]]]:
     return [
+        ("判定の反映", "decisions", ctx.decision_sections),
         ("投票結果", "votes", ctx.vote_sections),
         ("施策別", "measures", ctx.measure_sections),
         ("テーマ別", "themes", ctx.theme_sections),
@@ -190,6 +192,13 @@ def _groups(ctx: ReportContext) -> list[tuple[str, str, Sequence[Section]]]:
     ]
 
 
-def render_html(ctx: ReportContext) -> str:
-    """The report as one self-contained HTML file (inline CSS/JS, images as data: URIs, no external URL)."""
-    return _env().get_template("report.html.j2").render(ctx=ctx, groups=_groups(ctx))
+def render_html(ctx: ReportContext, *, embed_font: bool = True) -> str:
+    """The report as one self-contained HTML file (inline CSS/JS, images and a Japanese font subset as
+    data: URIs, no external URL)."""
+    template = _env().get_template("report.html.j2")
+    page = template.render(ctx=ctx, groups=_groups(ctx), font_face="")
+    if not embed_font:
+        return page
+    from pipeline.fonts import font_face_css
+
+    return template.render(ctx=ctx, groups=_groups(ctx), font_face=font_face_css(page))

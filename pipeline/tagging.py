@@ -453,11 +453,16 @@ class Tagger:
 
     @classmethod
     def build(cls, codebook: Codebook, tokeniser: Tokeniser, labels_path: Path | None = None,
-              *, classifier: ThemeClassifier | None = None) -> Tagger:
-        """Train the learned layer from ``labels_path`` when it holds enough labels (else rules only)."""
-        if labels_path is None:
+              *, extra_labels: pd.DataFrame | None = None, classifier: ThemeClassifier | None = None) -> Tagger:
+        """Train the learned layer from ``labels_path`` plus ``extra_labels`` (the analysts' review
+        decisions) when they hold enough labels; else rules only."""
+        frames = [load_theme_labels(labels_path)] if labels_path is not None else []
+        if extra_labels is not None and len(extra_labels):
+            frames.append(extra_labels)
+        frames = [f for f in frames if len(f)]
+        if not frames:
             return cls(codebook, tokeniser, None)
-        labels = load_theme_labels(labels_path)
+        labels = pd.concat(frames, ignore_index=True)[["text", "theme", "label"]]
         return cls(codebook, tokeniser, train_model(labels, codebook, classifier=classifier))
 
     def tag(self, items: pd.DataFrame) -> pd.DataFrame:
