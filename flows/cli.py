@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"), help="テーマのコードブック YAML")
     run.add_argument("--theme-labels", type=Path, default=Path("models/theme_labels.csv"),
                      help="学習層の教師データ（分析者が確認したテーマ）")
+    run.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
+                     help="分析者の判定の記録（kyosei review apply が追記）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
 
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
@@ -78,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, nargs="?", default=Path("models/codebook.yaml"))
     check.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
                        help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）")
+
+    rv = sub.add_parser("review", help="レビューシートの判定を記録します / record the analysts' review decisions")
+    rv_sub = rv.add_subparsers(dest="review_command", required=True)
+    apply = rv_sub.add_parser("apply", help="記入済みの report.xlsx を検査し、判定を記録します")
+    apply.add_argument("workbook", type=Path, help="レビューシートを記入した report.xlsx")
+    apply.add_argument("--log", type=Path, default=Path("models/review_decisions.csv"), help="判定の記録（追記）")
+    apply.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
+    apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"))
+    apply.add_argument("--out-root", type=Path, default=Path("outputs"),
+                       help="その会議の出力（tagged.csv）で対象IDを確認します")
 
     ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
     ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
@@ -133,6 +145,52 @@ def cmd_codebook_check(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     n_rules = sum(len(t.rules) + len(t.exclude) for t in book.themes)
     console.print(f"[green]{args.file}: OK[/] テーマ {len(book.themes)} / themes, ルール {n_rules} / rules")
+    return EXIT_OK
+
+
+def cmd_review_apply(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipeline.codebook import load_codebook
+    from pipeline.ingest import canonical_columns, read_table, validate_measures
+    from pipeline.review import LOG_COLUMNS, decisions_from_sheet, read_review_sheet
+    from pipeline.safety import safe_frame
+
+    meeting_id, sheet = read_review_sheet(args.workbook)
+    if not meeting_id:
+        err_console.print(f"{args.workbook}: 「概要」シートに会議IDがありません / no meeting id in the 概要 sheet",
+                          markup=False)
+        return EXIT_ERROR
+    book = load_codebook(args.codebook)
+    raw = read_table(args.measures)
+    measures = validate_measures(canonical_columns(raw, "measures"), file=raw.file).ok
+    tagged_path = args.out_root / meeting_id / "tagged.csv"
+    known = None
+    if tagged_path.is_file():
+        known = list(pd.read_csv(tagged_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")["item_id"])
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    rows, problems = decisions_from_sheet(sheet, meeting_id=meeting_id, theme_ids=book.theme_ids,
+                                          measure_ids=list(measures["measure_id"]), known_items=known,
+                                          timestamp=stamp)
+    if problems:
+        for p in problems:
+            console.print(f"{args.workbook}: {p}", markup=False, soft_wrap=True)
+        console.print(f"[red]{len(problems)} 行に問題があるため、何も記録していません / "
+                      f"{len(problems)} problem(s); nothing was recorded[/]")
+        return EXIT_PROBLEMS
+    if not len(rows):
+        console.print("判定が入力された行がありません / no row has a decision")
+        return EXIT_OK
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not args.log.is_file()
+    safe_frame(rows[LOG_COLUMNS]).to_csv(args.log, mode="a", header=new_file, index=False,
+                                         encoding="utf-8-sig" if new_file else "utf-8", lineterminator="\n")
+    counts = rows.groupby(["kind", "decision"]).size()
+    detail = "、".join(f"{k}/{d} {n}" for (k, d), n in counts.items())
+    console.print(f"[green]{len(rows)} 件の判定を {args.log} に記録しました / recorded {len(rows)} decision(s)[/] "
+                  f"（{detail}）。次回の kyosei run {meeting_id} で反映されます。", soft_wrap=True)
     return EXIT_OK
 
 
@@ -216,6 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stopwords=_optional(args.stopwords, "ストップワード / stop words"),
         codebook=args.codebook,
         theme_labels=args.theme_labels if args.theme_labels.is_file() else None,
+        decisions=args.decisions,
     )
     console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
     return EXIT_OK
@@ -231,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_codebook_check(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "review":
+            return cmd_review_apply(args)
         return cmd_run(args)
     except KyoseiError as err:
         err_console.print("[red]エラー / Error[/]")

@@ -33,6 +33,7 @@ from pipeline.matching import MatchResult
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
 from pipeline.report import Section, render_html, render_markdown, tagged_table
 from pipeline.review import (
+    LOG_COLUMNS,
     Changes,
     apply_perspective_decisions,
     latest,
@@ -304,7 +305,7 @@ def report_task(
                                            codebook)),
         ("新たな視点", perspectives.suggestions), ("テーマ推移", trend), ("クラスタ", clusters.table),
         ("キーワード", keywords), ("カード・コメント", tagged), ("根拠", themes.evidence), ("除外行", inputs.rejects),
-    ], review)
+    ], review, date=str(inputs.meta.get("date") or ""))
 
     config.out_root.mkdir(parents=True, exist_ok=True)
     final = config.out_root / inputs.meeting_id
@@ -387,8 +388,8 @@ def meeting_flow(
     inputs = ingest_task(config.meeting_dir, config.measures)
     book = load_codebook(config.codebook)
     tokeniser = Tokeniser(lexicon=lex)
-    log = load_decisions(config.decisions) if config.decisions else pd.DataFrame()
-    mine = latest(log, inputs.meeting_id) if len(log) else pd.DataFrame(columns=["kind"])
+    log = load_decisions(config.decisions) if config.decisions else pd.DataFrame(columns=LOG_COLUMNS)
+    mine = latest(log, inputs.meeting_id)
     changes = Changes()
     tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
     timings["ingest"] = round(time.perf_counter() - t0, 3)

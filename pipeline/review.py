@@ -84,8 +84,9 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
 
 
 def _perspective_items(perspectives: pd.DataFrame, perspective_id: str) -> str:
+    """A perspective is identified by its supporting items, joined with '+' (the key uses '|')."""
     row = perspectives[perspectives["perspective_id"] == perspective_id]
-    return str(row.iloc[0]["item_ids"]) if len(row) else perspective_id
+    return str(row.iloc[0]["item_ids"]).replace("|", "+") if len(row) else perspective_id
 
 
 # ---------------------------------------------------------------------------------------------

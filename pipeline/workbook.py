@@ -8,7 +8,9 @@ text — a comment starting with ``=``, ``+``, ``-`` or ``@`` is never a formula
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
+import zipfile
 from collections.abc import Sequence
 
 import pandas as pd
@@ -67,9 +69,30 @@ def _sheet(wb: object, title: str, frame: pd.DataFrame, *, labels: bool = True, 
     return ws
 
 
+def _stable(data: bytes, stamp: str) -> bytes:
+    """Rewrite the xlsx package with fixed zip dates and document dates (``stamp``), so the same
+    inputs give the same bytes (openpyxl stamps the save time)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: m.group(1) + stamp.encode() + m.group(3), body)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, body)
+    return out.getvalue()
+
+
 def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str]],
-                   sheets: Sequence[tuple[str, pd.DataFrame]], review: pd.DataFrame) -> bytes:
-    """The workbook as bytes: 概要, one sheet per table, then レビュー (drop-down for 判定)."""
+                   sheets: Sequence[tuple[str, pd.DataFrame]], review: pd.DataFrame, *,
+                   date: str = "") -> bytes:
+    """The workbook as bytes: 概要, one sheet per table, then レビュー (drop-down for 判定).
+
+    ``date`` (the meeting date, YYYY-MM-DD) is used as the document's created/modified date.
+    """
     from openpyxl import Workbook
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -99,4 +122,5 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
     ws.column_dimensions[key_letter].hidden = True  # type: ignore[attr-defined]
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    stamp = f"{date}T00:00:00Z" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else "2000-01-01T00:00:00Z"
+    return _stable(buf.getvalue(), stamp)

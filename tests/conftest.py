@@ -37,3 +37,14 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def meeting2_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2024-05-22 sample meeting run once through the flow (fresh out-root, no decisions)."""
+    from flows.meeting import meeting_flow
+
+    out = tmp_path_factory.mktemp("out")
+    return Path(meeting_flow(meeting_dir=MEETING_2, measures=MEASURES, out_root=out,
+                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
+                             codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=None))

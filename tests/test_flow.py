@@ -23,9 +23,10 @@ from tests.conftest import MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def run(meeting: Path, out_root: Path) -> Path:
+def run(meeting: Path, out_root: Path, decisions: Path | None = None) -> Path:
     return Path(meeting_flow(meeting_dir=meeting, measures=MEASURES, out_root=out_root,
-                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt"))
+                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
+                             codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=decisions))
 
 
 def read(path: Path) -> pd.DataFrame:
@@ -33,8 +34,8 @@ def read(path: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def meeting2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run(MEETING_2, tmp_path_factory.mktemp("out"))
+def meeting2(meeting2_run: Path) -> Path:
+    return meeting2_run
 
 
 def test_outputs_exist(meeting2: Path) -> None:
@@ -204,3 +205,58 @@ def test_second_meeting_marks_what_recurs_from_the_first(tmp_path: Path) -> None
     assert int(trend.loc["防災", "2024-05-22"]) > 0
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert man["perspectives"]["earlier_meetings"] == ["2024-05-08"]
+
+
+def fill(xlsx: Path, decisions: dict[str, tuple[str, str]], out: Path) -> Path:
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb["レビュー"]
+    header = [c.value for c in ws[1]]
+    key_col, dec_col, cor_col = (header.index(c) + 1 for c in ("キー", "判定", "修正後"))
+    found = set()
+    for row in range(2, ws.max_row + 1):
+        key = ws.cell(row=row, column=key_col).value
+        if key in decisions:
+            ws.cell(row=row, column=dec_col).value, ws.cell(row=row, column=cor_col).value = decisions[key]
+            found.add(key)
+    assert found == set(decisions), set(decisions) - found
+    wb.save(out)
+    return out
+
+
+def test_review_decisions_change_the_next_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import EXIT_OK, EXIT_PROBLEMS, main
+
+    root, log = tmp_path / "out", tmp_path / "review_decisions.csv"
+    first = run(MEETING_2, root, decisions=log)
+    persp = read(first / "perspectives.csv").set_index("main_theme")
+    disability = f"perspective|{persp.loc['障害', 'item_ids'].replace('|', '+')}|障害"
+    cli = ["--log", str(log), "--out-root", str(root), "--measures", str(MEASURES),
+           "--codebook", str(MODELS / "codebook.yaml")]
+
+    bad = fill(first / "report.xlsx", {"theme|C15|居場所": ("たぶん", "")}, tmp_path / "bad.xlsx")
+    assert main(["review", "apply", str(bad), *cli]) == EXIT_PROBLEMS
+    assert "判定「たぶん」" in capsys.readouterr().out and not log.exists()
+
+    good = fill(first / "report.xlsx", {
+        "theme|C15|居場所": ("不採用", ""),
+        "theme|F20|居場所": ("修正", "就労"),
+        "measure|C09|P2-3": ("採用", ""),
+        disability: ("不採用", ""),
+    }, tmp_path / "filled.xlsx")
+    assert main(["review", "apply", str(good), *cli]) == EXIT_OK
+    assert len(pd.read_csv(log, encoding="utf-8-sig")) == 4
+
+    second = run(MEETING_2, root, decisions=log)
+    tagged = read(second / "tagged.csv").set_index("item_id")
+    assert "居場所" not in tagged.loc["C15", "themes"].split("|")
+    assert "就労" in tagged.loc["F20", "themes"].split("|") and "居場所" not in tagged.loc["F20", "themes"]
+    assert tagged.loc["C09", "measures"] == "P2-1|P2-3"
+    assert "C09" not in set(read(second / "suggested_links.csv")["card_id"])
+    assert read(second / "coverage.csv").set_index("measure_id").loc["P2-3", "status"] == "カードのみ"
+    assert "障害" not in set(read(second / "perspectives.csv")["main_theme"])
+    html = (second / "report.html").read_text(encoding="utf-8")
+    assert "前回までの判定で変わったこと" in html
+    man = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
+    assert man["review"] == {"decisions_in_log": 4, "changes_applied": 5}   # 2 tags out, 1 in, 1 link, 1 perspective
+    review = read(second / "review.csv").set_index("キー")
+    assert "theme|C15|居場所" not in review.index and "measure|C09|P2-3" not in review.index
