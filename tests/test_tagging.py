@@ -240,3 +240,10 @@ def test_theme_label_file_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="0 か 1"):
         load_theme_labels(path)
     assert load_theme_labels(tmp_path / "none.csv").empty
+
+
+def test_review_decisions_switch_the_learned_layer_on(shipped: Codebook, tokeniser: Tokeniser) -> None:
+    decisions = label_rows("生活困窮", POS, NEG)
+    assert Tagger.build(shipped, tokeniser, None, extra_labels=decisions.iloc[:10]).model is None
+    tagger = Tagger.build(shipped, tokeniser, None, extra_labels=decisions)
+    assert tagger.model is not None and tagger.model.themes_ == ["生活困窮"]
