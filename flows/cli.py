@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="学習層の教師データ（分析者が確認したテーマ）")
     run.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
                      help="分析者の判定の記録（kyosei review apply が追記）")
+    run.add_argument("--no-mask", action="store_true",
+                     help="個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
 
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
@@ -275,6 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         codebook=args.codebook,
         theme_labels=args.theme_labels if args.theme_labels.is_file() else None,
         decisions=args.decisions,
+        mask_pii=not args.no_mask,
     )
     console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
     return EXIT_OK

@@ -31,6 +31,7 @@ from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, load_meeting
 from pipeline.matching import MatchResult
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
+from pipeline.pii import mask_inputs
 from pipeline.report import Section, render_html, render_markdown, tagged_table
 from pipeline.review import (
     LOG_COLUMNS,
@@ -65,6 +66,7 @@ class RunConfig:
     codebook: Path
     theme_labels: Path | None
     decisions: Path | None
+    mask_pii: bool = True
 
 
 def _only_io_errors(task: Any, task_run: Any, state: Any) -> bool:
@@ -118,6 +120,11 @@ def swap_in(tmp: Path, final: Path) -> None:
 @task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
 def ingest_task(meeting_dir: Path, measures: Path) -> MeetingInputs:
     return load_meeting(meeting_dir, measures)
+
+
+@task(name="mask-personal-data", cache_policy=NO_CACHE)
+def mask_task(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInputs, dict[str, int]]:
+    return mask_inputs(inputs, tokeniser)
 
 
 @task(name="normalise-tokenise", cache_policy=NO_CACHE)
@@ -196,6 +203,7 @@ def report_task(
     tagger: Tagger,
     changes: Changes,
     log: pd.DataFrame,
+    masks: dict[str, int] | None,
     config: RunConfig,
     timings: dict[str, float],
     started: str,
@@ -233,6 +241,7 @@ def report_task(
             "decisions": str(config.decisions) if config.decisions else None,
         },
         "review": {"decisions_in_log": len(log), "changes_applied": len(changes.rows)},
+        "pii_masks": masks if masks is not None else "off (--no-mask)",
         "clusters": {"method": clusters.method, "k": clusters.k,
                      "silhouette_by_k": {str(k): v for k, v in clusters.silhouette.items()},
                      "unexplained_clusters": len(clusters.unexplained)},
@@ -374,12 +383,13 @@ def meeting_flow(
     codebook: Path = Path("models/codebook.yaml"),
     theme_labels: Path | None = Path("models/theme_labels.csv"),
     decisions: Path | None = Path("models/review_decisions.csv"),
+    mask_pii: bool = True,
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder."""
     config = RunConfig(Path(meeting_dir), Path(measures), Path(out_root),
                        Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None,
                        Path(codebook), Path(theme_labels) if theme_labels else None,
-                       Path(decisions) if decisions else None)
+                       Path(decisions) if decisions else None, mask_pii)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -393,6 +403,11 @@ def meeting_flow(
     changes = Changes()
     tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
     timings["ingest"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    masks: dict[str, int] | None = None
+    if config.mask_pii:
+        inputs, masks = mask_task(inputs, tokeniser)
+    timings["mask_pii"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     text = text_task(inputs, lex, stop)
     timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
@@ -411,5 +426,5 @@ def meeting_flow(
                                               mine, changes)
     timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
     out = report_task(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
-                      log, config, timings, started)
+                      log, masks, config, timings, started)
     return str(out)

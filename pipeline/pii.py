@@ -1,0 +1,115 @@
+"""Personal-data masking: phone numbers, e-mail addresses, postal codes, street addresses and personal
+names are replaced by placeholders ([電話番号], [メール], [郵便番号], [住所], [氏名]) before any analysis,
+so no output, chart or Prefect artifact carries them.
+
+Patterns accept full-width digits and the many dash characters transcribers type.  Names come from
+UniDic's person-name tags (名詞-固有名詞-人名) and from any proper noun directly followed by an
+honorific or title (さん, 様, 氏, 委員, 課長 …).  Departments and place names on their own (柏市, 福祉政策課,
+社協) are not personal data and stay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+
+import pandas as pd
+
+from pipeline.ingest import MeetingInputs
+from pipeline.schemas import Cards, Feedback
+from pipeline.tokenise import Tokeniser
+
+NAME, PHONE, EMAIL, POSTAL, ADDRESS = "[氏名]", "[電話番号]", "[メール]", "[郵便番号]", "[住所]"
+MASK_TYPES = {NAME: "name", PHONE: "phone", EMAIL: "email", POSTAL: "postal_code", ADDRESS: "address"}
+
+_D = r"[0-9０-９]"
+_H = r"[-‐‑‒–—―−－ー]"
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-Ａ-Ｚａ-ｚ０-９]+[@＠][A-Za-z0-9.\-Ａ-Ｚａ-ｚ０-９]+\.[A-Za-zＡ-Ｚａ-ｚ]{2,}")
+_POSTAL = re.compile(rf"(?:〒\s*{_D}{{3}}{_H}?{_D}{{4}})|(?<![0-9０-９]|{_H}){_D}{{3}}{_H}{_D}{{4}}(?![0-9０-９]|{_H})")
+_PHONE = re.compile(
+    rf"(?<![0-9０-９])(?:(?:\+|＋)81{_H}?\s?{_D}{{1,4}}|[0０]{_D}{{0,4}})"
+    rf"(?:{_H}|\s|[(（)）])*{_D}{{1,4}}(?:{_H}|\s|[)）])*{_D}{{3,4}}(?![0-9０-９])"
+)
+_ADDRESS = re.compile(
+    rf"(?:[^\s、。,，「」()（）]{{1,4}}[都道府県])?[^\s、。,，「」()（）0-9０-９]{{1,6}}[市区町村郡]"
+    rf"[^\s、。,，「」()（）0-9０-９]{{0,8}}{_D}+(?:(?:丁目|番地|番|号|{_H}){_D}*)+"
+)
+HONORIFICS = frozenset({"さん", "様", "さま", "氏", "君", "くん", "ちゃん", "殿", "先生", "委員", "議員", "課長", "部長",
+                        "係長", "室長", "所長", "局長", "主任", "主査", "会長", "理事長", "市長", "副市長", "町長"})
+
+
+def _phone_like(m: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", m.group(0).translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    return 10 <= len(digits) <= 13
+
+
+def mask_patterns(text: str, counts: Counter[str]) -> str:
+    """Replace e-mail addresses, phone numbers, postal codes and street addresses (in that order)."""
+    def sub(pattern: re.Pattern[str], token: str, s: str, check=None) -> str:
+        def repl(m: re.Match[str]) -> str:
+            if check is not None and not check(m):
+                return m.group(0)
+            counts[MASK_TYPES[token]] += 1
+            return token
+        return pattern.sub(repl, s)
+
+    text = sub(_EMAIL, EMAIL, text)
+    text = sub(_PHONE, PHONE, text, _phone_like)
+    text = sub(_POSTAL, POSTAL, text)
+    return sub(_ADDRESS, ADDRESS, text)
+
+
+def mask_names(text: str, tokeniser: Tokeniser, counts: Counter[str]) -> str:
+    """Replace runs of person-name tokens, and proper nouns followed by an honorific, by [氏名]."""
+    if not text:
+        return text
+    toks = tokeniser.tokens(text)
+    spans: list[tuple[int, int, bool]] = []   # start, end, followed by an honorific
+    for i, t in enumerate(toks):
+        honorific = i + 1 < len(toks) and toks[i + 1].surface in HONORIFICS and toks[i + 1].start == t.end
+        person = t.pos.startswith("名詞-固有名詞-人名")
+        titled = t.pos.startswith("名詞-固有名詞") and honorific
+        if person or titled:
+            if spans and spans[-1][1] == t.start:
+                spans[-1] = (spans[-1][0], t.end, honorific)
+            else:
+                spans.append((t.start, t.end, honorific))
+    # A lone one-character "name" without an honorific is usually an ordinary word UniDic reads as a
+    # given name (行, 光); a real one-character surname is caught with its honorific (林さん).
+    spans = [(a, b, h) for a, b, h in spans if b - a > 1 or h]
+    out, last = [], 0
+    for a, b, _ in spans:
+        out += [text[last:a], NAME]
+        last = b
+        counts["name"] += 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def mask_text(text: str, tokeniser: Tokeniser, counts: Counter[str] | None = None) -> str:
+    """Mask every kind of personal data in ``text`` (``counts`` is updated per type)."""
+    c = counts if counts is not None else Counter()
+    return mask_names(mask_patterns(text, c), tokeniser, c)
+
+
+def _mask_column(frame: pd.DataFrame, columns: Iterable[str], tokeniser: Tokeniser,
+                 counts: Counter[str]) -> pd.DataFrame:
+    out = frame.copy()
+    for col in columns:
+        out[col] = [mask_text(v, tokeniser, counts) if isinstance(v, str) else v for v in out[col]]
+    return out
+
+
+def mask_inputs(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInputs, dict[str, int]]:
+    """Validated inputs → the same with personal data masked in every text that reaches an output
+    (comments, card titles and bodies, refused cell values); counts of masks by type."""
+    counts: Counter[str] = Counter()
+    feedback = _mask_column(inputs.feedback, [Feedback.text], tokeniser, counts) if inputs.feedback is not None \
+        else None
+    cards = _mask_column(inputs.cards, [Cards.title, Cards.body], tokeniser, counts) if inputs.cards is not None \
+        else None
+    rejects = _mask_column(inputs.rejects, ["value"], tokeniser, counts)
+    masked = replace(inputs, feedback=feedback, cards=cards, rejects=rejects)
+    return masked, {k: counts.get(k, 0) for k in ("name", "phone", "email", "postal_code", "address")}

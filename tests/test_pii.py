@@ -1,0 +1,96 @@
+"""Personal data: what is masked, what must stay, and that no output of a run carries it."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pipeline.pii import mask_text
+from pipeline.tokenise import Tokeniser
+from tests.conftest import MEASURES, MODELS
+
+
+@pytest.mark.parametrize(("text", "expected", "counts"), [
+    ("山田太郎さん（090-1234-5678）から電話があった", "[氏名]さん([電話番号])から電話があった", {"name": 1, "phone": 1}),
+    ("連絡先: ０４－７１６７－１１１１", "連絡先: [電話番号]", {"phone": 1}),
+    ("04(7167)1111 か 0471671111 へ", "[電話番号] か [電話番号] へ", {"phone": 2}),
+    ("+81-4-7167-1111", "[電話番号]", {"phone": 1}),
+    ("メールは taro.yamada@example.jp まで", "メールは [メール] まで", {"email": 1}),
+    ("〒277-8505 千葉県柏市柏5-10-1", "[郵便番号] [住所]", {"postal_code": 1, "address": 1}),
+    ("柏市柏５丁目１０番１号の鈴木花子様", "[住所]の[氏名]様", {"address": 1, "name": 1}),
+    ("福祉政策課の虻川課長より挨拶", "福祉政策課の[氏名]課長より挨拶", {"name": 1}),
+    ("社協の高橋氏と田中委員", "社協の[氏名]氏と[氏名]委員", {"name": 2}),
+    ("大津さんに相談", "[氏名]さんに相談", {"name": 1}),
+    ("マイケルさんと話した", "[氏名]さんと話した", {"name": 1}),
+])
+def test_masked(tokeniser: Tokeniser, text: str, expected: str, counts: dict[str, int]) -> None:
+    from pipeline.normalise import normalise_text
+
+    c: Counter[str] = Counter()
+    assert normalise_text(mask_text(text, tokeniser, c)) == normalise_text(expected)
+    assert dict(c) == counts
+
+
+@pytest.mark.parametrize("text", [
+    "柏市、福祉政策課、社協、K-Net、いきいきセンター、あいネット",
+    "地域包括支援センターと民生委員さんが訪問する",
+    "2024-05-22 の会議で16~18歳の支援を考えた",
+    "柏市の5つの圏域で1,000人が参加",
+    "高齢者・障害者・子どもが住みやすい街",
+    "第2回 地域共生社会連携会議",
+    "大津ヶ丘地区のサロン",
+])
+def test_not_masked(tokeniser: Tokeniser, text: str) -> None:
+    c: Counter[str] = Counter()
+    assert mask_text(text, tokeniser, c) == text
+    assert not c
+
+
+SECRET = ["山田太郎", "090-1234-5678", "taro.yamada@example.jp", "柏市柏5-10-1"]
+
+
+def meeting_with_pii(tmp_path: Path) -> Path:
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "meeting.yaml").write_text('id: "2024-06-05"\ndate: "2024-06-05"\n', encoding="utf-8")
+    (m / "feedback.csv").write_text(
+        "comment_id,text,kind\n"
+        "F1,山田太郎さん（090-1234-5678）に相談窓口を案内した。,感想\n"
+        "F2,就労支援の相談は taro.yamada@example.jp まで。,追加すべき視点\n"
+        "F3,柏市柏5-10-1 の集会所で交流サロンを開きたい。,重要な理由\n"
+        ",山田太郎さんのIDのない行,感想\n", encoding="utf-8")
+    return m
+
+
+def every_output_text(folder: Path) -> str:
+    parts = []
+    for p in folder.iterdir():
+        if p.suffix in (".csv", ".md", ".html", ".json"):
+            parts.append(p.read_text(encoding="utf-8-sig"))
+        elif p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as z:
+                parts += [z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml")]
+    return "\n".join(parts)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_no_output_carries_personal_data(tmp_path: Path) -> None:
+    from flows.meeting import meeting_flow
+
+    kw = {"measures": MEASURES, "lexicon": MODELS / "lexicon.yaml", "stopwords": MODELS / "stopwords.txt",
+          "codebook": MODELS / "codebook.yaml", "theme_labels": None, "decisions": None}
+    out = Path(meeting_flow(meeting_dir=meeting_with_pii(tmp_path), out_root=tmp_path / "out", **kw))
+    text = every_output_text(out)
+    for secret in SECRET:
+        assert secret not in text, secret
+    assert "[氏名]" in text and "[電話番号]" in text and "[メール]" in text and "[住所]" in text
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert man["pii_masks"] == {"name": 2, "phone": 1, "email": 1, "postal_code": 0, "address": 1}
+
+    raw = Path(meeting_flow(meeting_dir=tmp_path / "m", out_root=tmp_path / "internal", mask_pii=False, **kw))
+    assert "山田太郎" in every_output_text(raw)
+    assert json.loads((raw / "manifest.json").read_text(encoding="utf-8"))["pii_masks"].startswith("off")
