@@ -22,7 +22,7 @@ from pipeline.errors import KyoseiError
 if TYPE_CHECKING:
     pass
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -259,7 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     if args.quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.meeting import meeting_flow
+    from flows.meeting import meeting_flow, remove_stale_temporaries, run_lock
     from pipeline.ingest import load_meeting
 
     measures = args.measures or default_measures(args.meeting_dir)
@@ -268,7 +268,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_codebook(args.codebook, measure_ids=list(inputs.measures["measure_id"]))
     if not args.quiet:
         console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）")
-    out = meeting_flow(
+    with run_lock(args.out_root, inputs.meeting_id):
+        remove_stale_temporaries(args.out_root, inputs.meeting_id)
+        out = _run_flow(meeting_flow, args, measures)
+    console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
+    return EXIT_OK
+
+
+def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
+    return meeting_flow(
         meeting_dir=args.meeting_dir,
         measures=measures,
         out_root=args.out_root,
@@ -279,8 +287,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         decisions=args.decisions,
         mask_pii=not args.no_mask,
     )
-    console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
-    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -301,8 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print(str(err), markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err_console.print("中断しました / interrupted")
+        err_console.print("中断しました（出力は前回のまま）/ interrupted (previous outputs kept)")
         return 130
+    except Exception as err:
+        if os.environ.get("KYOSEI_DEBUG"):
+            raise
+        err_console.print("[red]内部エラー / internal error[/]")
+        err_console.print(f"{type(err).__name__}: {err}", markup=False)
+        err_console.print("出力は前回のまま残っています。KYOSEI_DEBUG=1 をつけて再実行すると詳細が出ます。/ "
+                          "Previous outputs are intact; rerun with KYOSEI_DEBUG=1 for the traceback.", markup=False)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

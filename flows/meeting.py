@@ -7,6 +7,7 @@ the final one and swapped in at the end, so a failed run leaves the previous out
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -103,6 +105,43 @@ def _versions() -> dict[str, str]:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM (Excel opens Japanese correctly), LF line ends, formula-safe cells."""
     safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+class RunLockedError(KyoseiError):
+    """Another run of the same meeting holds the lock."""
+
+
+@contextlib.contextmanager
+def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
+    """Hold ``OUT_ROOT/.<meeting_id>.lock`` for the whole run; a second run of the same meeting fails at
+    once with a clear message.  The OS releases the lock if the process dies, so it never goes stale."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    path = out_root / f".{meeting_id}.lock"
+    fh = path.open("a+")
+    try:
+        try:
+            if os.name == "nt":  # pragma: no cover - Windows analysts' machines
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunLockedError(
+                f"{path}: 会議 {meeting_id} は別の実行が処理中です。終わってからもう一度実行してください。\n"
+                f"{path}: another run of meeting {meeting_id} is in progress; run again when it has finished."
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def remove_stale_temporaries(out_root: Path, meeting_id: str) -> None:
+    """Temporary folders left by a run that was killed (the lock guarantees none is in use)."""
+    for tmp in out_root.glob(f".{meeting_id}.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def swap_in(tmp: Path, final: Path) -> None:

@@ -103,35 +103,51 @@ def make_rejects(rows: Iterable[tuple[str, int, str, str, str]]) -> pd.DataFrame
 def decode_bytes(data: bytes, *, file: str) -> tuple[str, str]:
     """Decode a CSV file's bytes, detecting UTF-8 (with or without BOM), UTF-16 (BOM) or CP932.
 
-    Strict decoding in this order is reliable for Japanese: CP932 text is almost never valid
-    UTF-8, and a file that is neither is refused instead of being read as mojibake.
+    Strict decoding in this order is reliable for Japanese: CP932 text is almost never valid UTF-8.
+    A file that is neither as a whole is decoded line by line (UTF-8, else CP932): files pasted
+    together from two sources mix encodings.  Characters that fit neither become U+FFFD and the rows
+    holding them are refused later; a file where most lines are unreadable is refused whole.
     """
     if data.startswith(b"\xef\xbb\xbf"):
-        candidates = ["utf-8-sig"]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates = ["utf-16"]
-    else:
-        if b"\x00" in data:
-            raise InputError(
-                file,
-                "テキストの表ではありません（バイナリデータを含んでいます）。",
-                "this is not a text table (it contains binary data).",
-                "CSV（UTF-8）か Excel（.xlsx）で保存し直してください。",
-                "save it again as CSV (UTF-8) or Excel (.xlsx).",
-            )
-        candidates = ["utf-8", "cp932"]
-    for enc in candidates:
+        return data.decode("utf-8-sig", errors="replace"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    if b"\x00" in data:
+        raise InputError(
+            file,
+            "テキストの表ではありません（バイナリデータを含んでいます）。",
+            "this is not a text table (it contains binary data).",
+            "CSV（UTF-8）か Excel（.xlsx）で保存し直してください。",
+            "save it again as CSV (UTF-8) or Excel (.xlsx).",
+        )
+    for enc in ("utf-8", "cp932"):
         try:
             return data.decode(enc), enc
         except UnicodeDecodeError:
             continue
-    raise InputError(
-        file,
-        "文字コードを判別できません（UTF-8 でも CP932/Shift_JIS でもありません）。",
-        "cannot detect the encoding (neither UTF-8 nor CP932/Shift_JIS).",
-        "Excel で開いて「CSV UTF-8」形式で保存し直してください。",
-        "open it in Excel and save as 'CSV UTF-8'.",
-    )
+    lines = data.split(b"\n")
+    decoded, used = [], set()
+    for line in lines:
+        for enc in ("utf-8", "cp932"):
+            try:
+                decoded.append(line.decode(enc))
+                used.add(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            decoded.append(line.decode("cp932", errors="replace"))
+            used.add("unreadable")
+    bad = sum("\ufffd" in d for d in decoded)
+    if bad > max(1, len(lines) // 2):
+        raise InputError(
+            file,
+            "文字コードを判別できません（UTF-8 でも CP932/Shift_JIS でもありません）。",
+            "cannot detect the encoding (neither UTF-8 nor CP932/Shift_JIS).",
+            "Excel で開いて「CSV UTF-8」形式で保存し直してください。",
+            "open it in Excel and save as 'CSV UTF-8'.",
+        )
+    return "\n".join(decoded), "mixed(" + "+".join(sorted(used)) + ")"
 
 
 def _cell_text(value: object) -> str:
@@ -149,13 +165,37 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _rows_from_csv(text: str) -> list[list[str]]:
+BROKEN = object()
+"""Stands in for a record the CSV parser could not read (an unclosed quote), to keep row numbers."""
+
+
+def _rows_from_csv(text: str) -> list[list[str] | object]:
+    """Records of a CSV/TSV text; a record with broken quoting is replaced by ``(BROKEN, line)`` and
+    parsing resumes on the next physical line, so one stray quote does not swallow the file."""
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    lines = text.splitlines(keepends=True)
+    rows: list[list[str] | object] = []
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[start:]), newline=""), delimiter=delimiter, strict=True)
+        consumed = 0
+        try:
+            for rec in reader:
+                rows.append(rec)
+                consumed = reader.line_num
+            break
+        except csv.Error:
+            bad = start + consumed
+            rows.append((BROKEN, lines[bad].rstrip("\r\n")))
+            start = bad + 1
+    return rows
 
 
-def _rows_from_xlsx(path: Path, *, file: str) -> list[list[str]]:
+def _rows_from_xlsx(path: Path, *, file: str, kind: str | None = None) -> list[list[str]]:
+    """Rows of the first sheet — or, when the workbook has several, of the first sheet whose header
+    names a required column of ``kind``.  Formulas give their last calculated value; merged cells
+    their top-left value."""
     import openpyxl  # imported here: only XLSX inputs pay for it
 
     try:
@@ -169,13 +209,22 @@ def _rows_from_xlsx(path: Path, *, file: str) -> list[list[str]]:
             "check it opens in Excel and save it again as .xlsx.",
         ) from None
     try:
-        sheet = wb.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        sheets = [[[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+                  for ws in wb.worksheets]
     finally:
         wb.close()
+    if not sheets:
+        return []
+    if kind is not None and len(sheets) > 1:
+        wanted = {header_key(a) for req in REQUIRED[kind] for a in ALIASES[kind][req]}
+        for rows in sheets:
+            header = next((r for r in rows if any(c.strip() for c in r)), [])
+            if wanted & {header_key(h) for h in header}:
+                return rows
+    return sheets[0]
 
 
-def read_table(path: Path, *, file: str | None = None) -> RawTable:
+def read_table(path: Path, *, file: str | None = None, kind: str | None = None) -> RawTable:
     """Read one CSV/TSV/XLSX file into string cells; the first non-blank row is the header.
 
     Rows with more non-empty cells than the header has columns are refused (shifted columns would
@@ -186,7 +235,7 @@ def read_table(path: Path, *, file: str | None = None) -> RawTable:
         raise InputError(name, "ファイルが見つかりません。", "file not found.")
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            rows, encoding = _rows_from_xlsx(path, file=name), "xlsx"
+            rows, encoding = _rows_from_xlsx(path, file=name, kind=kind), "xlsx"
         else:
             text, encoding = decode_bytes(path.read_bytes(), file=name)
             rows = _rows_from_csv(text)
@@ -195,7 +244,8 @@ def read_table(path: Path, *, file: str | None = None) -> RawTable:
     except csv.Error as err:
         raise InputError(name, f"CSV として解釈できません（{err}）。", f"not a valid CSV file ({err}).") from None
 
-    header_index = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+    header_index = next((i for i, r in enumerate(rows) if isinstance(r, list) and any(c.strip() for c in r)),
+                        None)
     if header_index is None:
         raise InputError(
             name,
@@ -204,7 +254,7 @@ def read_table(path: Path, *, file: str | None = None) -> RawTable:
             "1行目に列名（例: ID, 意見, 種別）を入れてください。",
             "put column names (e.g. comment_id, text, kind) in the first row.",
         )
-    header = [h.strip() for h in rows[header_index]]
+    header = [h.strip() for h in rows[header_index]]  # type: ignore[union-attr]
     while header and not header[-1]:
         header.pop()
     width = len(header)
@@ -213,6 +263,10 @@ def read_table(path: Path, *, file: str | None = None) -> RawTable:
     rejects: list[tuple[str, int, str, str, str]] = []
     blank = 0
     for offset, cells in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        if isinstance(cells, tuple):
+            rejects.append((name, offset, "", "引用符（\"）が閉じていません / unbalanced or malformed quotes",
+                            cells[1][:200]))
+            continue
         if not any(c.strip() for c in cells):
             blank += 1
             continue
@@ -222,6 +276,10 @@ def read_table(path: Path, *, file: str | None = None) -> RawTable:
                 f"見出しより多いセルがあります（{width}列のはずが{len(cells)}列）/ "
                 f"more cells than header columns ({len(cells)} > {width}); check quotes and commas"
             ), ",".join(cells)[:200]))
+            continue
+        if any("\ufffd" in c for c in cells):
+            rejects.append((name, offset, "", "読めない文字があります（文字コードの混在か CP932 にない文字）/ "
+                                              "undecodable characters (mixed encodings?)", ",".join(cells)[:200]))
             continue
         data.append([(cells[i] if i < len(cells) else "") for i in range(width)])
         numbers.append(offset)
@@ -564,6 +622,14 @@ def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
         return {}
     if not isinstance(meta, dict):
         raise InputError(str(path), "「項目: 値」の形式ではありません。", "must be a mapping of key: value.")
+    for key in ("id", "title", "organiser"):
+        if key in meta and isinstance(meta[key], dict | list):
+            raise InputError(str(path), f"「{key}」は1つの値（文字）にしてください。",
+                             f"'{key}' must be a single value, not a list or mapping.")
+    date = meta.get("date")
+    if date is not None and not isinstance(date, dt.date) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
+        raise InputError(str(path), f"date「{date}」は 2024-05-22 の形で書いてください。",
+                         f"date {date!r} must look like 2024-05-22.")
     return meta
 
 
@@ -583,6 +649,15 @@ def find_input_files(meeting_dir: Path) -> dict[str, Path]:
                 "keep only one.",
             )
         if matches:
+            # never follow a link out of the meeting folder (feedback.csv -> /etc/passwd)
+            if not matches[0].resolve().is_relative_to(meeting_dir.resolve()):
+                raise InputError(
+                    str(matches[0]),
+                    "会議フォルダの外のファイルを指しています。",
+                    "the file points outside the meeting folder.",
+                    "ファイルそのものを会議フォルダに置いてください。",
+                    "put the file itself in the meeting folder.",
+                )
             found[kind] = matches[0]
     if not found:
         raise InputError(
@@ -618,14 +693,14 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     counts: list[dict[str, object]] = []
     rejects: list[pd.DataFrame] = []
 
-    raw_m = read_table(measures_path, file=measures_path.name)
+    raw_m = read_table(measures_path, file=measures_path.name, kind="measures")
     measures = validate_measures(canonical_columns(raw_m, "measures"), file=raw_m.file)
     counts.append(_count(raw_m.file, "measures", raw_m, measures))
     rejects += [raw_m.rejects, measures.rejects]
 
     cards_df = feedback_df = votes_df = None
     if "cards" in files:
-        raw = read_table(files["cards"])
+        raw = read_table(files["cards"], kind="cards")
         v = validate_cards(canonical_columns(raw, "cards"), file=raw.file,
                            measure_ids=measures.ok[Measures.measure_id])
         counts.append(_count(raw.file, "cards", raw, v))
@@ -633,7 +708,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
         cards_df = v.ok
     card_ids = None if cards_df is None else list(cards_df[Cards.card_id])
     if "feedback" in files:
-        raw = read_table(files["feedback"])
+        raw = read_table(files["feedback"], kind="feedback")
         has_id = any(header_key(h) in {header_key(a) for a in ALIASES["feedback"][Feedback.comment_id]}
                      for h in raw.frame.columns)
         v = validate_feedback(canonical_columns(raw, "feedback"), file=raw.file, card_ids=card_ids,
@@ -642,7 +717,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
         rejects += [raw.rejects, v.rejects]
         feedback_df = v.ok
     if "votes" in files:
-        raw = read_table(files["votes"])
+        raw = read_table(files["votes"], kind="votes")
         has_blocks = any(header_key(h) in {header_key(a) for a in ALIASES["votes"][Votes.blocks]}
                          for h in raw.frame.columns)
         v = validate_votes(canonical_columns(raw, "votes"), file=raw.file, card_ids=card_ids,

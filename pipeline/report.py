@@ -82,6 +82,7 @@ def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None
         Tagged.new_perspective: pd.Series([int((new_perspective or {}).get(i, 0)) for i in ids],
                                           index=ids.index, dtype="int64"),
     })
+    out = out.astype({c: str for c in TAGGED_COLUMNS if c != Tagged.new_perspective})
     return Tagged.validate(out[TAGGED_COLUMNS].reset_index(drop=True))
 
 

@@ -46,6 +46,7 @@ class Doc:
     unit_end: Sequence[int]    # for each token: index after the last token of its compound
     unit_start: Sequence[int]  # for each token: index of the first token of its compound
     units: Mapping[str, Sequence[tuple[int, int]]]  # canonical compound text -> token ranges
+    index: Mapping[str, Sequence[int]]  # match key -> token positions (rule words look up, not scan)
 
 
 def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[int], list[int]]:
@@ -103,7 +104,12 @@ class RuleMatcher:
             j = ends[i]
             if j - i > 1:
                 units.setdefault(canon(text[tokens[i].start:tokens[j - 1].end]), []).append((i, j))
-        return Doc(text, tokens, [self.keys(t) for t in tokens], ends, starts, units)
+        keys = [self.keys(t) for t in tokens]
+        index: dict[str, list[int]] = {}
+        for i, ks in enumerate(keys):
+            for k in ks:
+                index.setdefault(k, []).append(i)
+        return Doc(text, tokens, keys, ends, starts, units, index)
 
     def _word_keys(self, text: str) -> list[frozenset[str]]:
         cached = self._word_cache.get(text)
@@ -134,8 +140,9 @@ class RuleMatcher:
                     if t.pos == LEXICON_POS and whole in doc.keys[i]]
         # a compound that is a spelling variant of the word (相談先 for 相談窓口, via the lexicon)
         out += [Occ(doc.tokens[i].start, doc.tokens[j - 1].end, i, j) for i, j in doc.units.get(whole, ())]
-        for i in range(len(doc.tokens) - n + 1):
-            if not all(doc.keys[i + j] & want[j] for j in range(n)):
+        starts = sorted({i for k in want[0] for i in doc.index.get(k, ()) if i + n <= len(doc.tokens)})
+        for i in starts:
+            if not all(doc.keys[i + j] & want[j] for j in range(1, n)):
                 continue
             if w.pos and not doc.tokens[i].pos.startswith(w.pos):
                 continue

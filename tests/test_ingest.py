@@ -70,7 +70,7 @@ def test_shift_jis_file_reads_like_utf8(tmp_path: Path) -> None:
 
 
 def test_undecodable_file_is_a_clear_error() -> None:
-    data = "ID,意見\n".encode() + b"\x82\x20\xa0\xfd"  # neither UTF-8 nor CP932
+    data = b"\x82\x20\xa0\xfd\n\xfd\xfe\x82\n\xa0\xa0\xfd"  # no line is UTF-8 or CP932
     with pytest.raises(InputError, match=r"feedback\.csv: 文字コードを判別できません"):
         decode_bytes(data, file="feedback.csv")
 
@@ -329,3 +329,55 @@ def test_two_files_of_one_kind_are_refused(tmp_path: Path) -> None:
     write(meeting / "feedback.xlsx", "")
     with pytest.raises(InputError, match="複数"):
         load_meeting(meeting, measures)
+
+
+def test_mixed_encodings_are_read_line_by_line(tmp_path: Path) -> None:
+    data = "ID,意見\nF1,UTF-8の行\n".encode() + "F2,CP932の行\n".encode("cp932") + b"F3,\x82\x20\xfd\n"
+    raw = read_table(write_bytes(tmp_path / "f.csv", data))
+    assert raw.encoding == "mixed(cp932+unreadable+utf-8)"
+    assert raw.frame["意見"].tolist() == ["UTF-8の行", "CP932の行"]
+    assert raw.rejects["row"].tolist() == [4] and "読めない文字" in raw.rejects.loc[0, "reason"]
+
+
+def test_unbalanced_quote_loses_only_its_row(tmp_path: Path) -> None:
+    raw = read_table(write(tmp_path / "f.csv", 'ID,意見\nF1,"閉じていない引用,です\nF2,次の行\nF3,"正しい,引用"\n'))
+    assert raw.frame[["ID", "意見"]].values.tolist() == [["F2", "次の行"], ["F3", "正しい,引用"]]
+    assert raw.rejects["row"].tolist() == [2] and "引用符" in raw.rejects.loc[0, "reason"]
+
+
+def test_xlsx_with_several_sheets_picks_the_one_with_the_columns(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.title = "表紙"
+    wb.active.append(["第2回 地域共生社会連携会議 意見まとめ"])
+    ws = wb.create_sheet("意見")
+    ws.append(["ID", "意見", "種別"])
+    ws.append(["F1", "=A1", "感想"])          # a formula never calculated by Excel: no value
+    ws.append(["F2", "相談窓口の充実", "感想"])
+    ws.merge_cells("C2:C3")
+    wb.save(tmp_path / "feedback.xlsx")
+    frame = canonical_columns(read_table(tmp_path / "feedback.xlsx", kind="feedback"), "feedback")
+    v = validate_feedback(frame, file="feedback.xlsx", card_ids=None)
+    assert v.ok["comment_id"].tolist() == ["F2"] and v.ok["kind"].tolist() == ["その他"]
+    assert v.rejects["row"].tolist() == [2]
+
+
+def test_input_file_linking_outside_the_meeting_is_refused(tmp_path: Path) -> None:
+    meeting, measures = make_meeting(tmp_path)
+    outside = tmp_path / "secret.csv"
+    outside.write_text("ID,意見\nF1,外のファイル\n", encoding="utf-8")
+    (meeting / "feedback.csv").unlink()
+    (meeting / "feedback.csv").symlink_to(outside)
+    with pytest.raises(InputError, match="外"):
+        load_meeting(meeting, measures)
+
+
+@pytest.mark.parametrize("meta", ["id: [1, 2]\n", "title: {a: 1}\n", "date: yesterday\n", "date: [2024]\n"])
+def test_meeting_yaml_with_wrong_types(tmp_path: Path, meta: str) -> None:
+    meeting, measures = make_meeting(tmp_path, meta=meta)
+    with pytest.raises(InputError, match=r"meeting\.yaml"):
+        load_meeting(meeting, measures)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
