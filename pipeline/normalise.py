@@ -93,14 +93,22 @@ def normalise_text(text: str, *, tilde: str = "normalize", repeat: int | None = 
     """
     if not text:
         return ""
-    s = strip_invisible(text)
-    s = japanese_punctuation(s)
-    s = protect_digit_hyphens(s)
-    s = neologdn.normalize(s, tilde=tilde, **({"repeat": repeat} if repeat else {}))
-    s = unicodedata.normalize("NFKC", s)
-    s = join_spaced_letters(s)
-    s = ascii_comma_in_japanese(s)
-    return s.strip()
+    # The rules feed each other (NFKC turns '¨' into ' ̈', whose space neologdn then removes), so apply
+    # them until nothing changes: the result is idempotent.  Real text settles after one pass.
+    s = text
+    for _ in range(5):
+        before = s
+        s = strip_invisible(s)
+        s = japanese_punctuation(s)
+        s = protect_digit_hyphens(s)
+        s = neologdn.normalize(s, tilde=tilde, **({"repeat": repeat} if repeat else {}))
+        s = unicodedata.normalize("NFKC", s)
+        s = join_spaced_letters(s)
+        s = ascii_comma_in_japanese(s)
+        s = s.strip()
+        if s == before:
+            break
+    return s
 
 
 def card_text(title: str, body: str) -> str:

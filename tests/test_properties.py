@@ -1,0 +1,72 @@
+"""Property tests (Hypothesis): the normaliser is idempotent and total, ingest raises only our own
+errors on arbitrary bytes, tokenise never fails on arbitrary text; plus the no-pickle / safe-YAML rules."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.errors import KyoseiError
+from pipeline.ingest import canonical_columns, read_table, validate_feedback
+from pipeline.normalise import normalise_text
+from pipeline.tokenise import Tokeniser
+from tests.conftest import ROOT
+
+JAPANESE = st.text(alphabet=st.sampled_from(list("あいうアイウ漢字福祉相談窓口ｱｲｳＡＢＣ１２３，．〜～ー－‐ 　\u200b\t\n")
+                                             + list("K-Net N e t (16~18歳)「」、。")), max_size=60)
+SETTINGS = settings(max_examples=int(os.environ.get("KYOSEI_HYPOTHESIS_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=80), JAPANESE))
+def test_normalise_is_idempotent_and_total(text: str) -> None:
+    once = normalise_text(text)
+    assert isinstance(once, str)
+    assert normalise_text(once) == once
+
+
+@SETTINGS
+@given(st.binary(max_size=400))
+def test_ingest_raises_only_our_errors_on_arbitrary_bytes(tmp_path_factory: pytest.TempPathFactory,
+                                                          data: bytes) -> None:
+    path = tmp_path_factory.mktemp("bytes") / "feedback.csv"
+    path.write_bytes(data)
+    try:
+        raw = read_table(path, kind="feedback")
+        v = validate_feedback(canonical_columns(raw, "feedback"), file=raw.file, card_ids=None)
+    except KyoseiError:
+        return
+    assert raw.rows_in == len(v.ok) + len(v.rejects) + len(raw.rejects)
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=120), JAPANESE))
+def test_tokenise_never_fails_and_spans_hold(tokeniser: Tokeniser, text: str) -> None:
+    s = normalise_text(text)
+    for t in tokeniser.tokens(s):
+        assert s[t.start:t.end] == t.surface
+    tokeniser.terms(s)
+
+
+def test_no_pickle_anywhere() -> None:
+    for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(import|from)\s+(pickle|joblib|dill|cloudpickle)\b", source, re.M), path
+
+
+def test_yaml_is_read_with_the_safe_loader() -> None:
+    for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        assert "yaml.load(" not in source and "yaml.unsafe_load" not in source and "FullLoader" not in source, path
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load('id: !!python/object/apply:os.system ["echo pwned"]')
+
+
+def test_servers_bind_loopback_only() -> None:
+    for path in (ROOT / "flows").rglob("*.py"):
+        assert "0.0.0.0" not in path.read_text(encoding="utf-8"), path
