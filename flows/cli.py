@@ -72,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
 
+    pend = sub.add_parser("run-pending", help="入力が変わった会議だけを日付順に分析します / run meetings whose inputs changed")
+    pend.add_argument("data_root", type=Path, help="会議フォルダを含むデータフォルダ（例: data）")
+    pend.add_argument("--out-root", type=Path, default=Path("outputs"))
+    pend.add_argument("--measures", type=Path, help="施策一覧（既定: DATA_ROOT/measures.csv）")
+    pend.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
+    pend.add_argument("--no-mask", action="store_true")
+    pend.add_argument("--quiet", action="store_true")
+
+    srv = sub.add_parser("serve", help="run-pending を定期実行する Prefect デプロイメントを起動します（要 Prefect サーバー）")
+    srv.add_argument("--cron", default="0 18 * * *", help="実行スケジュール（cron 形式、既定: 毎日18時）")
+    srv.add_argument("--data-root", type=Path, default=Path("data"))
+    srv.add_argument("--out-root", type=Path, default=Path("outputs"))
+    srv.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
+    srv.add_argument("--name", default="kyosei-run-pending", help="デプロイメント名")
+    srv.add_argument("--timezone", default="Asia/Tokyo")
+
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
     val.add_argument("meeting_dir", type=Path)
     val.add_argument("--measures", type=Path)
@@ -123,6 +139,60 @@ def cmd_validate(args: argparse.Namespace) -> int:
         col = f" [{r.column}]" if r.column else ""
         console.print(f"  {r.file} 行/row {r.row}{col}: {r.reason}", markup=False, soft_wrap=True)
     return EXIT_PROBLEMS
+
+
+def _prefect_env(quiet: bool) -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    if quiet:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def cmd_run_pending(args: argparse.Namespace) -> int:
+    _prefect_env(args.quiet)
+    from flows.pending import PendingRunsFailed, run_pending_flow
+
+    if not args.data_root.is_dir():
+        err_console.print(f"{args.data_root}: データフォルダが見つかりません / data folder not found", markup=False)
+        return EXIT_ERROR
+    try:
+        result = run_pending_flow(data_root=args.data_root, out_root=args.out_root, measures=args.measures,
+                                  codebook=args.codebook, mask_pii=not args.no_mask)
+    except PendingRunsFailed as err:
+        summary = err.summary
+        for mid, message in summary.failed.items():
+            err_console.print(f"失敗 / failed: {mid}: {message}", markup=False, soft_wrap=True)
+        console.print(f"実行 / ran: {summary.ran or 'なし'}　変更なし / unchanged: {summary.skipped or 'なし'}")
+        return EXIT_PROBLEMS
+    console.print(f"実行 / ran: {result['ran'] or 'なし / none'}　変更なし / unchanged: {result['skipped'] or 'なし / none'}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _prefect_env(False)
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.pending import run_pending_flow
+
+    if not PREFECT_API_URL.value():
+        err_console.print(
+            "Prefect サーバーが必要です。別の端末で `prefect server start --host 127.0.0.1` を起動し、"
+            "PREFECT_API_URL=http://127.0.0.1:4200/api を設定してください。\n"
+            "A Prefect server is needed: start `prefect server start --host 127.0.0.1` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api.", markup=False)
+        return EXIT_ERROR
+    console.print(f"デプロイメント {args.name} を cron「{args.cron}」（{args.timezone}）で待ち受けます。Ctrl+C で終了。")
+    from prefect.schedules import Cron
+
+    run_pending_flow.serve(
+        name=args.name,
+        schedule=Cron(args.cron, timezone=args.timezone),
+        parameters={"data_root": str(args.data_root.resolve()), "out_root": str(args.out_root.resolve()),
+                    "codebook": str(args.codebook.resolve())},
+        description="kyosei: analyse meetings whose inputs changed (run-pending)",
+        print_starting_message=False,
+    )
+    return EXIT_OK
 
 
 def cmd_codebook_check(args: argparse.Namespace) -> int:
@@ -301,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "review":
             return cmd_review_apply(args)
+        if args.command == "run-pending":
+            return cmd_run_pending(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         return cmd_run(args)
     except KyoseiError as err:
         err_console.print("[red]エラー / Error[/]")

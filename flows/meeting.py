@@ -30,7 +30,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from pipeline import analysis
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import KyoseiError
-from pipeline.ingest import MeetingInputs, load_meeting
+from pipeline.ingest import MeetingInputs, find_input_files, load_meeting
 from pipeline.matching import MatchResult
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
 from pipeline.pii import mask_inputs
@@ -90,6 +90,26 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def fingerprint(meeting_dir: Path, measures: Path, *, lexicon: Path | None, stopwords: Path | None,
+                codebook: Path, theme_labels: Path | None, decisions: Path | None, mask_pii: bool) -> str:
+    """SHA-256 over the content hashes of everything that determines a meeting's outputs (its input
+    files, the policy table, the models, the masking option, the kyosei version).  ``run-pending``
+    reruns a meeting when this differs from the one in its last manifest."""
+    files = find_input_files(meeting_dir)
+    if (meeting_dir / "meeting.yaml").is_file():
+        files = {**files, "meeting": meeting_dir / "meeting.yaml"}
+    shared = {"measures": measures, "lexicon": lexicon, "stopwords": stopwords, "codebook": codebook,
+              "theme_labels": theme_labels, "decisions": decisions}
+    parts = [(role, Path(path).name, sha256(Path(path))) for role, path in sorted({**files, **shared}.items())
+             if path is not None and Path(path).is_file()]
+    try:
+        version = metadata.version("kyosei")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    blob = json.dumps({"files": parts, "mask_pii": mask_pii, "kyosei": version}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -269,6 +289,10 @@ def report_task(
         "versions": _versions(),
         "platform": platform.platform(),
         "seed": SEED,
+        "fingerprint": fingerprint(config.meeting_dir, config.measures, lexicon=config.lexicon,
+                                   stopwords=config.stopwords, codebook=config.codebook,
+                                   theme_labels=config.theme_labels, decisions=config.decisions,
+                                   mask_pii=config.mask_pii),
         "parameters": {
             "meeting_dir": str(config.meeting_dir),
             "measures": str(config.measures),
