@@ -33,3 +33,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf outputs/*/ outputs/.*.tmp-* .pytest_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run 1000 10000 100000

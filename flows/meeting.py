@@ -15,7 +15,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -249,8 +249,7 @@ def earlier_meetings(out_root: Path, meeting_id: str, date: str) -> list[Earlier
     return out
 
 
-@task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
-def report_task(
+def write_outputs(
     inputs: MeetingInputs,
     text: analysis.TextStage,
     tallies: analysis.Tallies,
@@ -266,8 +265,9 @@ def report_task(
     config: RunConfig,
     timings: dict[str, float],
     started: str,
-) -> Path:
-    """Write every output file into a temporary folder, then swap it in."""
+) -> tuple[Path, str]:
+    """Write every output file into a temporary folder, then swap it in (plain function: the benchmark
+    calls it without Prefect).  Returns the folder and the report's markdown."""
     keywords = analysis.keyword_table(text)
     supporting = {i for ids in perspectives.suggestions["item_ids"] for i in ids.split("|")}
     tagged = tagged_table(text.items, themes=themes.themes, measures=matches.measures_by_item,
@@ -416,8 +416,32 @@ def report_task(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
+    return final, render_markdown(ctx)
+
+
+@task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
+def report_task(
+    inputs: MeetingInputs,
+    text: analysis.TextStage,
+    tallies: analysis.Tallies,
+    themes: analysis.ThemeStage,
+    matches: MatchResult,
+    clusters: analysis.ClusterStage,
+    perspectives: PerspectiveResult,
+    earlier: list[EarlierMeeting],
+    tagger: Tagger,
+    changes: Changes,
+    log: pd.DataFrame,
+    masks: dict[str, int] | None,
+    config: RunConfig,
+    timings: dict[str, float],
+    started: str,
+) -> Path:
+    """Write the outputs, then publish the Prefect artifacts (summary, tables, link to the report)."""
+    final, markdown = write_outputs(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger,
+                                    changes, log, masks, config, timings, started)
     key = "".join(c if c.isalnum() else "-" for c in inputs.meeting_id.lower()).strip("-") or "meeting"
-    create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=render_markdown(ctx)[:50000],
+    create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=markdown[:50000],
                              description=f"kyosei report for meeting {inputs.meeting_id}")
     create_link_artifact(key=f"kyosei-{key}-report", link=(final / "report.html").resolve().as_uri(),
                          link_text=f"kyosei report {inputs.meeting_id}", description="self-contained HTML report")
@@ -434,6 +458,52 @@ def report_task(
                               table=json.loads(tallies.card_votes.to_json(orient="records", force_ascii=False)),
                               description=f"votes per card, meeting {inputs.meeting_id}")
     return final
+
+
+def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: task(*a),
+               *, publish: bool = True) -> Path:
+    """The meeting's stages in order.  ``call(task, *args)`` runs one task: through Prefect in the flow,
+    or as a plain function (``task.fn``) in the benchmark; ``publish`` adds the Prefect artifacts."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    lex = load_lexicon(config.lexicon) if config.lexicon else Lexicon()
+    stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
+    inputs = call(ingest_task, config.meeting_dir, config.measures)
+    book = load_codebook(config.codebook)
+    tokeniser = Tokeniser(lexicon=lex)
+    log = load_decisions(config.decisions) if config.decisions else pd.DataFrame(columns=LOG_COLUMNS)
+    mine = latest(log, inputs.meeting_id)
+    changes = Changes()
+    tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
+    timings["ingest"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    masks: dict[str, int] | None = None
+    if config.mask_pii:
+        inputs, masks = call(mask_task, inputs, tokeniser)
+    timings["mask_pii"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    text = call(text_task, inputs, lex, stop)
+    timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    tallies = call(tally_task, inputs)
+    timings["tally"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    themes = call(tag_task, text, tagger, mine, changes)
+    timings["tag"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes)
+    timings["match"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
+    clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,
+                                  earlier, mine, changes)
+    timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
+    args = (inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes, log, masks,
+            config, timings, started)
+    if publish:
+        return call(report_task, *args)
+    return write_outputs(*args)[0]
 
 
 @flow(name="kyosei-meeting", log_prints=False)
@@ -453,41 +523,4 @@ def meeting_flow(
                        Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None,
                        Path(codebook), Path(theme_labels) if theme_labels else None,
                        Path(decisions) if decisions else None, mask_pii)
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    lex = load_lexicon(config.lexicon) if config.lexicon else Lexicon()
-    stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
-    inputs = ingest_task(config.meeting_dir, config.measures)
-    book = load_codebook(config.codebook)
-    tokeniser = Tokeniser(lexicon=lex)
-    log = load_decisions(config.decisions) if config.decisions else pd.DataFrame(columns=LOG_COLUMNS)
-    mine = latest(log, inputs.meeting_id)
-    changes = Changes()
-    tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
-    timings["ingest"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    masks: dict[str, int] | None = None
-    if config.mask_pii:
-        inputs, masks = mask_task(inputs, tokeniser)
-    timings["mask_pii"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    text = text_task(inputs, lex, stop)
-    timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    tallies = tally_task(inputs)
-    timings["tally"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    themes = tag_task(text, tagger, mine, changes)
-    timings["tag"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    matches = match_task(inputs, text, themes, tallies, tokeniser, stop, book, mine, changes)
-    timings["match"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
-    clusters, perspectives = perspective_task(inputs, text, themes, matches, tallies, tokeniser, stop, book, earlier,
-                                              mine, changes)
-    timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
-    out = report_task(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
-                      log, masks, config, timings, started)
-    return str(out)
+    return str(run_stages(config))

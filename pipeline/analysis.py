@@ -16,7 +16,7 @@ from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
 from pipeline.matching import MatchResult, MeasureMatcher, match_items
 from pipeline.normalise import normalised_items
-from pipeline.perspectives import EarlierMeeting, PerspectiveResult, suggest_perspectives
+from pipeline.perspectives import MAX_QUOTES, EarlierMeeting, PerspectiveResult, suggest_perspectives
 from pipeline.report import ReportContext, Section
 from pipeline.review import Changes, LinkOverrides, apply_theme_decisions, link_overrides
 from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
@@ -62,6 +62,9 @@ def prepare_text(inputs: MeetingInputs, *, tokeniser: Tokeniser, stopwords: Iter
     items = normalised_items(inputs.cards, inputs.feedback)
     return TextStage(items=items, terms=item_terms(items, tokeniser=tokeniser, stopwords=stopwords))
 
+
+MAX_LISTED = 3000
+"""Rows of a long list shown in the report (the CSV files hold them all)."""
 
 MATCH_THRESHOLD = 0.3
 """Minimum measure score for a comment to count as supporting a measure (see pipeline.matching)."""
@@ -281,6 +284,10 @@ def build_report(
         comments = comments.assign(themes=[themes.themes.get(i, "") for i in comments[Items.item_id]])
     if matches is not None:
         comments = comments.assign(measures=[matches.measures_by_item.get(i, "") for i in comments[Items.item_id]])
+    comments_note = ""
+    if len(comments) > MAX_LISTED:
+        comments_note = f"最初の {MAX_LISTED} 件です（全 {len(comments)} 件は tagged.csv）。"
+        comments = comments.head(MAX_LISTED)
     return ReportContext(
         meeting_id=inputs.meeting_id,
         title=str(meta.get("title") or f"会議 {inputs.meeting_id}"),
@@ -296,7 +303,8 @@ def build_report(
         measure_sections=measure_sections,
         comment_sections=comment_sections,
         comments=comments,
-        rejects=inputs.rejects,
+        comments_note=comments_note,
+        rejects=inputs.rejects.head(MAX_LISTED),
         manifest_summary=manifest_summary,
     )
 
@@ -377,7 +385,7 @@ def perspective_sections(result: PerspectiveResult, items: pd.DataFrame, trend: 
     quotes = pd.DataFrame(
         [(p, i, kinds.get(i, ""), raw.get(i, "")) for p, ids in zip(result.suggestions["perspective_id"],
                                                                        result.suggestions["item_ids"], strict=True)
-         for i in ids.split("|")],
+         for i in ids.split("|")[:MAX_QUOTES]],
         columns=["perspective_id", "item_id", "kind", "text"])
     sections = [
         Section("提案（支持の多い順）", shown,
@@ -386,7 +394,9 @@ def perspective_sections(result: PerspectiveResult, items: pd.DataFrame, trend: 
                       "votes = 裏付けのカードへの票。status: new = 今回初めて、recurring = 以前の会議にも出ていた"
                       "（recurring_in に会議ID）。採否は分析者が判断してください。"),
                 empty="提案はありません"),
-        Section("提案の根拠（原文）", quotes, note="入力されたままの文です。", empty="なし"),
+        Section("提案の根拠（原文）", quotes,
+                note=f"入力されたままの文です（提案ごとに最初の {MAX_QUOTES} 件。全件は perspectives.csv の item_ids）。",
+                empty="なし"),
     ]
     if len(result.covered):
         sections.append(Section(

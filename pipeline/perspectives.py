@@ -47,6 +47,8 @@ GENERIC_TERMS = frozenset({"支援", "視点", "必要", "福祉", "地域", "�
 
 _QUOTE = re.compile(r"「([^」]{2,})」|『([^』]{2,})』")
 _PILLAR_MENTION = re.compile(r"柱\s*([0-9]+)")
+MAX_QUOTES = 20
+LABEL_TEXTS = 300
 _SENTENCE = re.compile(r"[。！？!?\n]+")
 
 
@@ -152,9 +154,15 @@ def suggest_perspectives(
 
     vec = TfidfVectorizer(analyzer=lambda s: content_terms(tokeniser, s, stopwords), sublinear_tf=True)
     joint = vec.fit_transform(stripped + [normalise_text(t) for t in measure_text(measures)])
-    x, mx = joint[: len(ids)], joint[len(ids):]
+    x, mx = joint[: len(ids)].tocsr(), joint[len(ids):]
     sims = np.asarray((x @ mx.T).todense())
-    item_sim = np.asarray((x @ x.T).todense())
+
+    def sim_to(rows: Sequence[int]) -> np.ndarray:
+        """Cosine-like similarity of every item with the centroid of ``rows`` (one sparse pass; never an
+        n × n matrix, so 100k items fit in memory)."""
+        centroid = np.asarray(x[list(rows)].mean(axis=0)).ravel()
+        norm = float(np.linalg.norm(centroid))
+        return np.asarray(x @ (centroid / norm)).ravel() if norm else np.zeros(len(ids))
     cov = {i: float(sims[n].max()) if len(mids) else 0.0 for n, i in enumerate(ids)}
     for n, i in enumerate(ids):
         if kind[i] == "追加すべき視点" and len(mids):
@@ -174,30 +182,37 @@ def suggest_perspectives(
         gap = [t for t in ts if not linked.get(t, False)]
         return (gap or ts or [""])[0]
 
-    groups: dict[str, dict] = {}   # main theme (or seed id) -> suggestion under construction
+    groups: dict[str, dict] = {}   # main theme (or cluster / seed id) -> suggestion under construction
 
-    def add(key: str, seed_kind: str, seed: str, theme: str, members: list[str]) -> None:
-        entry = groups.setdefault(key, {"theme": theme, "seed": seed_kind, "seeds": [], "items": []})
-        entry["seeds"].append(seed)
+    def add(key: str, seed_kind: str, seeds: list[str], theme: str, members: list[str]) -> None:
+        entry = groups.setdefault(key, {"theme": theme, "seed": seed_kind, "seeds": [], "items": {}})
+        entry["seeds"] += [s for s in seeds if s not in entry["seeds"]]
         for m in members:
-            if m not in entry["items"]:
-                entry["items"].append(m)
+            entry["items"].setdefault(m, None)
 
-    def related(seed: str, theme: str) -> list[str]:
-        """Uncovered items with the seed's main theme: all of them when no measure lists the theme
-        (impressions only when close to the seed), else only those close to the seed or unplaced cards."""
-        out = [seed]
+    def related(seeds: list[str], theme: str) -> list[str]:
+        """Uncovered items with the seeds' main theme: all of them when no measure lists the theme
+        (impressions only when close to the seeds), else only those close to the seeds or unplaced cards."""
+        close = sim_to([pos[s] for s in seeds]) >= related_min
         gap = bool(theme) and not linked.get(theme, False)
-        for j in ids:
-            if j == seed or covered[j] or (theme and theme not in theme_list[j]):
+        out = list(seeds)
+        chosen = set(seeds)
+        for n, j in enumerate(ids):
+            if j in chosen or covered[j] or (theme and theme not in theme_list[j]):
                 continue
-            close = item_sim[pos[seed], pos[j]] >= related_min
             unplaced_card = source[j] == "card" and not declared.get(j)
-            if close or (theme and unplaced_card) or (gap and kind[j] != "感想"):
+            if close[n] or (theme and unplaced_card) or (gap and kind[j] != "感想"):
                 out.append(j)
         return out
 
+    cluster_of: dict[str, str] = {}
+    if unexplained_clusters is not None:
+        for rec in unexplained_clusters.to_dict("records"):
+            for i in str(rec["item_ids"]).split("|"):
+                cluster_of[i] = str(rec["cluster"])
+
     covered_rows = []
+    seed_groups: dict[str, list[str]] = {}
     for i in ids:                                                   # (a) 追加すべき視点 comments
         if kind[i] != "追加すべき視点":
             continue
@@ -206,8 +221,11 @@ def suggest_perspectives(
             covered_rows.append({"item_id": i, "text": text[i], "best_measure_id": best,
                                  "best_measure_score": round(cov[i], 3)})
             continue
-        theme = main_theme(i)
-        add(theme or i, "追加すべき視点", i, theme, related(i, theme))
+        key = main_theme(i) or (f"cluster:{cluster_of[i]}" if i in cluster_of else f"item:{i}")
+        seed_groups.setdefault(key, []).append(i)
+    for key, seeds in seed_groups.items():
+        theme = "" if key.startswith(("cluster:", "item:")) else key
+        add(key, "追加すべき視点", seeds, theme, related(seeds, theme))
 
     for t in codebook.theme_ids:                                    # (b) themes no measure lists
         if linked.get(t, False) or t in groups:
@@ -216,15 +234,16 @@ def suggest_perspectives(
         substantive = [i for i in members if kind[i] != "感想"]
         if len(substantive) >= min_theme_items:
             seed = substantive[0]
+            close = sim_to([pos[seed]])
             # impressions only support a theme gap when they say something close to the seed
-            add(t, "テーマ", seed, t, [i for i in members if kind[i] != "感想" or item_sim[pos[seed], pos[i]] >= related_min])
+            add(t, "テーマ", [seed], t, [i for i in members if kind[i] != "感想" or close[pos[i]] >= related_min])
 
     if unexplained_clusters is not None:                           # (c) clusters nothing explains
         for rec in unexplained_clusters.to_dict("records"):
             members = [i for i in str(rec["item_ids"]).split("|") if i in pos and not covered[i]]
             substantive = [i for i in members if kind[i] != "感想"]
             if len(members) >= 3 and len(substantive) >= 2:
-                add(f"cluster:{rec['cluster']}", "クラスタ", substantive[0], "", members)
+                add(f"cluster:{rec['cluster']}", "クラスタ", [substantive[0]], "", members)
 
     rows = []
     for entry in groups.values():
@@ -237,8 +256,8 @@ def suggest_perspectives(
         n_comments = sum(source[i] == "feedback" for i in members)
         votes = sum(int(card_votes.get(i, 0)) for i in members if source[i] == "card")
         rows.append({
-            "label": _label(theme, labels, [stripped[pos[i]] for i in entry["seeds"] + members], tokeniser,
-                            stopwords, matcher, best_j),
+            "label": _label(theme, labels, [stripped[pos[i]] for i in (entry["seeds"] + members)[:LABEL_TEXTS]],
+                            tokeniser, stopwords, matcher, best_j),
             "pillar_id": pillar,
             "support": len(members),
             "item_ids": "|".join(members),
@@ -252,7 +271,7 @@ def suggest_perspectives(
             "cards": len(members) - n_comments,
             "groups": len({group[i] for i in members if group[i]}),
             "votes": votes,
-            "quotes": " / ".join(f"[{i}] {raw[i]}" for i in members),
+            "quotes": _quotes(members, raw),
         })
     frame = pd.DataFrame(rows, columns=PERSPECTIVE_COLUMNS)
     if len(frame):
@@ -261,6 +280,13 @@ def suggest_perspectives(
         frame["perspective_id"] = [f"V{n:02d}" for n in range(1, len(frame) + 1)]
         frame = mark_recurring(frame, text, theme_list, earlier, tokeniser=tokeniser, stopwords=stopwords)
     return PerspectiveResult(frame[PERSPECTIVE_COLUMNS], pd.DataFrame(covered_rows, columns=COVERED_COLUMNS), cov)
+
+
+def _quotes(members: Sequence[str], raw: Mapping[str, str]) -> str:
+    """Verbatim quotes of the first supporting items (a spreadsheet cell holds at most 32,767 characters)."""
+    shown = " / ".join(f"[{i}] {raw[i]}" for i in members[:MAX_QUOTES])
+    more = f" / …ほか {len(members) - MAX_QUOTES} 件（item_ids 参照）" if len(members) > MAX_QUOTES else ""
+    return (shown[:30000] + more) if len(shown) > 30000 else shown + more
 
 
 def _pillar(seeds: Sequence[str], members: Sequence[str], cites: Mapping[str, list[Citation]], sims: np.ndarray,
@@ -330,7 +356,7 @@ def mark_recurring(frame: pd.DataFrame, text: Mapping[str, str], theme_list: Map
     out = frame.copy()
     for n, rec in enumerate(out.to_dict("records")):
         theme = rec["main_theme"]
-        members = [i for i in rec["item_ids"].split("|") if i in text]
+        members = [i for i in rec["item_ids"].split("|") if i in text][:200]
         mine = vec.transform([text[i] for i in members])
         where = []
         for e in earlier:

@@ -123,6 +123,7 @@ class ReportContext:
     measure_sections: Sequence[Section] = ()
     comment_sections: Sequence[Section] = ()
     comments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comments_note: str = ""
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
     manifest_summary: Sequence[tuple[str, str]] = ()
 

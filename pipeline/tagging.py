@@ -70,6 +70,15 @@ class RuleMatcher:
         self.tokeniser = tokeniser
         self._word_cache: dict[str, list[frozenset[str]]] = {}
         self._parts_cache: dict[str, frozenset[str]] = {}
+        self._whole_cache: dict[str, str] = {}
+        self._canon_cache: dict[str, str] = {}
+        self._group_cache: dict[str, list[Expr]] = {}
+
+    def _canon(self, text: str) -> str:
+        got = self._canon_cache.get(text)
+        if got is None:
+            got = self._canon_cache[text] = self.tokeniser.lexicon.canonical(text)
+        return got
 
     def keys(self, tok: Token, *, parts: bool = True) -> frozenset[str]:
         """What a token answers to: lemma and surface, as written and canonical.
@@ -77,7 +86,7 @@ class RuleMatcher:
         A lexicon term (フレイル予防, 地域づくりコーディネーター) also answers to the nouns it is made of,
         so a rule word 'フレイル' or 'コーディネーター' still finds it.
         """
-        canon = self.tokeniser.lexicon.canonical
+        canon = self._canon
         keys = {canon(tok.lemma), canon(tok.surface), tok.lemma, tok.surface}
         if parts and tok.pos == LEXICON_POS:
             keys |= self._parts(tok.surface)
@@ -134,10 +143,12 @@ class RuleMatcher:
         if n == 0:
             return []
         out = []
-        whole = self.tokeniser.lexicon.canonical(normalise_text(w.text))
+        whole = self._whole_cache.get(w.text)
+        if whole is None:
+            whole = self._whole_cache[w.text] = self._canon(normalise_text(w.text))
         if n > 1:  # a multi-token word may sit inside one lexicon term (民生委員 in 民生委員・児童委員)
-            out += [Occ(t.start, t.end, i, i + 1) for i, t in enumerate(doc.tokens)
-                    if t.pos == LEXICON_POS and whole in doc.keys[i]]
+            out += [Occ(doc.tokens[i].start, doc.tokens[i].end, i, i + 1) for i in doc.index.get(whole, ())
+                    if doc.tokens[i].pos == LEXICON_POS]
         # a compound that is a spelling variant of the word (相談先 for 相談窓口, via the lexicon)
         out += [Occ(doc.tokens[i].start, doc.tokens[j - 1].end, i, j) for i, j in doc.units.get(whole, ())]
         starts = sorted({i for k in want[0] for i in doc.index.get(k, ()) if i + n <= len(doc.tokens)})
@@ -186,9 +197,12 @@ class RuleMatcher:
         raise TypeError(expr)
 
     def _group_word(self, text: str, doc: Doc) -> list[Occ]:
-        from pipeline.codebook import parse_rule
+        exprs = self._group_cache.get(text)
+        if exprs is None:
+            from pipeline.codebook import parse_rule
 
-        matched, occ = self.evaluate(parse_rule(text), doc)
+            exprs = self._group_cache[text] = [parse_rule(text)]
+        matched, occ = self.evaluate(exprs[0], doc)
         return occ if matched else []
 
     def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:

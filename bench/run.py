@@ -1,0 +1,83 @@
+"""Benchmark: for N items, (a) bare fugashi tokenisation of the corpus text (parse + lemma extraction),
+(b) the pipeline stages from ingest to the written report outputs without Prefect start-up, (c) the peak
+resident memory of (b), and the ratio (b)/(a) — all measured in the same process run.
+
+    python -m bench.run 1000 10000 100000      # each N in its own subprocess (clean peak memory)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bare_tokenise(texts: list[str]) -> float:
+    """Seconds to parse every text with fugashi + unidic-lite and pull out each token's lemma."""
+    import fugashi
+    import unidic_lite
+
+    tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}"')
+    t0 = time.perf_counter()
+    lemmas = 0
+    for text in texts:
+        for line in tagger.parse(text).split("\n"):
+            fields = line.split("\t")
+            if len(fields) > 3:
+                lemmas += bool(fields[3])
+    return time.perf_counter() - t0
+
+
+def one(n: int) -> dict[str, object]:
+    from bench.corpus import generate
+    from flows.meeting import RunConfig, run_stages
+
+    with tempfile.TemporaryDirectory() as tmp:
+        meeting = generate(n, Path(tmp) / "meeting")
+        import csv
+
+        with (meeting / "feedback.csv").open(encoding="utf-8") as f:
+            texts = [r["text"] for r in csv.DictReader(f)]
+        with (meeting / "cards.csv").open(encoding="utf-8") as f:
+            texts += [r["title"] + "。" + r["body"] for r in csv.DictReader(f)]
+        a = bare_tokenise(texts)
+        config = RunConfig(meeting, ROOT / "data" / "measures.csv", Path(tmp) / "out", ROOT / "models" / "lexicon.yaml",
+                           ROOT / "models" / "stopwords.txt", ROOT / "models" / "codebook.yaml", None, None, True)
+        t0 = time.perf_counter()
+        out = run_stages(config, lambda task, *args: task.fn(*args), publish=False)
+        b = time.perf_counter() - t0
+        timings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_seconds"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"n": n, "tokenise_s": round(a, 2), "pipeline_s": round(b, 2), "ratio": round(b / a, 2),
+            "peak_mib": round(peak), "stages": timings}
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--one":
+        print(json.dumps(one(int(argv[1]))))
+        return 0
+    sizes = [int(a) for a in argv] or [1000, 10000, 100000]
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python "
+          f"{platform.python_version()}")
+    print(f"{'N':>8} {'(a) tokenise s':>15} {'(b) pipeline s':>15} {'(b)/(a)':>8} {'peak MiB':>9}")
+    for n in sizes:
+        res = subprocess.run([sys.executable, "-m", "bench.run", "--one", str(n)], cwd=ROOT, capture_output=True,
+                             text=True, check=False)
+        if res.returncode != 0:
+            print(f"{n:>8} failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
+            continue
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"{n:>8} {r['tokenise_s']:>15} {r['pipeline_s']:>15} {r['ratio']:>8} {r['peak_mib']:>9}")
+        print(f"{'':>8} stages: {r['stages']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
