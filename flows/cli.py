@@ -141,6 +141,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS
 
 
+class _NoTraceback(logging.Filter):
+    """Prefect logs a failed task with its traceback; the terminal gets one line (the CLI prints the
+    error itself, and KYOSEI_DEBUG=1 restores tracebacks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        if isinstance(record.msg, str) and "Traceback (most recent call last)" in record.msg:
+            record.msg = record.msg.split("Traceback (most recent call last)", 1)[0].rstrip() or "error"
+        return True
+
+
+def _quiet_tracebacks() -> None:
+    if os.environ.get("KYOSEI_DEBUG"):
+        return
+    for logger in [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                          if isinstance(lg, logging.Logger))]:
+        for h in logger.handlers:
+            is_terminal = type(h) is logging.StreamHandler or type(h).__name__ == "PrefectConsoleHandler"
+            if is_terminal and not any(isinstance(f, _NoTraceback) for f in h.filters):
+                h.addFilter(_NoTraceback())
+
+
 def _prefect_env(quiet: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -151,6 +174,8 @@ def _prefect_env(quiet: bool) -> None:
 def cmd_run_pending(args: argparse.Namespace) -> int:
     _prefect_env(args.quiet)
     from flows.pending import PendingRunsFailed, run_pending_flow
+
+    _quiet_tracebacks()
 
     if not args.data_root.is_dir():
         err_console.print(f"{args.data_root}: データフォルダが見つかりません / data folder not found", markup=False)
@@ -330,6 +355,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.meeting import meeting_flow, remove_stale_temporaries, run_lock
+
+    _quiet_tracebacks()
     from pipeline.ingest import load_meeting
 
     measures = args.measures or default_measures(args.meeting_dir)

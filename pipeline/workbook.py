@@ -27,45 +27,60 @@ def _width(value: object) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
-def _put(cell: object, value: object) -> None:
-    """Write a value; strings are always text (never a formula)."""
+def _cell(ws: object, value: object, number_format: str = "", style: dict | None = None) -> object:
+    """A streamed cell; strings are always text (never a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
     if isinstance(value, float) and value != value:  # NaN
         value = None
-    cell.value = value  # type: ignore[attr-defined]
+    if hasattr(value, "item"):
+        value = value.item()  # type: ignore[union-attr]
+    cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
-        cell.data_type = "s"  # type: ignore[attr-defined]
+        cell.data_type = "s"
+    if number_format:
+        cell.number_format = number_format
+    for k, v in (style or {}).items():
+        setattr(cell, k, v)
+    return cell
 
 
-def _sheet(wb: object, title: str, frame: pd.DataFrame, *, labels: bool = True, wrap: Sequence[str] = ()) -> object:
+def _number_format(value: object) -> str:
+    if isinstance(value, float):
+        return "0.000" if abs(value) < 1 and value != 0 else "0.0"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "0"
+    return ""
+
+
+def _sheet(wb: object, title: str, frame: pd.DataFrame, *, labels: bool = True, wrap: Sequence[str] = (),
+           hidden: Sequence[str] = (), min_width: dict[str, int] | None = None) -> object:
+    """Write one table as a sheet, streamed (write-only mode keeps 100k-row tables out of memory)."""
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(title[:31])  # type: ignore[attr-defined]
     headers = [label_for(c) if labels else c for c in frame.columns]
-    for j, h in enumerate(headers, start=1):
-        cell = ws.cell(row=1, column=j)
-        _put(cell, h)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
     widths = [_width(h) for h in headers]
-    for i, row in enumerate(frame.itertuples(index=False), start=2):
-        for j, v in enumerate(row, start=1):
-            value = v.item() if hasattr(v, "item") else v
-            cell = ws.cell(row=i, column=j)
-            _put(cell, value)
-            if isinstance(value, float):
-                cell.number_format = "0.000" if abs(value) < 1 and value != 0 else "0.0"
-            elif isinstance(value, int) and not isinstance(value, bool):
-                cell.number_format = "0"
-            widths[j - 1] = max(widths[j - 1], _width(value))
+    for j, col in enumerate(frame.columns):
+        sample = frame[col].head(2000)
+        if len(sample):
+            widths[j] = max(widths[j], max(_width(v) for v in sample))
     for j, col in enumerate(frame.columns, start=1):
-        letter = ws.cell(row=1, column=j).column_letter
-        ws.column_dimensions[letter].width = min(MAX_WIDTH, widths[j - 1] + 2)
-        if col in wrap:
-            for r in range(2, len(frame) + 2):
-                ws.cell(row=r, column=j).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "A2"
+        dim = ws.column_dimensions[get_column_letter(j)]  # type: ignore[attr-defined]
+        dim.width = max(min(MAX_WIDTH, widths[j - 1] + 2), (min_width or {}).get(col, 0))
+        dim.hidden = col in hidden
+    ws.freeze_panes = "A2"  # type: ignore[attr-defined]
     if len(frame):
-        ws.auto_filter.ref = ws.dimensions
+        last = get_column_letter(len(frame.columns))
+        ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"  # type: ignore[attr-defined]
+    head_style = {"font": Font(bold=True), "fill": PatternFill("solid", fgColor=HEADER_FILL)}
+    ws.append([_cell(ws, h, style=head_style) for h in headers])  # type: ignore[attr-defined]
+    wrap_style = {"alignment": Alignment(wrap_text=True, vertical="top")}
+    wrapped = [c in wrap for c in frame.columns]
+    for row in frame.itertuples(index=False):
+        ws.append([_cell(ws, v, _number_format(v), wrap_style if w else None)  # type: ignore[attr-defined]
+                   for v, w in zip(row, wrapped, strict=True)])
     return ws
 
 
@@ -94,10 +109,10 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
     ``date`` (the meeting date, YYYY-MM-DD) is used as the document's created/modified date.
     """
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     info = pd.DataFrame([("会議ID", meeting_id), ("会議", title), *summary,
                          ("レビューの仕方", "「レビュー」シートの「判定」で 採用・不採用・修正 を選び、修正のときは「修正後」に"
                                      "テーマIDか施策IDを入れます。保存後 kyosei review apply でこのブックを読み込むと、"
@@ -106,20 +121,15 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
     _sheet(wb, "概要", info, labels=False, wrap=["値"])
     for name, frame in sheets:
         _sheet(wb, name, frame, wrap=[c for c in frame.columns if c in ("text", "quotes", "representative_text")])
-    ws = _sheet(wb, "レビュー", review[REVIEW_COLUMNS], labels=False, wrap=[R_TEXT, R_NOTE])
-    col = {c: REVIEW_COLUMNS.index(c) + 1 for c in REVIEW_COLUMNS}
+    ws = _sheet(wb, "レビュー", review[REVIEW_COLUMNS], labels=False, wrap=[R_TEXT, R_NOTE], hidden=[R_KEY],
+                min_width={R_DECISION: 12, R_CORRECTION: 12, R_NOTE: 12})
     if len(review):
         dv = DataValidation(type="list", formula1='"採用,不採用,修正"', allow_blank=True,
                             errorTitle="判定", error="採用・不採用・修正 から選んでください",
                             promptTitle="判定", prompt="採用・不採用・修正")
-        letter = ws.cell(row=1, column=col[R_DECISION]).column_letter  # type: ignore[attr-defined]
+        letter = get_column_letter(REVIEW_COLUMNS.index(R_DECISION) + 1)
         dv.add(f"{letter}2:{letter}{len(review) + 1}")
-        ws.add_data_validation(dv)  # type: ignore[attr-defined]
-    for c in (R_DECISION, R_CORRECTION, R_NOTE):
-        letter = ws.cell(row=1, column=col[c]).column_letter  # type: ignore[attr-defined]
-        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, 12)  # type: ignore[attr-defined]
-    key_letter = ws.cell(row=1, column=col[R_KEY]).column_letter  # type: ignore[attr-defined]
-    ws.column_dimensions[key_letter].hidden = True  # type: ignore[attr-defined]
+        ws.data_validations.append(dv)  # type: ignore[attr-defined]
     buf = io.BytesIO()
     wb.save(buf)
     stamp = f"{date}T00:00:00Z" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else "2000-01-01T00:00:00Z"

@@ -41,3 +41,23 @@ def test_missing_column_is_one_message_without_traceback(tmp_path: Path, capsys:
 
 def test_default_measures_found_two_levels_up() -> None:
     assert default_measures(MEETING_2).resolve() == MEASURES.resolve()
+
+
+def test_failure_inside_the_flow_prints_no_traceback(tmp_path: Path) -> None:
+    """A real terminal run (subprocess, Prefect's own logging) whose flow fails on a broken decision log."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "decisions.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
+    res = subprocess.run([str(Path(sys.executable).parent / "kyosei"), "run", str(MEETING_2), "--measures",
+                          str(MEASURES), "--out-root", str(tmp_path / "out"), "--decisions", str(bad)],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 2
+    assert "missing columns" in res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    assert not (tmp_path / "out" / "2024-05-22").exists()
