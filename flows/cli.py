@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="学習層の教師データ（分析者が確認したテーマ）")
     run.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
                      help="分析者の判定の記録（kyosei review apply が追記）")
+    run.add_argument("--task-runner", default="serial",
+                     help="serial（既定）/ dask（2ワーカーのローカルクラスタ）/ dask=tcp://HOST:8786（既存の Dask クラスタ）")
+    run.add_argument("--chunk-size", type=int, default=500, help="Dask で分割する件数（既定 500）")
     run.add_argument("--no-mask", action="store_true",
                      help="個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
@@ -169,6 +172,7 @@ def _prefect_env(quiet: bool) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 def cmd_run_pending(args: argparse.Namespace) -> int:
@@ -349,6 +353,9 @@ def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.codebook import load_codebook
 
+    if args.quiet:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
     # No network at run time: Prefect's ephemeral server must not try to send telemetry.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -372,7 +379,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def task_runner(spec: str) -> object | None:
+    """``serial`` → None; ``dask`` → a 2-worker LocalCluster on 127.0.0.1; ``dask=ADDRESS`` → that cluster."""
+    if spec == "serial":
+        return None
+    kind, _, address = spec.partition("=")
+    if kind != "dask":
+        raise KyoseiError(f"--task-runner「{spec}」は使えません（serial, dask, dask=ADDRESS）/ "
+                          f"unknown task runner {spec!r}; use serial, dask or dask=tcp://host:8786")
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True,
+                                          "host": "127.0.0.1", "dashboard_address": None})
+
+
 def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
+    runner = task_runner(args.task_runner)
+    if runner is not None:
+        meeting_flow = meeting_flow.with_options(task_runner=runner)
     return meeting_flow(
         meeting_dir=args.meeting_dir,
         measures=measures,
@@ -383,6 +409,7 @@ def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
         theme_labels=args.theme_labels if args.theme_labels.is_file() else None,
         decisions=args.decisions,
         mask_pii=not args.no_mask,
+        chunk_size=args.chunk_size if runner is not None else 0,
     )
 
 

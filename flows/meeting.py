@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -31,7 +32,8 @@ from pipeline import analysis
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, find_input_files, load_meeting
-from pipeline.matching import MatchResult
+from pipeline.matching import MatchResult, MeasureMatcher
+from pipeline.normalise import normalised_items
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
 from pipeline.pii import mask_inputs
 from pipeline.report import Section, render_html, render_markdown, tagged_table
@@ -39,14 +41,16 @@ from pipeline.review import (
     LOG_COLUMNS,
     Changes,
     apply_perspective_decisions,
+    apply_theme_decisions,
     latest,
     load_decisions,
     review_rows,
     training_labels,
 )
 from pipeline.safety import safe_frame
-from pipeline.tagging import Tagger
-from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
+from pipeline.schemas import Items
+from pipeline.tagging import Tagger, themes_by_item
+from pipeline.tokenise import Lexicon, Tokeniser, item_terms, load_lexicon, load_stopwords
 from pipeline.workbook import build_workbook
 
 SEED = 0
@@ -191,6 +195,66 @@ def text_task(inputs: MeetingInputs, lexicon: Lexicon, stopwords: frozenset[str]
     return analysis.prepare_text(inputs, tokeniser=Tokeniser(lexicon=lexicon), stopwords=stopwords)
 
 
+@task(name="normalise-chunk", cache_policy=NO_CACHE)
+def normalise_chunk_task(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    return normalised_items(cards, feedback)
+
+
+@task(name="terms-chunk", cache_policy=NO_CACHE)
+def terms_chunk_task(items: pd.DataFrame, lexicon: Lexicon, stopwords: frozenset[str]) -> pd.DataFrame:
+    return item_terms(items, tokeniser=Tokeniser(lexicon=lexicon), stopwords=stopwords)
+
+
+@task(name="tag-chunk", cache_policy=NO_CACHE)
+def tag_chunk_task(items: pd.DataFrame, tagger: Tagger) -> pd.DataFrame:
+    return tagger.tag(items)
+
+
+@task(name="score-chunk", cache_policy=NO_CACHE)
+def score_chunk_task(texts: list[str], themes: list[list[str]], matcher: MeasureMatcher,
+                     codebook: Codebook) -> np.ndarray:
+    return matcher.score(texts, themes, codebook)
+
+
+def _chunks(frame: pd.DataFrame | None, size: int) -> list[pd.DataFrame | None]:
+    if frame is None or not len(frame):
+        return [frame]
+    return [frame.iloc[i:i + size].reset_index(drop=True) for i in range(0, len(frame), size)]
+
+
+def chunked_text(inputs: MeetingInputs, lex: Lexicon, stop: frozenset[str], size: int) -> analysis.TextStage:
+    """Normalise and tokenise in chunks submitted to the flow's task runner (Dask), results in order."""
+    futures = [normalise_chunk_task.submit(c, None) for c in _chunks(inputs.cards, size) if c is not None]
+    futures += [normalise_chunk_task.submit(None, f) for f in _chunks(inputs.feedback, size) if f is not None]
+    parts = [f.result() for f in futures]
+    items = pd.concat(parts, ignore_index=True) if parts else normalised_items(None, None)
+    items = Items.validate(items.astype(str))
+    term_futures = [terms_chunk_task.submit(c, lex, stop) for c in _chunks(items, size)]
+    terms = pd.concat([f.result() for f in term_futures], ignore_index=True)
+    return analysis.TextStage(items=items, terms=terms)
+
+
+def chunked_themes(text: analysis.TextStage, tagger: Tagger, decisions: pd.DataFrame, changes: Changes,
+                   size: int) -> analysis.ThemeStage:
+    futures = [tag_chunk_task.submit(c, tagger) for c in _chunks(text.items, size)]
+    evidence = pd.concat([f.result() for f in futures], ignore_index=True)
+    if len(decisions):
+        evidence = apply_theme_decisions(evidence, decisions, changes, tagger.codebook.theme_ids)
+    return analysis.ThemeStage(evidence=evidence, themes=themes_by_item(evidence, tagger.codebook))
+
+
+def chunked_scores(text: analysis.TextStage, themes: analysis.ThemeStage, inputs: MeetingInputs, tokeniser: Tokeniser,
+                   stop: frozenset[str], codebook: Codebook, size: int) -> np.ndarray:
+    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stop, threshold=analysis.MATCH_THRESHOLD).fit(
+        inputs.measures)
+    ids, texts = list(text.items[Items.item_id]), list(text.items[Items.text])
+    theme_lists = [[t for t in themes.themes.get(i, "").split("|") if t] for i in ids]
+    futures = [score_chunk_task.submit(texts[i:i + size], theme_lists[i:i + size], matcher, codebook)
+               for i in range(0, len(ids), size)]
+    parts = [f.result() for f in futures]
+    return np.vstack(parts) if parts else np.zeros((0, len(matcher.measure_ids_)))
+
+
 @task(name="tally", cache_policy=NO_CACHE)
 def tally_task(inputs: MeetingInputs) -> analysis.Tallies:
     return analysis.tally_meeting(inputs)
@@ -204,9 +268,10 @@ def tag_task(text: analysis.TextStage, tagger: Tagger, decisions: pd.DataFrame, 
 @task(name="match", cache_policy=NO_CACHE)
 def match_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
                tallies: analysis.Tallies, tokeniser: Tokeniser, stopwords: frozenset[str],
-               codebook: Codebook, decisions: pd.DataFrame, changes: Changes) -> MatchResult:
+               codebook: Codebook, decisions: pd.DataFrame, changes: Changes,
+               scores: np.ndarray | None = None) -> MatchResult:
     return analysis.match_meeting(inputs, text, themes, tallies, tokeniser=tokeniser, stopwords=stopwords,
-                                  codebook=codebook, decisions=decisions, changes=changes)
+                                  codebook=codebook, decisions=decisions, changes=changes, scores=scores)
 
 
 @task(name="cluster-perspectives", cache_policy=NO_CACHE)
@@ -461,7 +526,7 @@ def report_task(
 
 
 def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: task(*a),
-               *, publish: bool = True) -> Path:
+               *, publish: bool = True, chunk_size: int = 0) -> Path:
     """The meeting's stages in order.  ``call(task, *args)`` runs one task: through Prefect in the flow,
     or as a plain function (``task.fn``) in the benchmark; ``publish`` adds the Prefect artifacts."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -483,16 +548,18 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
         inputs, masks = call(mask_task, inputs, tokeniser)
     timings["mask_pii"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    text = call(text_task, inputs, lex, stop)
+    text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, lex, stop)
     timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     tallies = call(tally_task, inputs)
     timings["tally"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    themes = call(tag_task, text, tagger, mine, changes)
+    themes = (chunked_themes(text, tagger, mine, changes, chunk_size) if chunk_size
+              else call(tag_task, text, tagger, mine, changes))
     timings["tag"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
-    matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes)
+    scores = chunked_scores(text, themes, inputs, tokeniser, stop, book, chunk_size) if chunk_size else None
+    matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores)
     timings["match"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
@@ -517,10 +584,15 @@ def meeting_flow(
     theme_labels: Path | None = Path("models/theme_labels.csv"),
     decisions: Path | None = Path("models/review_decisions.csv"),
     mask_pii: bool = True,
+    chunk_size: int = 0,
 ) -> str:
-    """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder."""
+    """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder.
+
+    ``chunk_size`` > 0 splits normalise, tokenise, tag and match into chunks of that many items submitted
+    to the flow's task runner (``meeting_flow.with_options(task_runner=DaskTaskRunner(...))``); the
+    outputs are byte-identical to the serial run."""
     config = RunConfig(Path(meeting_dir), Path(measures), Path(out_root),
                        Path(lexicon) if lexicon else None, Path(stopwords) if stopwords else None,
                        Path(codebook), Path(theme_labels) if theme_labels else None,
                        Path(decisions) if decisions else None, mask_pii)
-    return str(run_stages(config))
+    return str(run_stages(config, chunk_size=chunk_size))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pipeline import report, tally
@@ -91,7 +92,8 @@ def tag_meeting(text: TextStage, *, tagger: Tagger, decisions: pd.DataFrame | No
 
 def match_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies, *,
                   tokeniser: Tokeniser, stopwords: Iterable[str], codebook: Codebook,
-                  decisions: pd.DataFrame | None = None, changes: Changes | None = None) -> MatchResult:
+                  decisions: pd.DataFrame | None = None, changes: Changes | None = None,
+                  scores: np.ndarray | None = None) -> MatchResult:
     """Items + themes → measure scores, matches, suggested card links and coverage (with the analysts'
     accepted / rejected links applied)."""
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=MATCH_THRESHOLD).fit(inputs.measures)
@@ -104,7 +106,7 @@ def match_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, ta
             changes.add("measure", item_id, f"施策案 {m} への紐づけを外しました（不採用/修正）")
     return match_items(text.items, themes.themes, inputs.measures, inputs.cards, matcher=matcher,
                        codebook=codebook, measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None,
-                       overrides=overrides)
+                       overrides=overrides, scores=scores)
 
 
 def theme_by_kind(items: pd.DataFrame, themes: Mapping[str, str], codebook: Codebook) -> pd.DataFrame:

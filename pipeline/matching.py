@@ -133,9 +133,11 @@ def match_items(
     suggest_min: float = 0.35,
     suggest_margin: float = 0.15,
     overrides: LinkOverrides | None = None,
+    scores: np.ndarray | None = None,
 ) -> MatchResult:
     """Items + their themes → scores, ``measures`` per item, suggested card links, coverage.
 
+    ``scores`` (items × measures, from ``matcher.score``) may be given when computed elsewhere.
     Comments get every measure scoring ≥ ``matcher.threshold``, best first.  Cards keep the links
     staff declared; when the best undeclared measure scores ≥ ``suggest_min`` and beats the best
     declared one by ``suggest_margin`` (or the card has none), a suggested-link row is written.
@@ -143,7 +145,10 @@ def match_items(
     ids = list(items[Items.item_id])
     texts = list(items[Items.text])
     theme_lists = [[t for t in themes.get(i, "").split("|") if t] for i in ids]
-    matrix = matcher.score(texts, theme_lists, codebook) if ids else np.zeros((0, len(matcher.measure_ids_)))
+    if scores is not None:  # computed in chunks by the caller (the Dask path)
+        matrix = scores
+    else:
+        matrix = matcher.score(texts, theme_lists, codebook) if ids else np.zeros((0, len(matcher.measure_ids_)))
     mids = matcher.measure_ids_
     scores = pd.DataFrame(matrix, index=ids, columns=mids)
     declared: dict[str, list[str]] = {}
