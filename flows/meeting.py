@@ -314,25 +314,30 @@ def earlier_meetings(out_root: Path, meeting_id: str, date: str) -> list[Earlier
     return out
 
 
-def write_outputs(
-    inputs: MeetingInputs,
-    text: analysis.TextStage,
-    tallies: analysis.Tallies,
-    themes: analysis.ThemeStage,
-    matches: MatchResult,
-    clusters: analysis.ClusterStage,
-    perspectives: PerspectiveResult,
-    earlier: list[EarlierMeeting],
-    tagger: Tagger,
-    changes: Changes,
-    log: pd.DataFrame,
-    masks: dict[str, int] | None,
-    config: RunConfig,
-    timings: dict[str, float],
-    started: str,
-) -> tuple[Path, str]:
+@dataclass(frozen=True)
+class StageResults:
+    """Everything the stages produced, handed to the writer in one piece."""
+
+    inputs: MeetingInputs
+    text: analysis.TextStage
+    tallies: analysis.Tallies
+    themes: analysis.ThemeStage
+    matches: MatchResult
+    clusters: analysis.ClusterStage
+    perspectives: PerspectiveResult
+    earlier: list[EarlierMeeting]
+    tagger: Tagger
+    changes: Changes
+    log: pd.DataFrame
+    masks: dict[str, int] | None
+
+
+def write_outputs(r: StageResults, config: RunConfig, timings: dict[str, float], started: str) -> tuple[Path, str]:
     """Write every output file into a temporary folder, then swap it in (plain function: the benchmark
     calls it without Prefect).  Returns the folder and the report's markdown."""
+    inputs, text, tallies, themes, matches = r.inputs, r.text, r.tallies, r.themes, r.matches
+    clusters, perspectives, earlier, tagger = r.clusters, r.perspectives, r.earlier, r.tagger
+    changes, log, masks = r.changes, r.log, r.masks
     keywords = analysis.keyword_table(text)
     supporting = {i for ids in perspectives.suggestions["item_ids"] for i in ids.split("|")}
     tagged = tagged_table(text.items, themes=themes.themes, measures=matches.measures_by_item,
@@ -485,26 +490,10 @@ def write_outputs(
 
 
 @task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=_only_io_errors)
-def report_task(
-    inputs: MeetingInputs,
-    text: analysis.TextStage,
-    tallies: analysis.Tallies,
-    themes: analysis.ThemeStage,
-    matches: MatchResult,
-    clusters: analysis.ClusterStage,
-    perspectives: PerspectiveResult,
-    earlier: list[EarlierMeeting],
-    tagger: Tagger,
-    changes: Changes,
-    log: pd.DataFrame,
-    masks: dict[str, int] | None,
-    config: RunConfig,
-    timings: dict[str, float],
-    started: str,
-) -> Path:
+def report_task(r: StageResults, config: RunConfig, timings: dict[str, float], started: str) -> Path:
     """Write the outputs, then publish the Prefect artifacts (summary, tables, link to the report)."""
-    final, markdown = write_outputs(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger,
-                                    changes, log, masks, config, timings, started)
+    final, markdown = write_outputs(r, config, timings, started)
+    inputs, tallies, matches, perspectives = r.inputs, r.tallies, r.matches, r.perspectives
     key = "".join(c if c.isalnum() else "-" for c in inputs.meeting_id.lower()).strip("-") or "meeting"
     create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=markdown[:50000],
                              description=f"kyosei report for meeting {inputs.meeting_id}")
@@ -566,11 +555,11 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,
                                   earlier, mine, changes)
     timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
-    args = (inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes, log, masks,
-            config, timings, started)
+    results = StageResults(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
+                           log, masks)
     if publish:
-        return call(report_task, *args)
-    return write_outputs(*args)[0]
+        return call(report_task, results, config, timings, started)
+    return write_outputs(results, config, timings, started)[0]
 
 
 @flow(name="kyosei-meeting", log_prints=False)
