@@ -7,10 +7,11 @@ exit 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,6 +166,45 @@ def _quiet_tracebacks() -> None:
             is_terminal = type(h) is logging.StreamHandler or type(h).__name__ == "PrefectConsoleHandler"
             if is_terminal and not any(isinstance(f, _NoTraceback) for f in h.filters):
                 h.addFilter(_NoTraceback())
+
+
+LARGE_INPUT = 2000
+"""Items above which `kyosei run` shows a progress bar on the terminal (unless --quiet)."""
+
+
+class _ProgressBar(logging.Handler):
+    """Turns the stage messages of ``kyosei.progress`` into a rich progress bar."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                            TimeElapsedColumn(), console=console, transient=False)
+        self.task = self.bar.add_task("分析 / analysing", total=8)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        step, total = getattr(record, "kyosei_step", None), getattr(record, "kyosei_total", None)
+        if step is not None:
+            self.bar.update(self.task, completed=step, total=total,
+                            description=f"{getattr(record, 'kyosei_label', '')} 完了")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    handler = _ProgressBar()
+    logger = logging.getLogger("kyosei.progress")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    handler.bar.start()
+    try:
+        yield
+    finally:
+        handler.bar.stop()
+        logger.removeHandler(handler)
 
 
 def _prefect_env(quiet: bool) -> None:
@@ -372,7 +412,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_codebook(args.codebook, measure_ids=list(inputs.measures["measure_id"]))
     if not args.quiet:
         console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）")
-    with run_lock(args.out_root, inputs.meeting_id):
+    n_items = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)
+    with run_lock(args.out_root, inputs.meeting_id), _progress(not args.quiet and n_items >= LARGE_INPUT):
         remove_stale_temporaries(args.out_root, inputs.meeting_id)
         out = _run_flow(meeting_flow, args, measures)
     console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")

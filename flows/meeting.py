@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -25,7 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from prefect import flow, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NONE as NO_CACHE
 
 from pipeline import analysis
@@ -129,6 +136,38 @@ def _versions() -> dict[str, str]:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM (Excel opens Japanese correctly), LF line ends, formula-safe cells."""
     safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+STAGE_LABELS = {
+    "ingest": "入力の読み込み", "mask_pii": "個人情報のマスク", "normalise_tokenise": "正規化と形態素解析",
+    "tally": "投票の集計", "tag": "テーマ付け", "match": "施策案との照合",
+    "cluster_perspectives": "クラスタと新たな視点", "report": "レポートの書き出し",
+}
+progress_log = logging.getLogger("kyosei.progress")
+
+
+class StageClock:
+    """Times the stages; reports progress on the ``kyosei.progress`` logger (the CLI turns it into a
+    progress bar) and, inside a flow run, as a Prefect progress artifact."""
+
+    def __init__(self, *, publish: bool):
+        self.timings: dict[str, float] = {}
+        self.publish = publish
+        self.artifact: Any = None
+        self.t0 = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        self.timings[stage] = round(time.perf_counter() - self.t0, 3)
+        n, total = list(STAGE_LABELS).index(stage) + 1, len(STAGE_LABELS)
+        progress_log.info("%d/%d %s", n, total, STAGE_LABELS[stage],
+                          extra={"kyosei_step": n, "kyosei_total": total, "kyosei_label": STAGE_LABELS[stage]})
+        if self.publish:
+            pct = round(100 * n / total, 1)
+            if self.artifact is None:
+                self.artifact = create_progress_artifact(pct, description="kyosei: 分析の進み具合 / progress")
+            else:
+                update_progress_artifact(self.artifact, pct)
+        self.t0 = time.perf_counter()
 
 
 class RunLockedError(KyoseiError):
@@ -519,8 +558,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     """The meeting's stages in order.  ``call(task, *args)`` runs one task: through Prefect in the flow,
     or as a plain function (``task.fn``) in the benchmark; ``publish`` adds the Prefect artifacts."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    clock = StageClock(publish=publish)
     lex = load_lexicon(config.lexicon) if config.lexicon else Lexicon()
     stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
     inputs = call(ingest_task, config.meeting_dir, config.measures)
@@ -530,36 +568,34 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     mine = latest(log, inputs.meeting_id)
     changes = Changes()
     tagger = Tagger.build(book, tokeniser, config.theme_labels, extra_labels=training_labels(log) if len(log) else None)
-    timings["ingest"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("ingest")
     masks: dict[str, int] | None = None
     if config.mask_pii:
         inputs, masks = call(mask_task, inputs, tokeniser)
-    timings["mask_pii"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("mask_pii")
     text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, lex, stop)
-    timings["normalise_tokenise"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("normalise_tokenise")
     tallies = call(tally_task, inputs)
-    timings["tally"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("tally")
     themes = (chunked_themes(text, tagger, mine, changes, chunk_size) if chunk_size
               else call(tag_task, text, tagger, mine, changes))
-    timings["tag"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("tag")
     scores = chunked_scores(text, themes, inputs, tokeniser, stop, book, chunk_size) if chunk_size else None
     matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores)
-    timings["match"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
+    clock.done("match")
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
     clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,
                                   earlier, mine, changes)
-    timings["cluster_perspectives"] = round(time.perf_counter() - t0, 3)
+    clock.done("cluster_perspectives")
     results = StageResults(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
                            log, masks)
+    timings = clock.timings
     if publish:
-        return call(report_task, results, config, timings, started)
-    return write_outputs(results, config, timings, started)[0]
+        out = call(report_task, results, config, timings, started)
+    else:
+        out = write_outputs(results, config, timings, started)[0]
+    clock.done("report")
+    return out
 
 
 @flow(name="kyosei-meeting", log_prints=False)

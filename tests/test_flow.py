@@ -260,3 +260,31 @@ def test_review_decisions_change_the_next_run(tmp_path: Path, capsys: pytest.Cap
     assert man["review"] == {"decisions_in_log": 4, "changes_applied": 5}   # 2 tags out, 1 in, 1 link, 1 perspective
     review = read(second / "review.csv").set_index("キー")
     assert "theme|C15|居場所" not in review.index and "measure|C09|P2-3" not in review.index
+
+
+def test_prefect_artifacts_are_published(meeting2: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        keyed = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="kyosei-2024-05-22")))
+        progress = [a for a in client.read_artifacts() if a.type == "progress"]
+    kinds = {a.key: a.type for a in keyed}
+    data = {a.key: str(a.data) for a in keyed}
+    assert kinds["kyosei-2024-05-22-summary"] == "markdown" and "新たな視点(案)" in data["kyosei-2024-05-22-summary"]
+    assert "report.html" in data["kyosei-2024-05-22-report"]             # Prefect stores a link as markdown
+    for table in ("votes", "coverage", "perspectives"):
+        assert kinds[f"kyosei-2024-05-22-{table}"] == "table"
+    assert progress and max(float(a.data) for a in progress) == 100.0
+
+
+def test_stage_clock_reports_every_stage(caplog: pytest.LogCaptureFixture) -> None:
+    from flows.meeting import STAGE_LABELS, StageClock
+
+    clock = StageClock(publish=False)
+    with caplog.at_level("INFO", logger="kyosei.progress"):
+        for stage in STAGE_LABELS:
+            clock.done(stage)
+    assert [r.getMessage() for r in caplog.records] == [f"{n}/8 {label}" for n, label in
+                                                        enumerate(STAGE_LABELS.values(), start=1)]
+    assert list(clock.timings) == list(STAGE_LABELS)
