@@ -10,8 +10,6 @@ import io
 
 import pandas as pd
 
-from pipeline.tally import round_column
-
 
 def _pyplot():
     import matplotlib
@@ -69,6 +67,3 @@ def heatmap_chart(table: pd.DataFrame, *, index: str, title: str) -> bytes:
     ax.set_title(title)
     return _png(fig)
 
-
-def has_votes(card_votes: pd.DataFrame) -> bool:
-    return len(card_votes) > 0 and round_column(1) in card_votes.columns

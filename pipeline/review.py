@@ -28,7 +28,6 @@ from pipeline.errors import ConfigError
 
 DECISIONS = ("採用", "不採用", "修正")
 KIND_LABELS = {"theme": "テーマ", "measure": "施策の紐づけ", "perspective": "新たな視点"}
-KIND_CODES = {v: k for k, v in KIND_LABELS.items()}
 LOG_COLUMNS = ["meeting_id", "item_id", "kind", "suggestion", "decision", "correction", "note", "text", "timestamp"]
 
 # Review sheet columns (Japanese: the analysts fill this sheet in Excel).

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Rule, Seq, Word
+from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Seq, Word
 from pipeline.errors import ConfigError
 from pipeline.normalise import normalise_text
 from pipeline.schemas import Items
@@ -441,9 +441,6 @@ def themes_by_item(evidence: pd.DataFrame, codebook: Codebook | None = None) -> 
         out[str(item_id)] = "|".join(t for t, _ in ranked)
     return out
 
-
-def rules_of(codebook: Codebook) -> Mapping[str, Rule]:
-    return {r.rule_id: r for t in codebook.themes for r in (*t.rules, *t.exclude)}
 
 
 THEME_LABEL_COLUMNS = ["meeting_id", "item_id", "text", "theme", "label"]
