@@ -39,7 +39,7 @@ from pipeline import analysis
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, find_input_files, load_meeting
-from pipeline.matching import MatchResult, MeasureMatcher
+from pipeline.matching import MatchResult, MeasureMatcher, TermCache
 from pipeline.normalise import normalised_items
 from pipeline.perspectives import EarlierMeeting, PerspectiveResult, theme_trend
 from pipeline.pii import mask_inputs
@@ -308,19 +308,22 @@ def tag_task(text: analysis.TextStage, tagger: Tagger, decisions: pd.DataFrame, 
 def match_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
                tallies: analysis.Tallies, tokeniser: Tokeniser, stopwords: frozenset[str],
                codebook: Codebook, decisions: pd.DataFrame, changes: Changes,
-               scores: np.ndarray | None = None) -> MatchResult:
+               scores: np.ndarray | None = None, terms: TermCache | None = None) -> MatchResult:
     return analysis.match_meeting(inputs, text, themes, tallies, tokeniser=tokeniser, stopwords=stopwords,
-                                  codebook=codebook, decisions=decisions, changes=changes, scores=scores)
+                                  codebook=codebook, decisions=decisions, changes=changes, scores=scores,
+                                  terms=terms)
 
 
 @task(name="cluster-perspectives", cache_policy=NO_CACHE)
 def perspective_task(inputs: MeetingInputs, text: analysis.TextStage, themes: analysis.ThemeStage,
                      matches: MatchResult, tallies: analysis.Tallies, tokeniser: Tokeniser,
                      stopwords: frozenset[str], codebook: Codebook, earlier: list[EarlierMeeting],
-                     decisions: pd.DataFrame, changes: Changes) -> tuple[analysis.ClusterStage, PerspectiveResult]:
-    clusters = analysis.cluster_meeting(text, themes, matches, tokeniser=tokeniser, stopwords=stopwords, random_state=SEED)
+                     decisions: pd.DataFrame, changes: Changes,
+                     terms: TermCache | None = None) -> tuple[analysis.ClusterStage, PerspectiveResult]:
+    clusters = analysis.cluster_meeting(text, themes, matches, tokeniser=tokeniser, stopwords=stopwords,
+                                        random_state=SEED, terms=terms)
     result = analysis.perspectives_meeting(inputs, text, themes, tallies, clusters, tokeniser=tokeniser,
-                                           stopwords=stopwords, codebook=codebook, earlier=earlier)
+                                           stopwords=stopwords, codebook=codebook, earlier=earlier, terms=terms)
     if len(decisions):
         result = PerspectiveResult(apply_perspective_decisions(result.suggestions, decisions, changes),
                                    result.covered, result.coverage)
@@ -581,11 +584,12 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
               else call(tag_task, text, tagger, mine, changes))
     clock.done("tag")
     scores = chunked_scores(text, themes, inputs, tokeniser, stop, book, chunk_size) if chunk_size else None
-    matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores)
+    terms = TermCache(tokeniser, stop)   # each text's content terms, computed once for the later stages
+    matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores, terms)
     clock.done("match")
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
     clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,
-                                  earlier, mine, changes)
+                                  earlier, mine, changes, terms)
     clock.done("cluster_perspectives")
     results = StageResults(inputs, text, tallies, themes, matches, clusters, perspectives, earlier, tagger, changes,
                            log, masks)

@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline import report, tally
 from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
-from pipeline.matching import MatchResult, MeasureMatcher, match_items
+from pipeline.matching import MatchResult, MeasureMatcher, TermCache, match_items
 from pipeline.normalise import normalised_items
 from pipeline.perspectives import MAX_QUOTES, EarlierMeeting, PerspectiveResult, suggest_perspectives
 from pipeline.report import ReportContext, Section
@@ -93,10 +93,11 @@ def tag_meeting(text: TextStage, *, tagger: Tagger, decisions: pd.DataFrame | No
 def match_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies, *,
                   tokeniser: Tokeniser, stopwords: Iterable[str], codebook: Codebook,
                   decisions: pd.DataFrame | None = None, changes: Changes | None = None,
-                  scores: np.ndarray | None = None) -> MatchResult:
+                  scores: np.ndarray | None = None, terms: TermCache | None = None) -> MatchResult:
     """Items + themes → measure scores, matches, suggested card links and coverage (with the analysts'
     accepted / rejected links applied)."""
-    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=MATCH_THRESHOLD).fit(inputs.measures)
+    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=MATCH_THRESHOLD,
+                             terms=terms).fit(inputs.measures)
     overrides = link_overrides(decisions) if decisions is not None and len(decisions) else LinkOverrides()
     if changes is not None:
         for item_id, mids in overrides.add.items():
@@ -334,15 +335,11 @@ class ClusterStage:
 
 
 def cluster_meeting(text: TextStage, themes: ThemeStage, matches: MatchResult, *, tokeniser: Tokeniser,
-                    stopwords: Iterable[str], random_state: int = 0) -> ClusterStage:
+                    stopwords: Iterable[str], random_state: int = 0, terms: TermCache | None = None) -> ClusterStage:
     """Items → clusters (all items as ``K…``, unexplained items as ``U…``)."""
     from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
-    from pipeline.matching import content_terms
 
-    stop = frozenset(stopwords)
-
-    def analyzer(s: str) -> list[str]:
-        return content_terms(tokeniser, s, stop)
+    analyzer = terms or TermCache(tokeniser, stopwords)
 
     ids, texts = list(text.items[Items.item_id]), list(text.items[Items.text])
     model = ItemClusterer(analyzer=analyzer, random_state=random_state).fit(texts)
@@ -359,16 +356,19 @@ def cluster_meeting(text: TextStage, themes: ThemeStage, matches: MatchResult, *
 
 def perspectives_meeting(inputs: MeetingInputs, text: TextStage, themes: ThemeStage, tallies: Tallies,
                          clusters: ClusterStage, *, tokeniser: Tokeniser, stopwords: Iterable[str],
-                         codebook: Codebook, earlier: Sequence[EarlierMeeting] = ()) -> PerspectiveResult:
+                         codebook: Codebook, earlier: Sequence[EarlierMeeting] = (),
+                         terms: TermCache | None = None) -> PerspectiveResult:
     """Suggested new perspectives for the meeting (see :mod:`pipeline.perspectives`)."""
     stop = frozenset(stopwords)
-    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stop, threshold=MATCH_THRESHOLD).fit(inputs.measures)
+    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stop, threshold=MATCH_THRESHOLD,
+                             terms=terms).fit(inputs.measures)
     votes = {}
     if len(tallies.card_votes):
         votes = dict(zip(tallies.card_votes[Cards.card_id], tallies.card_votes["total"], strict=True))
     return suggest_perspectives(text.items, themes.themes, measures=inputs.measures, cards=inputs.cards,
                                 card_votes=votes, matcher=matcher, codebook=codebook, tokeniser=tokeniser,
-                                stopwords=stop, unexplained_clusters=clusters.unexplained, earlier=earlier)
+                                stopwords=stop, unexplained_clusters=clusters.unexplained, earlier=earlier,
+                                terms=terms)
 
 
 def network_meeting(text: TextStage, *, title: str) -> tuple[pd.DataFrame, pd.DataFrame, bytes]:

@@ -43,6 +43,25 @@ def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = ()
     return [t for t in out if t not in stop]
 
 
+class TermCache:
+    """``content_terms`` of each text computed once per run and shared by the stages that need them
+    (matching, clustering, perspectives), instead of tokenising the same text again in each."""
+
+    def __init__(self, tokeniser: Tokeniser, stopwords: Iterable[str] = ()):
+        self.tokeniser = tokeniser
+        self.stopwords = frozenset(stopwords)
+        self._memo: dict[str, list[str]] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        got = self._memo.get(text)
+        if got is None:
+            got = self._memo[text] = content_terms(self.tokeniser, text, self.stopwords)
+        return got
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"tokeniser": self.tokeniser, "stopwords": self.stopwords, "_memo": {}}
+
+
 def measure_text(measures: pd.DataFrame) -> list[str]:
     """The text a measure is matched on: its name twice (names carry the intent), description, keywords."""
     return [f"{n}。{n}。{d}。{k.replace(';', '、')}" for n, d, k in zip(
@@ -57,13 +76,16 @@ class MeasureMatcher:
     """
 
     def __init__(self, *, tokeniser: Tokeniser, stopwords: Iterable[str] = (), threshold: float = 0.3,
-                 link_weight: float = 0.25):
+                 link_weight: float = 0.25, terms: TermCache | None = None):
         self.tokeniser = tokeniser
         self.stopwords = frozenset(stopwords)
         self.threshold = threshold
         self.link_weight = link_weight
+        self.terms = terms
 
     def _analyzer(self, text: str) -> list[str]:
+        if self.terms is not None:
+            return self.terms(text)
         return content_terms(self.tokeniser, text, self.stopwords)
 
     def fit(self, measures: pd.DataFrame) -> MeasureMatcher:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,6 +135,7 @@ def suggest_perspectives(
     cover_threshold: float = 0.3,
     related_min: float = 0.12,
     min_theme_items: int = 2,
+    terms: Callable[[str], list[str]] | None = None,
 ) -> PerspectiveResult:
     """:class:`Items` + themes + measures → ranked suggestions (:data:`PERSPECTIVE_COLUMNS`)."""
     ids = list(items[Items.item_id])
@@ -152,7 +153,8 @@ def suggest_perspectives(
 
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vec = TfidfVectorizer(analyzer=lambda s: content_terms(tokeniser, s, stopwords), sublinear_tf=True)
+    analyze = terms or (lambda s: content_terms(tokeniser, s, stopwords))
+    vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True)
     joint = vec.fit_transform(stripped + [normalise_text(t) for t in measure_text(measures)])
     x, mx = joint[: len(ids)].tocsr(), joint[len(ids):]
     sims = np.asarray((x @ mx.T).todense())
@@ -166,7 +168,7 @@ def suggest_perspectives(
     cov = {i: float(sims[n].max()) if len(mids) else 0.0 for n, i in enumerate(ids)}
     for n, i in enumerate(ids):
         if kind[i] == "追加すべき視点" and len(mids):
-            parts = [p for p in _SENTENCE.split(stripped[n]) if len(content_terms(tokeniser, p, stopwords)) >= 2]
+            parts = [p for p in _SENTENCE.split(stripped[n]) if len(analyze(p)) >= 2]
             if len(parts) > 1:
                 sx = vec.transform(parts)
                 cov[i] = float(np.asarray((sx @ mx.T).todense()).max(axis=1).min())
@@ -278,7 +280,8 @@ def suggest_perspectives(
         frame = frame.sort_values(["support", "votes", "comments", "label"], ascending=[False, False, False, True],
                                   kind="mergesort").reset_index(drop=True)
         frame["perspective_id"] = [f"V{n:02d}" for n in range(1, len(frame) + 1)]
-        frame = mark_recurring(frame, text, theme_list, earlier, tokeniser=tokeniser, stopwords=stopwords)
+        frame = mark_recurring(frame, text, theme_list, earlier, tokeniser=tokeniser, stopwords=stopwords,
+                               terms=analyze)
     return PerspectiveResult(frame[PERSPECTIVE_COLUMNS], pd.DataFrame(covered_rows, columns=COVERED_COLUMNS), cov)
 
 
@@ -344,7 +347,7 @@ def _label(theme: str, labels: Mapping[str, str], texts: Sequence[str], tokenise
 
 def mark_recurring(frame: pd.DataFrame, text: Mapping[str, str], theme_list: Mapping[str, list[str]],
                    earlier: Sequence[EarlierMeeting], *, tokeniser: Tokeniser, stopwords: frozenset[str],
-                   similar_min: float = 0.2) -> pd.DataFrame:
+                   similar_min: float = 0.2, terms: Callable[[str], list[str]] | None = None) -> pd.DataFrame:
     """``status`` = ``recurring`` when an earlier meeting suggested the same main theme, or had a comment
     with that theme whose text resembles a supporting comment (cosine ≥ ``similar_min``)."""
     if not earlier:
@@ -352,7 +355,8 @@ def mark_recurring(frame: pd.DataFrame, text: Mapping[str, str], theme_list: Map
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     corpus = list(text.values()) + [t for e in earlier for t in e.tagged[Tagged.text]]
-    vec = TfidfVectorizer(analyzer=lambda s: content_terms(tokeniser, s, stopwords), sublinear_tf=True).fit(corpus)
+    analyze = terms or (lambda s: content_terms(tokeniser, s, stopwords))
+    vec = TfidfVectorizer(analyzer=analyze, sublinear_tf=True).fit(corpus)
     out = frame.copy()
     for n, rec in enumerate(out.to_dict("records")):
         theme = rec["main_theme"]
