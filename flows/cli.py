@@ -458,19 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "validate":
-            return cmd_validate(args)
-        if args.command == "codebook":
-            return cmd_codebook_check(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "review":
-            return cmd_review_apply(args)
-        if args.command == "run-pending":
-            return cmd_run_pending(args)
-        if args.command == "serve":
-            return cmd_serve(args)
-        return cmd_run(args)
+        commands = {"run": cmd_run, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
+                    "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
+        return commands[args.command](args)
     except KyoseiError as err:
         err_console.print("[red]エラー / Error[/]")
         err_console.print(str(err), markup=False)
