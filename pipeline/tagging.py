@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Seq, Word
+from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Seq, Word, parse_rule, words_in
 from pipeline.errors import ConfigError
 from pipeline.normalise import normalise_text
 from pipeline.schemas import Items
@@ -47,6 +47,7 @@ class Doc:
     unit_start: Sequence[int]  # for each token: index of the first token of its compound
     units: Mapping[str, Sequence[tuple[int, int]]]  # canonical compound text -> token ranges
     index: Mapping[str, Sequence[int]]  # match key -> token positions (rule words look up, not scan)
+    present: frozenset[Word] | None = None  # codebook words that can occur here (None: not computed)
 
 
 def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[int], list[int]]:
@@ -65,14 +66,18 @@ def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[in
 class RuleMatcher:
     """Evaluates codebook expressions on items (tokenising each rule word once)."""
 
-    def __init__(self, codebook: Codebook, tokeniser: Tokeniser):
+    def __init__(self, codebook: Codebook, tokeniser: Tokeniser, *, prefilter: bool = True):
         self.codebook = codebook
         self.tokeniser = tokeniser
+        self.prefilter = prefilter
         self._word_cache: dict[str, list[frozenset[str]]] = {}
         self._parts_cache: dict[str, frozenset[str]] = {}
         self._whole_cache: dict[str, str] = {}
         self._canon_cache: dict[str, str] = {}
         self._group_cache: dict[str, list[Expr]] = {}
+        self._triggers: dict[int, tuple[Expr, frozenset[Word] | None]] = {}
+        self._rule_index: tuple[dict[Word, list[int]], list[int]] | None = None
+        self._lookup: tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]] | None = None
 
     def _canon(self, text: str) -> str:
         got = self._canon_cache.get(text)
@@ -118,7 +123,113 @@ class RuleMatcher:
         for i, ks in enumerate(keys):
             for k in ks:
                 index.setdefault(k, []).append(i)
-        return Doc(text, tokens, keys, ends, starts, units, index)
+        present = self._present(text, index, units) if self.prefilter else None
+        return Doc(text, tokens, keys, ends, starts, units, index, present)
+
+    # -- which codebook words can occur in a document --------------------------------------------
+    #
+    # A word's occurrences come only from tokens whose keys include one of its first token's keys, from
+    # a lexicon term or compound equal to the whole word, or (literal) from the text.  So before any
+    # rule is evaluated, one pass over the document's keys finds the words that can occur; a rule none
+    # of whose trigger words occurs is false without being evaluated.  This changes no result: it only
+    # skips evaluations that would find nothing (tests/test_tagging.py compares with and without).
+
+    def _word_lookup(self) -> tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]]:
+        if self._lookup is None:
+            by_key: dict[str, list[Word]] = {}
+            by_unit: dict[str, list[Word]] = {}
+            literals: list[tuple[str, Word]] = []
+            for w in self._all_words():
+                if w.literal:
+                    needle = normalise_text(w.text)
+                    if needle:
+                        literals.append((needle, w))
+                    continue
+                want = self._word_keys(w.text)
+                if not want:
+                    continue
+                whole = self._canon(normalise_text(w.text))
+                for k in want[0] | ({whole} if len(want) > 1 else set()):
+                    by_key.setdefault(k, []).append(w)
+                by_unit.setdefault(whole, []).append(w)
+            self._lookup = (by_key, by_unit, literals)
+        return self._lookup
+
+    def _all_words(self) -> list[Word]:
+        seen: dict[Word, None] = {}
+        todo: list[Expr] = [r.expr for t in self.codebook.themes for r in (*t.rules, *t.exclude)]
+        todo += [e for members in self.codebook.groups.values() for m in members for e in self._group_exprs(m)]
+        for expr in todo:
+            for w in words_in(expr):
+                if isinstance(w, Word):
+                    seen.setdefault(w, None)
+        return list(seen)
+
+    def _present(self, text: str, index: Mapping[str, Sequence[int]],
+                 units: Mapping[str, Sequence[tuple[int, int]]]) -> frozenset[Word]:
+        by_key, by_unit, literals = self._word_lookup()
+        found: set[Word] = set()
+        for k in index:
+            found.update(by_key.get(k, ()))
+        for u in units:
+            found.update(by_unit.get(u, ()))
+        found.update(w for needle, w in literals if needle in text)
+        return frozenset(found)
+
+    def triggers(self, expr: Expr) -> frozenset[Word] | None:
+        """Words one of which must occur for ``expr`` to match; ``None`` when it can match without
+        any (a NOT)."""
+        got = self._triggers.get(id(expr))
+        if got is None:
+            got = self._triggers[id(expr)] = (expr, self._compute_triggers(expr, frozenset()))
+        return got[1]
+
+    def _compute_triggers(self, expr: Expr, visiting: frozenset[str]) -> frozenset[Word] | None:
+        if isinstance(expr, Word):
+            return frozenset({expr})
+        if isinstance(expr, Not):
+            return None
+        if isinstance(expr, Group):
+            if expr.name in visiting:
+                return None
+            parts = [self._compute_triggers(e, visiting | {expr.name})
+                     for m in self.codebook.groups.get(expr.name, ()) for e in self._group_exprs(m)]
+            return None if any(p is None for p in parts) else frozenset().union(*parts)
+        sub = [self._compute_triggers(a, visiting) for a in expr.args]
+        if isinstance(expr, Or):
+            return None if any(p is None for p in sub) else frozenset().union(*sub)
+        # And, Near, Seq: every argument must match, so the most selective one decides.
+        known = [p for p in sub if p is not None]
+        return min(known, key=len) if known else None
+
+    def live_rules(self, doc: Doc) -> set[int] | None:
+        """``id`` of every codebook rule (and exclusion) that may match ``doc``, found from its words
+        instead of asking each rule; ``None`` when the document has no prefilter."""
+        if doc.present is None:
+            return None
+        if self._rule_index is None:
+            by_word: dict[Word, list[int]] = {}
+            always: list[int] = []
+            for theme in self.codebook.themes:
+                for rule in (*theme.rules, *theme.exclude):
+                    need = self.triggers(rule.expr)
+                    if need is None:
+                        always.append(id(rule))
+                    for w in need or ():
+                        by_word.setdefault(w, []).append(id(rule))
+            self._rule_index = (by_word, always)
+        by_word, always = self._rule_index
+        live = set(always)
+        for w in doc.present:
+            live.update(by_word.get(w, ()))
+        return live
+
+    def may_match(self, expr: Expr, doc: Doc) -> bool:
+        """False only when ``expr`` certainly does not match ``doc``."""
+        if doc.present is None:
+            return True
+        need = self.triggers(expr)
+        return need is None or not need.isdisjoint(doc.present)
 
     def _word_keys(self, text: str) -> list[frozenset[str]]:
         cached = self._word_cache.get(text)
@@ -129,6 +240,8 @@ class RuleMatcher:
         return cached
 
     def _word(self, w: Word, doc: Doc) -> list[Occ]:
+        if doc.present is not None and w not in doc.present:
+            return []
         if w.literal:
             needle = normalise_text(w.text)
             out, pos = [], doc.text.find(needle)
@@ -174,6 +287,8 @@ class RuleMatcher:
         if isinstance(expr, Word):
             occ = self._word(expr, doc)
             return bool(occ), occ
+        if not isinstance(expr, Not) and not self.may_match(expr, doc):
+            return False, []
         if isinstance(expr, Group):
             occ = sorted({o for word in self.codebook.groups.get(expr.name, ())
                           for o in self._group_word(word, doc)})
@@ -196,13 +311,17 @@ class RuleMatcher:
             return self._seq(expr, doc)
         raise TypeError(expr)
 
-    def _group_word(self, text: str, doc: Doc) -> list[Occ]:
+    def _group_exprs(self, text: str) -> list[Expr]:
         exprs = self._group_cache.get(text)
         if exprs is None:
-            from pipeline.codebook import parse_rule
-
             exprs = self._group_cache[text] = [parse_rule(text)]
-        matched, occ = self.evaluate(exprs[0], doc)
+        return exprs
+
+    def _group_word(self, text: str, doc: Doc) -> list[Occ]:
+        expr = self._group_exprs(text)[0]
+        if not self.may_match(expr, doc):
+            return []
+        matched, occ = self.evaluate(expr, doc)
         return occ if matched else []
 
     def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:
@@ -272,10 +391,15 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
     """Theme hits of one document, and the themes whose exclusion rules fired (blocking the model)."""
     hits: list[RuleHit] = []
     excluded: set[str] = set()
+    live = matcher.live_rules(doc)
     for theme in matcher.codebook.themes:
+        if live is not None and not any(id(r) in live for r in (*theme.rules, *theme.exclude)):
+            continue
         blocked: list[Occ] = []
         block_all = False
         for ex in theme.exclude:
+            if (id(ex) not in live) if live is not None else not matcher.may_match(ex.expr, doc):
+                continue
             matched, occ = matcher.evaluate(ex.expr, doc)
             if matched:
                 excluded.add(theme.theme_id)
@@ -286,6 +410,8 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
         occs: set[Occ] = set()
         fired: list[str] = []
         for rule in theme.rules:
+            if (id(rule) not in live) if live is not None else not matcher.may_match(rule.expr, doc):
+                continue
             matched, occ = matcher.evaluate(rule.expr, doc)
             kept = [o for o in occ if not _overlaps(o, blocked)]
             if matched and kept:

@@ -247,3 +247,31 @@ def test_review_decisions_switch_the_learned_layer_on(shipped: Codebook, tokenis
     assert Tagger.build(shipped, tokeniser, None, extra_labels=decisions.iloc[:10]).model is None
     tagger = Tagger.build(shipped, tokeniser, None, extra_labels=decisions)
     assert tagger.model is not None and tagger.model.themes_ == ["生活困窮"]
+
+
+def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> None:
+    """The word prefilter only skips rules that would find nothing: on every sample and evaluation text,
+    with the shipped codebook and with each operator, hits and exclusions equal full evaluation."""
+    from pipeline.ingest import load_meeting
+    from pipeline.normalise import normalised_items
+    from pipeline.tagging import RuleMatcher, rule_hits
+    from tests.conftest import MEASURES, MEETING_1, MEETING_2
+
+    texts = []
+    for meeting in (MEETING_1, MEETING_2):
+        m = load_meeting(meeting, MEASURES)
+        texts += list(normalised_items(m.cards, m.feedback)["text"])
+    for name in ("dev_labels.csv", "holdout_core.csv"):
+        texts += [normalise_text(t) for t in pd.read_csv(MODELS.parent / "data" / "eval" / name, dtype=str)["text"]]
+    texts = sorted(set(texts))
+    assert len(texts) > 100
+    books = [shipped, book("near(相談, !職員, 3) | seq(@g, 窓口)\n!障害 & 就労\n\"安心安全\" | 相談*",
+                          exclude="職員 | *窓口", groups="  g: [総合, 相談]")]
+    fired = 0
+    for cb in books:
+        fast, full = RuleMatcher(cb, tokeniser), RuleMatcher(cb, tokeniser, prefilter=False)
+        for text in texts:
+            got = rule_hits(fast, fast.doc(text))
+            assert got == rule_hits(full, full.doc(text)), text
+            fired += len(got[0])
+    assert fired > len(texts)  # the comparison is not vacuous: most texts get a theme
