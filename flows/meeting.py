@@ -230,8 +230,8 @@ def mask_task(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInput
 
 
 @task(name="normalise-tokenise", cache_policy=NO_CACHE)
-def text_task(inputs: MeetingInputs, lexicon: Lexicon, stopwords: frozenset[str]) -> analysis.TextStage:
-    return analysis.prepare_text(inputs, tokeniser=Tokeniser(lexicon=lexicon), stopwords=stopwords)
+def text_task(inputs: MeetingInputs, tokeniser: Tokeniser, stopwords: frozenset[str]) -> analysis.TextStage:
+    return analysis.prepare_text(inputs, tokeniser=tokeniser, stopwords=stopwords)
 
 
 @task(name="normalise-chunk", cache_policy=NO_CACHE)
@@ -566,7 +566,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
     inputs = call(ingest_task, config.meeting_dir, config.measures)
     book = load_codebook(config.codebook)
-    tokeniser = Tokeniser(lexicon=lex)
+    tokeniser = Tokeniser(lexicon=lex, memo=True)  # each text parsed once, shared by the stages up to match
     log = load_decisions(config.decisions) if config.decisions else pd.DataFrame(columns=LOG_COLUMNS)
     mine = latest(log, inputs.meeting_id)
     changes = Changes()
@@ -576,7 +576,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     if config.mask_pii:
         inputs, masks = call(mask_task, inputs, tokeniser)
     clock.done("mask_pii")
-    text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, lex, stop)
+    text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, tokeniser, stop)
     clock.done("normalise_tokenise")
     tallies = call(tally_task, inputs)
     clock.done("tally")
@@ -586,6 +586,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     scores = chunked_scores(text, themes, inputs, tokeniser, stop, book, chunk_size) if chunk_size else None
     terms = TermCache(tokeniser, stop)   # each text's content terms, computed once for the later stages
     matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores, terms)
+    tokeniser.forget()   # later stages use the content terms in ``terms``; free the tokens
     clock.done("match")
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
     clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,

@@ -66,13 +66,22 @@ def _strip_marks(s: str) -> str:
     return re.sub(r"[~〜～…・、。\s等]+$", "", normalise_text(s))
 
 
-def citations(text: str, measures: pd.DataFrame) -> list[Citation]:
-    """Quoted spans that reproduce a measure or pillar name (≥ 80 % of the quote), and 柱N mentions."""
+def citable_names(measures: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(name without trailing marks, pillar id, measure id or '') for every measure and pillar name."""
     names: list[tuple[str, str, str]] = [
         (_strip_marks(n), p, m) for p, m, n in zip(measures[Measures.pillar_id], measures[Measures.measure_id],
                                                     measures[Measures.measure_name], strict=True)]
     names += [(_strip_marks(n), p, "") for p, n in
               zip(measures[Measures.pillar_id], measures[Measures.pillar_name], strict=True) if n]
+    return names
+
+
+def citations(text: str, measures: pd.DataFrame, *,
+              names: Sequence[tuple[str, str, str]] | None = None) -> list[Citation]:
+    """Quoted spans that reproduce a measure or pillar name (≥ 80 % of the quote), and 柱N mentions.
+    ``names`` is :func:`citable_names` of ``measures``, computed once by callers that loop."""
+    if names is None:
+        names = citable_names(measures)
     out = []
     for m in _QUOTE.finditer(text):
         quote = _strip_marks(m.group(1) or m.group(2))
@@ -147,7 +156,8 @@ def suggest_perspectives(
     raw = dict(zip(ids, items[Items.raw_text], strict=True))
     group = dict(zip(ids, items[Items.group], strict=True))
     declared = {} if cards is None else dict(zip(cards[Cards.card_id], cards[Cards.measure_ids], strict=True))
-    cites = {i: citations(text[i], measures) for i in ids}
+    names = citable_names(measures)
+    cites = {i: citations(text[i], measures, names=names) for i in ids}
     stripped = [without_citations(text[i], cites[i]) for i in ids]
     mids = matcher.measure_ids_
 

@@ -18,6 +18,7 @@ What a decision does on the next run of that meeting:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,9 +98,12 @@ def _perspective_items(perspectives: pd.DataFrame, perspective_id: str) -> str:
 class SheetProblem:
     row: int
     message: str
+    sheet: str = "レビュー"
 
     def __str__(self) -> str:
-        return f"レビュー {self.row}行目 / row {self.row}: {self.message}"
+        if self.sheet == "レビュー":
+            return f"レビュー {self.row}行目 / row {self.row}: {self.message}"
+        return f"{self.sheet} {self.row}行目 / sheet {self.sheet} row {self.row}: {self.message}"
 
 
 def read_review_sheet(path: Path) -> tuple[str, pd.DataFrame]:
@@ -118,7 +122,11 @@ def read_review_sheet(path: Path) -> tuple[str, pd.DataFrame]:
     try:
         if "レビュー" not in wb.sheetnames:
             raise ConfigError(f"{path}: 「レビュー」シートがありません / no sheet named レビュー (found {wb.sheetnames})")
-        rows = [[("" if v is None else str(v)) for v in r] for r in wb["レビュー"].iter_rows(values_only=True)]
+        # More rows than one Excel sheet holds continue on レビュー (2), レビュー (3) … (same header).
+        sheets = ["レビュー"] + [n for n in wb.sheetnames if re.fullmatch(r"レビュー \(\d+\)", n)]
+        parts = [(name, [[("" if v is None else str(v)) for v in r] for r in wb[name].iter_rows(values_only=True)])
+                 for name in sheets]
+        rows = parts[0][1]
         meta_id = ""
         if "概要" in wb.sheetnames:
             for r in wb["概要"].iter_rows(values_only=True):
@@ -133,9 +141,9 @@ def read_review_sheet(path: Path) -> tuple[str, pd.DataFrame]:
     if missing:
         raise ConfigError(f"{path}: レビューシートに列 {missing} がありません / missing columns {missing}")
     idx = [header.index(c) for c in REVIEW_COLUMNS]
-    data = [[(r[i] if i < len(r) else "").strip() for i in idx] + [str(n)]
-            for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
-    return meta_id, pd.DataFrame(data, columns=[*REVIEW_COLUMNS, "row"])
+    data = [[(r[i] if i < len(r) else "").strip() for i in idx] + [str(n), name]
+            for name, sheet_rows in parts for n, r in enumerate(sheet_rows[1:], start=2) if any(c.strip() for c in r)]
+    return meta_id, pd.DataFrame(data, columns=[*REVIEW_COLUMNS, "row", "sheet"])
 
 
 def decisions_from_sheet(
@@ -156,38 +164,38 @@ def decisions_from_sheet(
     items = set(known_items) if known_items is not None else None
     out, problems = [], []
     for rec in sheet.to_dict("records"):
-        row = int(rec["row"])
+        row, sheet_name = int(rec["row"]), str(rec.get("sheet") or "レビュー")
         decision = rec[R_DECISION]
         if not decision:
             continue
         parts = rec[R_KEY].split("|", 2)
         if len(parts) != 3 or parts[0] not in KIND_LABELS:
-            problems.append(SheetProblem(row, f"キー列「{rec[R_KEY]}」が壊れています / the key column was changed; "
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"キー列「{rec[R_KEY]}」が壊れています / the key column was changed; "
                                               "do not edit the キー column"))
             continue
         kind, item_key, suggestion = parts
         if decision not in DECISIONS:
-            problems.append(SheetProblem(row, f"判定「{decision}」は使えません（採用・不採用・修正）/ "
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"判定「{decision}」は使えません（採用・不採用・修正）/ "
                                               f"decision must be 採用, 不採用 or 修正"))
             continue
         if rec[R_MEETING] != meeting_id:
-            problems.append(SheetProblem(row, f"会議ID「{rec[R_MEETING]}」はこのブックの会議（{meeting_id}）では"
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"会議ID「{rec[R_MEETING]}」はこのブックの会議（{meeting_id}）では"
                                               f"ありません / row belongs to another meeting"))
             continue
         if items is not None and kind != "perspective" and item_key not in items:
-            problems.append(SheetProblem(row, f"対象ID「{item_key}」は会議 {meeting_id} の出力にありません / "
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"対象ID「{item_key}」は会議 {meeting_id} の出力にありません / "
                                               "item is not in this meeting's outputs"))
             continue
         correction = rec[R_CORRECTION]
         if decision == "修正" and not correction:
-            problems.append(SheetProblem(row, "修正には「修正後」が必要です / 修正 needs a value in 修正後"))
+            problems.append(SheetProblem(row, sheet=sheet_name, message="修正には「修正後」が必要です / 修正 needs a value in 修正後"))
             continue
         if decision == "修正" and kind == "theme" and correction not in themes:
-            problems.append(SheetProblem(row, f"修正後「{correction}」はコードブックのテーマIDではありません / "
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"修正後「{correction}」はコードブックのテーマIDではありません / "
                                               f"unknown theme id; use one of {sorted(themes)}"))
             continue
         if decision == "修正" and kind == "measure" and correction not in measures:
-            problems.append(SheetProblem(row, f"修正後「{correction}」は施策IDではありません / unknown measure id"))
+            problems.append(SheetProblem(row, sheet=sheet_name, message=f"修正後「{correction}」は施策IDではありません / unknown measure id"))
             continue
         out.append({"meeting_id": meeting_id, "item_id": item_key, "kind": kind, "suggestion": suggestion,
                     "decision": decision, "correction": correction, "note": rec[R_NOTE], "text": rec[R_TEXT],

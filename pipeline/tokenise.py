@@ -165,9 +165,10 @@ class Tokeniser:
     is not pickled (one per worker process).
     """
 
-    def __init__(self, *, lexicon: Lexicon | None = None):
+    def __init__(self, *, lexicon: Lexicon | None = None, memo: bool = False):
         self.lexicon = lexicon or Lexicon()
         self._tagger: object | None = None
+        self._memo: dict[str, list[Token]] | None = {} if memo else None
         self._term_re = (
             re.compile("|".join(map(re.escape, self.lexicon.terms))) if self.lexicon.terms else None
         )
@@ -175,7 +176,13 @@ class Tokeniser:
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_tagger"] = None
+        state["_memo"] = {} if self._memo is not None else None
         return state
+
+    def forget(self) -> None:
+        """Drop the memo of tokenised texts (a run does this once no later stage needs tokens)."""
+        if self._memo is not None:
+            self._memo = {}
 
     def _parse(self, text: str) -> str:
         if self._tagger is None:
@@ -206,7 +213,18 @@ class Tokeniser:
     def tokens(self, text: str) -> list[Token]:
         """Morphemes of ``text`` (already normalised), lexicon terms as single proper nouns.
 
-        Each lexicon term is replaced by the one-character noun PLACEHOLDER before parsing, so the
+        With ``memo=True`` each distinct text is parsed once and the same list is returned to every
+        later caller (the stages of one run share it; callers never modify it).
+        """
+        if self._memo is None:
+            return self._tokens(text)
+        got = self._memo.get(text)
+        if got is None:
+            got = self._memo[text] = self._tokens(text)
+        return got
+
+    def _tokens(self, text: str) -> list[Token]:
+        """Each lexicon term is replaced by the one-character noun PLACEHOLDER before parsing, so the
         words around it are analysed in a natural noun context ('いきいきセンターやあいネット' is
         parsed as '甲や甲'), then mapped back to the term and its span in ``text``.
         """

@@ -170,3 +170,22 @@ def test_read_review_sheet_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "y.xlsx").write_bytes(b"not a workbook")
     with pytest.raises(ConfigError, match="開けません"):
         read_review_sheet(tmp_path / "y.xlsx")
+
+
+def test_review_rows_beyond_one_sheet_continue_and_are_read_back(tmp_path: Path) -> None:
+    """More review rows than a sheet holds (here max_rows=2 instead of Excel's 1,048,575) continue on
+    レビュー (2) …; reading the workbook finds every row, and a mistake names its sheet and row."""
+    review = rows()
+    assert len(review) == 8
+    data = build_workbook("2024-05-22", "第2回", [], [], review, date="2024-05-22", max_rows=3)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert [n for n in wb.sheetnames if n.startswith("レビュー")] == ["レビュー", "レビュー (2)", "レビュー (3)"]
+    assert [wb[n].max_row for n in ("レビュー", "レビュー (2)", "レビュー (3)")] == [4, 4, 3]
+    wb["レビュー (3)"]["G2"] = "たぶん"
+    path = tmp_path / "report.xlsx"
+    wb.save(path)
+    _, sheet = read_review_sheet(path)
+    assert sheet["キー"].tolist() == review["キー"].tolist()
+    assert sheet[["row", "sheet"]].values.tolist()[-2:] == [["2", "レビュー (3)"], ["3", "レビュー (3)"]]
+    _, problems = parse(sheet)
+    assert len(problems) == 1 and str(problems[0]).startswith("レビュー (3) 2行目 / sheet レビュー (3) row 2:")

@@ -58,3 +58,15 @@ def test_review_sheet_has_a_decision_drop_down_and_a_hidden_key() -> None:
 
 def test_same_inputs_same_bytes() -> None:
     assert workbook() == workbook()
+
+
+def test_long_tables_continue_on_numbered_sheets_and_dates_are_fixed() -> None:
+    frame = pd.DataFrame({"item_id": [f"F{i}" for i in range(5)], "text": HOSTILE})
+    data = build_workbook("2024-05-22", "第2回", [], [("カード・コメント", frame)], review(), date="2024-05-22",
+                          max_rows=2)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["概要", "カード・コメント", "カード・コメント (2)", "カード・コメント (3)", "レビュー"]
+    got = [r[1] for n in wb.sheetnames[1:4] for r in wb[n].iter_rows(min_row=2, values_only=True)]
+    assert got == HOSTILE
+    assert len({tuple(c.value for c in wb[n][1]) for n in wb.sheetnames[1:4]}) == 1  # same header on each
+    assert wb.properties.created.isoformat().startswith("2024-05-22T00:00:00")
