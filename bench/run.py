@@ -56,7 +56,7 @@ def one(n: int) -> dict[str, object]:
         timings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"n": n, "tokenise_s": round(a, 2), "pipeline_s": round(b, 2), "ratio": round(b / a, 2),
-            "peak_mib": round(peak), "stages": timings}
+            "peak_mib": round(peak), "distinct": round(100 * len(set(texts)) / len(texts), 1), "stages": timings}
 
 
 def main(argv: list[str]) -> int:
@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     sizes = [int(a) for a in argv] or [1000, 10000, 100000]
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}")
-    print(f"{'N':>8} {'(a) tokenise s':>15} {'(b) pipeline s':>15} {'(b)/(a)':>8} {'peak MiB':>9}")
+    print(f"{'N':>8} {'(a) tokenise s':>15} {'(b) pipeline s':>15} {'(b)/(a)':>8} {'peak MiB':>9} "
+          f"{'distinct texts %':>17}")
     for n in sizes:
         res = subprocess.run([sys.executable, "-m", "bench.run", "--one", str(n)], cwd=ROOT, capture_output=True,
                              text=True, check=False)
@@ -74,7 +75,8 @@ def main(argv: list[str]) -> int:
             print(f"{n:>8} failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
-        print(f"{n:>8} {r['tokenise_s']:>15} {r['pipeline_s']:>15} {r['ratio']:>8} {r['peak_mib']:>9}")
+        print(f"{n:>8} {r['tokenise_s']:>15} {r['pipeline_s']:>15} {r['ratio']:>8} {r['peak_mib']:>9} "
+              f"{r['distinct']:>17}")
         print(f"{'':>8} stages: {r['stages']}")
     return 0
 

@@ -139,8 +139,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 STAGE_LABELS = {
-    "ingest": "入力の読み込み", "mask_pii": "個人情報のマスク", "normalise_tokenise": "正規化と形態素解析",
-    "tally": "投票の集計", "tag": "テーマ付け", "match": "施策案との照合",
+    "ingest": "入力の読み込み", "mask_pii": "個人情報のマスク", "normalise_tokenise": "正規化・形態素解析・ルール照合",
+    "tally": "投票の集計", "tag": "テーマの確定（判定の反映）", "match": "施策案との照合",
     "cluster_perspectives": "クラスタと新たな視点", "report": "レポートの書き出し",
 }
 progress_log = logging.getLogger("kyosei.progress")
@@ -230,8 +230,9 @@ def mask_task(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInput
 
 
 @task(name="normalise-tokenise", cache_policy=NO_CACHE)
-def text_task(inputs: MeetingInputs, tokeniser: Tokeniser, stopwords: frozenset[str]) -> analysis.TextStage:
-    return analysis.prepare_text(inputs, tokeniser=tokeniser, stopwords=stopwords)
+def text_task(inputs: MeetingInputs, tokeniser: Tokeniser, stopwords: frozenset[str],
+              tagger: Tagger | None = None) -> analysis.TextStage:
+    return analysis.prepare_text(inputs, tokeniser=tokeniser, stopwords=stopwords, tagger=tagger)
 
 
 @task(name="normalise-chunk", cache_policy=NO_CACHE)
@@ -566,7 +567,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     stop = load_stopwords(config.stopwords) if config.stopwords else frozenset()
     inputs = call(ingest_task, config.meeting_dir, config.measures)
     book = load_codebook(config.codebook)
-    tokeniser = Tokeniser(lexicon=lex, memo=True)  # each text parsed once, shared by the stages up to match
+    tokeniser = Tokeniser(lexicon=lex)
     log = load_decisions(config.decisions) if config.decisions else pd.DataFrame(columns=LOG_COLUMNS)
     mine = latest(log, inputs.meeting_id)
     changes = Changes()
@@ -576,7 +577,7 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
     if config.mask_pii:
         inputs, masks = call(mask_task, inputs, tokeniser)
     clock.done("mask_pii")
-    text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, tokeniser, stop)
+    text = chunked_text(inputs, lex, stop, chunk_size) if chunk_size else call(text_task, inputs, tokeniser, stop, tagger)
     clock.done("normalise_tokenise")
     tallies = call(tally_task, inputs)
     clock.done("tally")
@@ -584,9 +585,8 @@ def run_stages(config: RunConfig, call: Callable[..., Any] = lambda task, *a: ta
               else call(tag_task, text, tagger, mine, changes))
     clock.done("tag")
     scores = chunked_scores(text, themes, inputs, tokeniser, stop, book, chunk_size) if chunk_size else None
-    terms = TermCache(tokeniser, stop)   # each text's content terms, computed once for the later stages
+    terms = TermCache(tokeniser, stop).seed(text.content)  # content terms, shared by the later stages
     matches = call(match_task, inputs, text, themes, tallies, tokeniser, stop, book, mine, changes, scores, terms)
-    tokeniser.forget()   # later stages use the content terms in ``terms``; free the tokens
     clock.done("match")
     earlier = earlier_meetings(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")))
     clusters, perspectives = call(perspective_task, inputs, text, themes, matches, tallies, tokeniser, stop, book,

@@ -7,7 +7,7 @@ take validated frames and return new frames/strings.  The flow decides where fil
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,22 +15,25 @@ import pandas as pd
 from pipeline import report, tally
 from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
-from pipeline.matching import MatchResult, MeasureMatcher, TermCache, match_items
+from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
 from pipeline.normalise import normalised_items
 from pipeline.perspectives import MAX_QUOTES, EarlierMeeting, PerspectiveResult, suggest_perspectives
 from pipeline.report import ReportContext, Section
 from pipeline.review import Changes, LinkOverrides, apply_theme_decisions, link_overrides
 from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
-from pipeline.tagging import Tagger, themes_by_item
+from pipeline.tagging import RuleMatcher, Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser, item_terms
 
 
 @dataclass(frozen=True)
 class TextStage:
-    """Items (cards + comments, normalised) and their keyword-candidate occurrences."""
+    """Items (cards + comments, normalised) and their keyword-candidate occurrences; from the same single
+    tokenisation, optionally each text's content terms (for matching) and the theme evidence."""
 
     items: pd.DataFrame
     terms: pd.DataFrame
+    content: Mapping[str, list[str]] = field(default_factory=dict)
+    evidence: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,41 @@ class Tallies:
         return {k: v for k, v in named.items() if len(v.columns)}
 
 
-def prepare_text(inputs: MeetingInputs, *, tokeniser: Tokeniser, stopwords: Iterable[str]) -> TextStage:
-    """Validated inputs → :class:`TextStage` (normalise, then tokenise every item)."""
+TEXT_BATCH = 2000
+"""Items tokenised together in :func:`prepare_text` (their tokens are dropped after each batch)."""
+
+
+def prepare_text(inputs: MeetingInputs, *, tokeniser: Tokeniser, stopwords: Iterable[str],
+                 tagger: Tagger | None = None) -> TextStage:
+    """Validated inputs → :class:`TextStage`: normalise, then tokenise every item once and derive from
+    those tokens the keyword candidates, the content terms and (with ``tagger``) the theme evidence.
+
+    Items go through in batches of :data:`TEXT_BATCH`, so tokens are held for one batch only."""
     items = normalised_items(inputs.cards, inputs.feedback)
-    return TextStage(items=items, terms=item_terms(items, tokeniser=tokeniser, stopwords=stopwords))
+    return items_pass(items, tokeniser=tokeniser, stopwords=stopwords, tagger=tagger)
+
+
+def items_pass(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable[str],
+               tagger: Tagger | None = None) -> TextStage:
+    """Normalised :class:`Items` → :class:`TextStage` (one tokenisation per item; see :func:`prepare_text`)."""
+    stop = frozenset(stopwords)
+    terms, evidence, content = [], [], {}
+    matcher = RuleMatcher(tagger.codebook, tagger.tokeniser) if tagger is not None else None
+    for i in range(0, max(len(items), 1), TEXT_BATCH):
+        batch = items.iloc[i:i + TEXT_BATCH]
+        texts = list(batch[Items.text])
+        tokens = [tokeniser.tokens(t) for t in texts]
+        comps = [tokeniser.compounds(tk) for tk in tokens]
+        terms.append(item_terms(batch, tokeniser=tokeniser, stopwords=stop, tokens=tokens, compounds=comps))
+        for text, tk, cp in zip(texts, tokens, comps, strict=True):
+            content[text] = content_terms(tokeniser, text, stop, tokens=tk, compounds=cp)
+        if tagger is not None:
+            if tagger.tokeniser.lexicon == tokeniser.lexicon:
+                evidence.append(tagger.tag(batch, tokens=tokens, compounds=comps, matcher=matcher))
+            else:
+                evidence.append(tagger.tag(batch, matcher=matcher))
+    return TextStage(items=items, terms=pd.concat(terms, ignore_index=True), content=content,
+                     evidence=pd.concat(evidence, ignore_index=True) if tagger is not None else None)
 
 
 MAX_LISTED = 3000
@@ -83,7 +117,7 @@ def tag_meeting(text: TextStage, *, tagger: Tagger, decisions: pd.DataFrame | No
                 changes: Changes | None = None) -> ThemeStage:
     """Items → evidence and themes per item (rules, then the learned layer when it is on), with the
     analysts' decisions for this meeting applied (rejected tags removed, corrected ones replaced)."""
-    evidence = tagger.tag(text.items)
+    evidence = text.evidence if text.evidence is not None else tagger.tag(text.items)
     if decisions is not None and len(decisions):
         evidence = apply_theme_decisions(evidence, decisions, changes if changes is not None else Changes(),
                                          tagger.codebook.theme_ids)

@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.codebook import Codebook
 from pipeline.review import LinkOverrides
 from pipeline.schemas import Cards, Items, Measures
-from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Tokeniser
+from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Token, Tokeniser
 
 COVERAGE_COLUMNS = ["pillar_id", "measure_id", "measure_name", "cards", "card_ids", "comments", "comment_ids",
                     "votes_round_1", "votes_round_2", "themes", "status"]
@@ -31,15 +31,18 @@ SUGGESTION_COLUMNS = ["card_id", "title", "declared", "declared_score", "suggest
                       "evidence"]
 
 
-def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = ()) -> list[str]:
-    """Bag of features for matching: content lemmas, plus every compound/lexicon term whole."""
+def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = (),
+                  tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> list[str]:
+    """Bag of features for matching: content lemmas, plus every compound/lexicon term whole
+    (``tokens`` / ``compounds``: the text's, when the caller already has them)."""
     stop = set(stopwords)
     canon = tokeniser.lexicon.canonical
-    toks = tokeniser.tokens(text)
+    toks = tokeniser.tokens(text) if tokens is None else tokens
     out = [canon(t.lemma) for t in toks
            if t.pos.startswith(("名詞-普通名詞", "名詞-固有名詞", "動詞-一般", "形容詞-一般"))
            and not t.pos.startswith("名詞-普通名詞-副詞可能") and len(t.lemma) > 1]
-    out += [canon(c.surface) for c in tokeniser.compounds(toks) if c.pos in (COMPOUND_POS, LEXICON_POS)]
+    comps = tokeniser.compounds(toks) if compounds is None else compounds
+    out += [canon(c.surface) for c in comps if c.pos in (COMPOUND_POS, LEXICON_POS)]
     return [t for t in out if t not in stop]
 
 
@@ -60,6 +63,11 @@ class TermCache:
 
     def __getstate__(self) -> dict[str, object]:
         return {"tokeniser": self.tokeniser, "stopwords": self.stopwords, "_memo": {}}
+
+    def seed(self, known: Mapping[str, list[str]]) -> TermCache:
+        """Take content terms already computed (by the text stage, from the same tokens)."""
+        self._memo.update(known)
+        return self
 
 
 def measure_text(measures: pd.DataFrame) -> list[str]:

@@ -50,11 +50,12 @@ class Doc:
     present: frozenset[Word] | None = None  # codebook words that can occur here (None: not computed)
 
 
-def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token]) -> tuple[list[int], list[int]]:
+def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token],
+                     compounds: list[Token] | None = None) -> tuple[list[int], list[int]]:
     starts, ends = list(range(len(tokens))), list(range(1, len(tokens) + 1))
     by_start = {t.start: i for i, t in enumerate(tokens)}
     by_end = {t.end: i for i, t in enumerate(tokens)}
-    for c in tokeniser.compounds(tokens):
+    for c in tokeniser.compounds(tokens) if compounds is None else compounds:
         i, j = by_start.get(c.start), by_end.get(c.end)
         if i is None or j is None:
             continue
@@ -109,9 +110,12 @@ class RuleMatcher:
             self._parts_cache[term] = cached
         return cached
 
-    def doc(self, text: str) -> Doc:
-        tokens = self.tokeniser.tokens(text)
-        starts, ends = _compound_bounds(self.tokeniser, tokens)
+    def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> Doc:
+        """``text`` prepared for matching (``tokens`` / ``compounds``: its tokens and their compounds,
+        when the caller already has them)."""
+        if tokens is None:
+            tokens, compounds = self.tokeniser.tokens(text), None
+        starts, ends = _compound_bounds(self.tokeniser, tokens, compounds)
         canon = self.tokeniser.lexicon.canonical
         units: dict[str, list[tuple[int, int]]] = {}
         for i in sorted(set(starts)):
@@ -532,18 +536,23 @@ def labels_from_long(frame: pd.DataFrame, theme_ids: Sequence[str]) -> tuple[lis
 
 
 def tag_items(items: pd.DataFrame, *, codebook: Codebook, tokeniser: Tokeniser,
-              model: ThemeClassifier | None = None) -> pd.DataFrame:
+              model: ThemeClassifier | None = None, tokens: Sequence[list[Token]] | None = None,
+              compounds: Sequence[list[Token]] | None = None, matcher: RuleMatcher | None = None) -> pd.DataFrame:
     """:class:`Items` in → evidence rows (:data:`EVIDENCE_COLUMNS`), items in input order, themes in
     codebook order.  ``source`` is ``rule:<rule ids>`` or ``model``; the model adds only themes the
-    rules missed and never a theme whose exclusion rule fired in the item.
+    rules missed and never a theme whose exclusion rule fired in the item.  ``tokens`` and
+    ``compounds`` (one list per item) save computing them again; ``matcher`` reuses a
+    :class:`RuleMatcher` across calls.
     """
-    matcher = RuleMatcher(codebook, tokeniser)
+    matcher = matcher or RuleMatcher(codebook, tokeniser)
     texts = list(items[Items.text])
     probs = model.predict_proba(texts) if model is not None and model.themes_ else None
     order = {t: i for i, t in enumerate(codebook.theme_ids)}
     rows: list[dict] = []
-    for n, (item_id, text) in enumerate(zip(items[Items.item_id], texts, strict=True)):
-        hits, excluded = rule_hits(matcher, matcher.doc(text))
+    toks: Sequence[list[Token] | None] = tokens if tokens is not None else [None] * len(texts)
+    comps: Sequence[list[Token] | None] = compounds if compounds is not None else [None] * len(texts)
+    for n, (item_id, text, tk, cp) in enumerate(zip(items[Items.item_id], texts, toks, comps, strict=True)):
+        hits, excluded = rule_hits(matcher, matcher.doc(text, tk, cp))
         found = {h.theme for h in hits}
         item_rows = [_evidence_row(item_id, h.theme, text, h.occurrences, "rule:" + "+".join(h.rules),
                                    rule_score(len(h.occurrences))) for h in hits]
@@ -609,8 +618,10 @@ class Tagger:
         labels = pd.concat(frames, ignore_index=True)[["text", "theme", "label"]]
         return cls(codebook, tokeniser, train_model(labels, codebook, classifier=classifier))
 
-    def tag(self, items: pd.DataFrame) -> pd.DataFrame:
-        return tag_items(items, codebook=self.codebook, tokeniser=self.tokeniser, model=self.model)
+    def tag(self, items: pd.DataFrame, tokens: Sequence[list[Token]] | None = None,
+            compounds: Sequence[list[Token]] | None = None, matcher: RuleMatcher | None = None) -> pd.DataFrame:
+        return tag_items(items, codebook=self.codebook, tokeniser=self.tokeniser, model=self.model, tokens=tokens,
+                         compounds=compounds, matcher=matcher)
 
 
 def train_model(labels: pd.DataFrame, codebook: Codebook, *,

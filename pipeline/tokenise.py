@@ -12,9 +12,10 @@ Measured facts this module relies on (DESIGN.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -65,8 +66,18 @@ class Lexicon:
         """Replace every variant inside ``text`` by its canonical form (longest variant first)."""
         if not self.synonyms:
             return text
+        table, pattern, seen = self._variants
+        got = seen.get(text)
+        if got is None:
+            got = pattern.sub(lambda m: table[m.group(0)], text)
+            if len(seen) < 200_000:  # words and lemmas repeat; bounded so odd inputs cannot grow it
+                seen[text] = got
+        return got
+
+    @functools.cached_property
+    def _variants(self) -> tuple[dict[str, str], re.Pattern[str], dict[str, str]]:
         table = dict(self.synonyms) | {c: c for c in self.synonyms.values()}
-        return _variant_pattern(tuple(sorted(table.items()))).sub(lambda m: table[m.group(0)], text)
+        return table, _variant_pattern(tuple(sorted(table.items()))), {}
 
 
 _PATTERNS: dict[tuple[tuple[str, str], ...], re.Pattern[str]] = {}
@@ -165,10 +176,9 @@ class Tokeniser:
     is not pickled (one per worker process).
     """
 
-    def __init__(self, *, lexicon: Lexicon | None = None, memo: bool = False):
+    def __init__(self, *, lexicon: Lexicon | None = None):
         self.lexicon = lexicon or Lexicon()
         self._tagger: object | None = None
-        self._memo: dict[str, list[Token]] | None = {} if memo else None
         self._term_re = (
             re.compile("|".join(map(re.escape, self.lexicon.terms))) if self.lexicon.terms else None
         )
@@ -176,13 +186,7 @@ class Tokeniser:
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_tagger"] = None
-        state["_memo"] = {} if self._memo is not None else None
         return state
-
-    def forget(self) -> None:
-        """Drop the memo of tokenised texts (a run does this once no later stage needs tokens)."""
-        if self._memo is not None:
-            self._memo = {}
 
     def _parse(self, text: str) -> str:
         if self._tagger is None:
@@ -213,18 +217,7 @@ class Tokeniser:
     def tokens(self, text: str) -> list[Token]:
         """Morphemes of ``text`` (already normalised), lexicon terms as single proper nouns.
 
-        With ``memo=True`` each distinct text is parsed once and the same list is returned to every
-        later caller (the stages of one run share it; callers never modify it).
-        """
-        if self._memo is None:
-            return self._tokens(text)
-        got = self._memo.get(text)
-        if got is None:
-            got = self._memo[text] = self._tokens(text)
-        return got
-
-    def _tokens(self, text: str) -> list[Token]:
-        """Each lexicon term is replaced by the one-character noun PLACEHOLDER before parsing, so the
+        Each lexicon term is replaced by the one-character noun PLACEHOLDER before parsing, so the
         words around it are analysed in a natural noun context ('いきいきセンターやあいネット' is
         parsed as '甲や甲'), then mapped back to the term and its span in ``text``.
         """
@@ -294,10 +287,13 @@ class Tokeniser:
         # A prefix left alone is not a word.
         return [t for t in out if not t.pos.startswith("接頭辞")]
 
-    def terms(self, text: str) -> list[Term]:
-        """Keyword candidates: compound/simple nouns, verbs, adjectives and adjectival nouns."""
+    def terms(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> list[Term]:
+        """Keyword candidates: compound/simple nouns, verbs, adjectives and adjectival nouns
+        (``tokens`` / ``compounds``: this text's :meth:`tokens` / :meth:`compounds`, when the caller has them)."""
         result: list[Term] = []
-        for tok in self.compounds(self.tokens(text)):
+        if compounds is None:
+            compounds = self.compounds(self.tokens(text) if tokens is None else tokens)
+        for tok in compounds:
             if tok.pos == COMPOUND_POS or tok.pos.startswith(("名詞-普通名詞", "名詞-固有名詞")):
                 if tok.pos.startswith("名詞-普通名詞-副詞可能"):
                     continue
@@ -314,16 +310,22 @@ class Tokeniser:
         return result
 
 
-def item_terms(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable[str] = ()) -> pd.DataFrame:
+def item_terms(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable[str] = (),
+               tokens: Sequence[list[Token]] | None = None,
+               compounds: Sequence[list[Token]] | None = None) -> pd.DataFrame:
     """:class:`Items` in → one row per keyword candidate occurrence.
 
     Columns: ``item_id``, ``term`` (canonical), ``surface``, ``pos``, ``start``, ``end``,
-    ``stopword`` (bool).  Order: items in input order, terms in text order.
+    ``stopword`` (bool).  Order: items in input order, terms in text order.  ``tokens`` and ``compounds``
+    (one list per item) save computing them again when the caller already has them.
     """
     stop = frozenset(stopwords)
     rows = []
-    for item_id, text in zip(items[Items.item_id], items[Items.text], strict=True):
-        for t in tokeniser.terms(text):
+    texts = list(items[Items.text])
+    toks: Sequence[list[Token] | None] = tokens if tokens is not None else [None] * len(texts)
+    comps: Sequence[list[Token] | None] = compounds if compounds is not None else [None] * len(texts)
+    for item_id, text, tk, cp in zip(items[Items.item_id], texts, toks, comps, strict=True):
+        for t in tokeniser.terms(text, tk, cp):
             rows.append((item_id, t.text, t.surface, t.pos, t.start, t.end, t.text in stop))
     return pd.DataFrame(rows, columns=["item_id", "term", "surface", "pos", "start", "end", "stopword"]).astype(
         {"item_id": str, "term": str, "surface": str, "pos": str, "start": "int64", "end": "int64",
