@@ -143,12 +143,10 @@ def load_stopwords(path: Path) -> frozenset[str]:
     return frozenset(w for w in (line.split("#", 1)[0].strip() for line in lines) if w)
 
 
-def _lemma(surface: str, lemma: str, orth_base: str, goshu: str) -> str:
-    if goshu in ("外", "unk") or not lemma:
-        return orth_base or surface
-    if "-" in lemma and re.search(r"-[A-Za-z]", lemma):
-        return orth_base or surface
-    return lemma
+_BASE_GOSHU = frozenset({"外", "unk"})
+_GLOSS = re.compile(r"-[A-Za-z]")
+"""kyosei's lemma is UniDic's, except for loanwords, unknown words and glossed lemmas (フレール-flail),
+which keep their written base form (see ``Tokeniser._raw_tokens``)."""
 
 
 def _is_compound_head(tok: Token) -> bool:
@@ -198,20 +196,22 @@ class Tokeniser:
         return self._tagger.parse(text)  # type: ignore[attr-defined]
 
     def _raw_tokens(self, text: str) -> list[Token]:
+        # The hot loop of the whole pipeline: plain tuple construction, the lemma rule of _GLOSS inline.
         out: list[Token] = []
+        append, find, new = out.append, text.find, tuple.__new__
         cursor = 0
         for line in self._parse(text).split("\n"):
-            if not line or line == "EOS":
-                continue
             parts = line.split("\t")
-            if len(parts) < 5:
+            if len(parts) < 5:  # EOS and empty lines
                 continue
             surface, pos, lemma, orth_base, goshu = parts[:5]
-            start = text.find(surface, cursor)
+            start = find(surface, cursor)
             if start < 0:  # MeCab never rewrites a surface, but never lose a token over it
                 start = cursor
             cursor = start + len(surface)
-            out.append(Token(surface, pos, _lemma(surface, lemma, orth_base, goshu), start, cursor))
+            if goshu in _BASE_GOSHU or not lemma or ("-" in lemma and _GLOSS.search(lemma)):
+                lemma = orth_base or surface
+            append(new(Token, (surface, pos, lemma, start, cursor)))
         return out
 
     def tokens(self, text: str) -> list[Token]:
@@ -237,26 +237,32 @@ class Tokeniser:
             return self._raw_tokens(text)
         marks = sorted(spans)
         out: list[Token] = []
+        new = tuple.__new__
+        k, off = 0, 0  # marks[:k] lie before the current token; ``off`` is the length they add back
         for tok in self._raw_tokens("".join(pieces)):
-            before = [p for p in marks if p < tok.start]
-            off = sum(spans[p][1] - spans[p][0] - 1 for p in before)
-            inside = [p for p in marks if tok.start <= p < tok.end]
-            if not inside:
-                out.append(tok._replace(start=tok.start + off, end=tok.end + off))
+            surface, pos, _, s0, e0 = tok
+            while k < len(marks) and marks[k] < s0:
+                t0, t1 = spans[marks[k]]
+                off += t1 - t0 - 1
+                k += 1
+            if k == len(marks) or marks[k] >= e0:
+                out.append(new(Token, (surface, pos, tok.lemma, s0 + off, e0 + off)))
                 continue
             # The token holds one or more placeholders (normally it *is* the placeholder).
-            cur = tok.start
-            for p in inside:
+            cur = s0
+            while k < len(marks) and marks[k] < e0:
+                p = marks[k]
                 if p > cur:
-                    frag = tok.surface[cur - tok.start : p - tok.start]
-                    out.append(Token(frag, tok.pos, frag, cur + off, cur + off + len(frag)))
+                    frag = surface[cur - s0 : p - s0]
+                    out.append(Token(frag, pos, frag, cur + off, cur + off + len(frag)))
                 t0, t1 = spans[p]
                 out.append(Token(text[t0:t1], LEXICON_POS, text[t0:t1], t0, t1))
                 off += t1 - t0 - 1
                 cur = p + 1
-            if cur < tok.end:
-                frag = tok.surface[cur - tok.start :]
-                out.append(Token(frag, tok.pos, frag, cur + off, cur + off + len(frag)))
+                k += 1
+            if cur < e0:
+                frag = surface[cur - s0 :]
+                out.append(Token(frag, pos, frag, cur + off, cur + off + len(frag)))
         return out
 
     def compounds(self, tokens: list[Token]) -> list[Token]:
