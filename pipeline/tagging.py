@@ -75,6 +75,7 @@ class RuleMatcher:
         self._parts_cache: dict[str, frozenset[str]] = {}
         self._whole_cache: dict[str, str] = {}
         self._canon_cache: dict[str, str] = {}
+        self._keys_cache: dict[tuple[str, str, bool], frozenset[str]] = {}
         self._group_cache: dict[str, list[Expr]] = {}
         self._triggers: dict[int, tuple[Expr, frozenset[Word] | None]] = {}
         self._rule_index: tuple[dict[Word, list[int]], list[int]] | None = None
@@ -92,11 +93,18 @@ class RuleMatcher:
         A lexicon term (フレイル予防, 地域づくりコーディネーター) also answers to the nouns it is made of,
         so a rule word 'フレイル' or 'コーディネーター' still finds it.
         """
-        canon = self._canon
-        keys = {canon(tok.lemma), canon(tok.surface), tok.lemma, tok.surface}
-        if parts and tok.pos == LEXICON_POS:
-            keys |= self._parts(tok.surface)
-        return frozenset(keys)
+        whole_term = parts and tok.pos == LEXICON_POS
+        ck = (tok.surface, tok.lemma, whole_term)
+        got = self._keys_cache.get(ck)
+        if got is None:
+            canon = self._canon
+            keys = {canon(tok.lemma), canon(tok.surface), tok.lemma, tok.surface}
+            if whole_term:
+                keys |= self._parts(tok.surface)
+            got = frozenset(keys)
+            if len(self._keys_cache) < 500_000:  # a vocabulary, bounded so odd inputs cannot grow it
+                self._keys_cache[ck] = got
+        return got
 
     def _parts(self, term: str) -> frozenset[str]:
         cached = self._parts_cache.get(term)
