@@ -176,12 +176,20 @@ def suggest_perspectives(
         norm = float(np.linalg.norm(centroid))
         return np.asarray(x @ (centroid / norm)).ravel() if norm else np.zeros(len(ids))
     cov = {i: float(sims[n].max()) if len(mids) else 0.0 for n, i in enumerate(ids)}
+    # A perspective comment of several sentences is covered only when each sentence is (all sentences of
+    # all such comments are scored in one transform).
+    split: list[tuple[str, int, int]] = []   # item id, first sentence row, sentence count
+    sentences: list[str] = []
     for n, i in enumerate(ids):
         if kind[i] == "追加すべき視点" and len(mids):
             parts = [p for p in _SENTENCE.split(stripped[n]) if len(analyze(p)) >= 2]
             if len(parts) > 1:
-                sx = vec.transform(parts)
-                cov[i] = float(np.asarray((sx @ mx.T).todense()).max(axis=1).min())
+                split.append((i, len(sentences), len(parts)))
+                sentences += parts
+    if sentences:
+        best = np.asarray((vec.transform(sentences) @ mx.T).todense()).max(axis=1)
+        for i, first, count in split:
+            cov[i] = float(best[first:first + count].min())
     covered = {i: bool(declared.get(i)) or cov[i] >= cover_threshold for i in ids}
     theme_list = {i: [t for t in themes.get(i, "").split("|") if t] for i in ids}
     linked = {t.theme_id: bool(t.measures) for t in codebook.themes}
