@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from sys import intern
 from typing import NamedTuple
 
 import pandas as pd
@@ -332,7 +333,8 @@ def item_terms(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable
     comps: Sequence[list[Token] | None] = compounds if compounds is not None else [None] * len(texts)
     for item_id, text, tk, cp in zip(items[Items.item_id], texts, toks, comps, strict=True):
         for t in tokeniser.terms(text, tk, cp):
-            rows.append((item_id, t.text, t.surface, t.pos, t.start, t.end, t.text in stop))
+            # interned: a meeting repeats the same words millions of times (1M items → ~30M rows)
+            rows.append((item_id, intern(t.text), intern(t.surface), intern(t.pos), t.start, t.end, t.text in stop))
     return pd.DataFrame(rows, columns=["item_id", "term", "surface", "pos", "start", "end", "stopword"]).astype(
         {"item_id": str, "term": str, "surface": str, "pos": str, "start": "int64", "end": "int64",
          "stopword": bool}
