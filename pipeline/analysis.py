@@ -81,6 +81,7 @@ def items_pass(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable
     stop = frozenset(stopwords)
     terms, evidence, content = [], [], {}
     matcher = RuleMatcher(tagger.codebook, tagger.tokeniser) if tagger is not None else None
+    shared = tagger is not None and tagger.tokeniser.lexicon == tokeniser.lexicon  # same tokens for the rules
     for i in range(0, max(len(items), 1), TEXT_BATCH):
         batch = items.iloc[i:i + TEXT_BATCH]
         texts = list(batch[Items.text])
@@ -90,10 +91,8 @@ def items_pass(items: pd.DataFrame, *, tokeniser: Tokeniser, stopwords: Iterable
         for text, tk, cp in zip(texts, tokens, comps, strict=True):
             content[text] = content_terms(tokeniser, text, stop, tokens=tk, compounds=cp)
         if tagger is not None:
-            if tagger.tokeniser.lexicon == tokeniser.lexicon:
-                evidence.append(tagger.tag(batch, tokens=tokens, compounds=comps, matcher=matcher))
-            else:
-                evidence.append(tagger.tag(batch, matcher=matcher))
+            evidence.append(tagger.tag(batch, tokens=tokens if shared else None,
+                                       compounds=comps if shared else None, matcher=matcher))
     return TextStage(items=items, terms=pd.concat(terms, ignore_index=True), content=content,
                      evidence=pd.concat(evidence, ignore_index=True) if tagger is not None else None)
 

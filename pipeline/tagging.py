@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Seq, Word, parse_rule, words_in
+from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Rule, Seq, Word, parse_rule, words_in
 from pipeline.errors import ConfigError
 from pipeline.normalise import normalise_text
 from pipeline.schemas import Items
@@ -160,7 +160,7 @@ class RuleMatcher:
                 want = self._word_keys(w.text)
                 if not want:
                     continue
-                whole = self._canon(normalise_text(w.text))
+                whole = self._whole(w.text)
                 for k in want[0] | ({whole} if len(want) > 1 else set()):
                     by_key.setdefault(k, []).append(w)
                 by_unit.setdefault(whole, []).append(w)
@@ -243,6 +243,13 @@ class RuleMatcher:
         need = self.triggers(expr)
         return need is None or not need.isdisjoint(doc.present)
 
+    def _whole(self, text: str) -> str:
+        """A rule word as one canonical string (how a lexicon term or compound equal to it is found)."""
+        got = self._whole_cache.get(text)
+        if got is None:
+            got = self._whole_cache[text] = self._canon(normalise_text(text))
+        return got
+
     def _word_keys(self, text: str) -> list[frozenset[str]]:
         cached = self._word_cache.get(text)
         if cached is None:
@@ -268,9 +275,7 @@ class RuleMatcher:
         if n == 0:
             return []
         out = []
-        whole = self._whole_cache.get(w.text)
-        if whole is None:
-            whole = self._whole_cache[w.text] = self._canon(normalise_text(w.text))
+        whole = self._whole(w.text)
         if n > 1:  # a multi-token word may sit inside one lexicon term (民生委員 in 民生委員・児童委員)
             out += [Occ(doc.tokens[i].start, doc.tokens[i].end, i, i + 1) for i in doc.index.get(whole, ())
                     if doc.tokens[i].pos == LEXICON_POS]
@@ -404,13 +409,17 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
     hits: list[RuleHit] = []
     excluded: set[str] = set()
     live = matcher.live_rules(doc)
+
+    def skip(rule: Rule) -> bool:
+        return id(rule) not in live if live is not None else not matcher.may_match(rule.expr, doc)
+
     for theme in matcher.codebook.themes:
-        if live is not None and not any(id(r) in live for r in (*theme.rules, *theme.exclude)):
+        if all(skip(r) for r in (*theme.rules, *theme.exclude)):
             continue
         blocked: list[Occ] = []
         block_all = False
         for ex in theme.exclude:
-            if (id(ex) not in live) if live is not None else not matcher.may_match(ex.expr, doc):
+            if skip(ex):
                 continue
             matched, occ = matcher.evaluate(ex.expr, doc)
             if matched:
@@ -422,7 +431,7 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
         occs: set[Occ] = set()
         fired: list[str] = []
         for rule in theme.rules:
-            if (id(rule) not in live) if live is not None else not matcher.may_match(rule.expr, doc):
+            if skip(rule):
                 continue
             matched, occ = matcher.evaluate(rule.expr, doc)
             kept = [o for o in occ if not _overlaps(o, blocked)]
