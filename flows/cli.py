@@ -30,16 +30,10 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def default_measures(meeting_dir: Path) -> Path:
-    """The policy table used when ``--measures`` is not given.
+    """The policy table used when ``--measures`` is not given (see :func:`pipeline.ingest.find_measures`)."""
+    from pipeline.ingest import find_measures
 
-    Looked for beside the meeting, then two levels up (``data/meetings/<id>`` → ``data/``), then
-    ``data/measures.csv`` under the current folder.
-    """
-    for cand in (meeting_dir / "measures.csv", meeting_dir.parent.parent / "measures.csv",
-                 Path("data") / "measures.csv"):
-        if cand.is_file():
-            return cand
-    return Path("data") / "measures.csv"
+    return find_measures(meeting_dir)
 
 
 def _optional(path: Path | None, what: str) -> Path | None:
@@ -147,14 +141,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 class _NoTraceback(logging.Filter):
     """Prefect logs a failed task with its traceback; the terminal gets one line (the CLI prints the
-    error itself, and KYOSEI_DEBUG=1 restores tracebacks)."""
+    error itself, and KYOSEI_DEBUG=1 restores tracebacks).  A failure caused by bad input or configuration
+    (a :class:`KyoseiError`) is not logged at all: the CLI prints its message once, in Japanese and English."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KyoseiError):
+            return False
+        message = record.getMessage() if record.args else str(record.msg)
+        if record.levelno >= logging.ERROR and any(name in message for name in _our_errors()):
+            return False
         record.exc_info = None
         record.exc_text = None
         if isinstance(record.msg, str) and "Traceback (most recent call last)" in record.msg:
             record.msg = record.msg.split("Traceback (most recent call last)", 1)[0].rstrip() or "error"
         return True
+
+
+def _our_errors() -> set[str]:
+    """Names of the input/configuration errors (their messages are printed by the CLI itself)."""
+    seen, todo = set(), [KyoseiError]
+    while todo:
+        cls = todo.pop()
+        seen.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return seen
 
 
 def _quiet_tracebacks() -> None:
@@ -173,7 +183,8 @@ LARGE_INPUT = 2000
 
 
 class _ProgressBar(logging.Handler):
-    """Turns the stage messages of ``kyosei.progress`` into a rich progress bar."""
+    """Turns the stage messages of ``kyosei.progress`` into a rich progress bar, shown only for meetings of
+    :data:`LARGE_INPUT` items or more (the first message, after reading the inputs, gives the count)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
@@ -182,12 +193,23 @@ class _ProgressBar(logging.Handler):
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                             TimeElapsedColumn(), console=console, transient=False)
         self.task = self.bar.add_task("分析 / analysing", total=8)
+        self.shown: bool | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         step, total = getattr(record, "kyosei_step", None), getattr(record, "kyosei_total", None)
-        if step is not None:
+        if step is None:
+            return
+        if self.shown is None:
+            self.shown = int(getattr(record, "kyosei_items", 0) or 0) >= LARGE_INPUT
+            if self.shown:
+                self.bar.start()
+        if self.shown:
             self.bar.update(self.task, completed=step, total=total,
                             description=f"{getattr(record, 'kyosei_label', '')} 完了")
+
+    def stop(self) -> None:
+        if self.shown:
+            self.bar.stop()
 
 
 @contextlib.contextmanager
@@ -199,11 +221,10 @@ def _progress(enabled: bool) -> Iterator[None]:
     logger = logging.getLogger("kyosei.progress")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
-    handler.bar.start()
     try:
         yield
     finally:
-        handler.bar.stop()
+        handler.stop()
         logger.removeHandler(handler)
 
 
@@ -266,7 +287,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_codebook_check(args: argparse.Namespace) -> int:
     from pipeline.codebook import format_problems, parse_codebook
-    from pipeline.ingest import canonical_columns, read_table, validate_measures
+    from pipeline.ingest import load_measures
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
@@ -275,8 +296,7 @@ def cmd_codebook_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     measure_ids = pillar_ids = None
     if args.measures and args.measures.is_file():
-        raw = read_table(args.measures)
-        measures = validate_measures(canonical_columns(raw, "measures"), file=raw.file).ok
+        measures = load_measures(args.measures)
         measure_ids, pillar_ids = list(measures["measure_id"]), list(measures["pillar_id"])
     book, problems = parse_codebook(text, source=str(args.file), measure_ids=measure_ids, pillar_ids=pillar_ids)
     for line in format_problems(problems):
@@ -295,19 +315,19 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pipeline.codebook import load_codebook
-    from pipeline.ingest import canonical_columns, read_table, validate_measures
-    from pipeline.review import LOG_COLUMNS, decisions_from_sheet, read_review_sheet
+    from pipeline.ingest import load_measures
+    from pipeline.outputs import TAGGED
+    from pipeline.review import LOG_COLUMNS, SUMMARY_SHEET, decisions_from_sheet, read_review_sheet
     from pipeline.safety import safe_frame
 
     meeting_id, sheet = read_review_sheet(args.workbook)
     if not meeting_id:
-        err_console.print(f"{args.workbook}: 「概要」シートに会議IDがありません / no meeting id in the 概要 sheet",
-                          markup=False)
+        err_console.print(f"{args.workbook}: 「{SUMMARY_SHEET}」シートに会議IDがありません / no meeting id in the "
+                          f"{SUMMARY_SHEET} sheet", markup=False)
         return EXIT_ERROR
     book = load_codebook(args.codebook)
-    raw = read_table(args.measures)
-    measures = validate_measures(canonical_columns(raw, "measures"), file=raw.file).ok
-    tagged_path = args.out_root / meeting_id / "tagged.csv"
+    measures = load_measures(args.measures)
+    tagged_path = args.out_root / meeting_id / TAGGED.file
     known = None
     if tagged_path.is_file():
         known = list(pd.read_csv(tagged_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")["item_id"])
@@ -340,7 +360,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from pipeline.evaluate import errors, label_columns, predicted_sets, scores
     from pipeline.ingest import header_key, read_table
-    from pipeline.tagging import tag_texts
 
     raw = read_table(args.labels)
     frame = raw.frame.drop(columns=["row"])
@@ -364,7 +383,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           markup=False)
         return EXIT_ERROR
     texts = list(frame[text_col])
-    by_item = tag_texts(ids, texts, tagger)
+    by_item = tagger.tag_texts(ids, texts)
     truth = frame[themes].astype(int).reset_index(drop=True)
     table = scores(truth, predicted_sets(by_item, ids), themes)
     out = Table(title=f"{raw.file}: {len(ids)} 件 / items" + ("（ルールのみ / rules only）" if args.no_model else ""))
@@ -391,32 +410,20 @@ def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.codebook import load_codebook
-
-    if args.quiet:
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-
-    # No network at run time: Prefect's ephemeral server must not try to send telemetry.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    if args.quiet:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.meeting import meeting_flow, remove_stale_temporaries, run_lock
+    _prefect_env(args.quiet)
+    from flows.meeting import meeting_flow
 
     _quiet_tracebacks()
-    from pipeline.ingest import load_meeting
-
     measures = args.measures or default_measures(args.meeting_dir)
-    # Fail on unusable input before Prefect starts: one clear message, no flow-run traceback.
-    inputs = load_meeting(args.meeting_dir, measures)
-    load_codebook(args.codebook, measure_ids=list(inputs.measures["measure_id"]))
     if not args.quiet:
         console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）")
-    n_items = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)
-    with run_lock(args.out_root, inputs.meeting_id), _progress(not args.quiet and n_items >= LARGE_INPUT):
-        remove_stale_temporaries(args.out_root, inputs.meeting_id)
+    # The flow reads and checks the inputs (once) and takes the meeting's lock; an input problem comes back
+    # as one message (see main).
+    with _progress(not args.quiet):
         out = _run_flow(meeting_flow, args, measures)
-    console.print(f"[green]完了 / done:[/] {Path(out) / 'report.html'}")
+    from pipeline.outputs import REPORT_HTML
+
+    console.print(f"[green]完了 / done:[/] {Path(out) / REPORT_HTML.file}")
     return EXIT_OK
 
 

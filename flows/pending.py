@@ -16,9 +16,11 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.meeting import fingerprint, meeting_flow, remove_stale_temporaries, run_lock
+from flows.meeting import meeting_flow
 from pipeline.errors import KyoseiError
-from pipeline.ingest import meeting_id_for, read_meeting_meta
+from pipeline.ingest import discover_meetings, find_measures, meeting_id_for, read_meeting_meta
+from pipeline.manifest import RunFiles, fingerprint
+from pipeline.outputs import MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +55,6 @@ class PendingRunsFailed(KyoseiError):
                          f"実行した会議 / ran: {summary.ran or 'なし'}")
 
 
-def discover(data_root: Path) -> list[Path]:
-    """Meeting folders under ``DATA_ROOT/meetings/`` (or ``DATA_ROOT/``) that hold an input file, never
-    following a link out of the data root."""
-    root = data_root.resolve()
-    base = data_root / "meetings" if (data_root / "meetings").is_dir() else data_root
-    out = []
-    for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not d.resolve().is_relative_to(root):
-            log.warning("%s points outside %s; skipped", d, data_root)
-            continue
-        if any((d / f"{k}{s}").is_file() for k in ("cards", "feedback", "votes") for s in (".csv", ".xlsx", ".tsv")):
-            out.append(d)
-    return out
-
-
 def _date_key(meeting_dir: Path) -> tuple[str, str]:
     try:
         meta = read_meeting_meta(meeting_dir)
@@ -78,7 +65,7 @@ def _date_key(meeting_dir: Path) -> tuple[str, str]:
 
 
 def last_fingerprint(out_root: Path, meeting_id: str) -> str | None:
-    path = out_root / meeting_id / "manifest.json"
+    path = out_root / meeting_id / MANIFEST.file
     try:
         return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
     except (OSError, ValueError):
@@ -88,24 +75,23 @@ def last_fingerprint(out_root: Path, meeting_id: str) -> str | None:
 def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingSummary:
     """Run every pending meeting (date order); one failure does not stop the others."""
     summary = PendingSummary()
-    measures = settings.measures or data_root / "measures.csv"
-    for meeting_dir in sorted(discover(data_root), key=_date_key):
+    for meeting_dir in sorted(discover_meetings(data_root), key=_date_key):
         label = meeting_dir.name
         try:
             meta = read_meeting_meta(meeting_dir)
             meeting_id = meeting_id_for(meeting_dir, meta)
             label = meeting_id
-            print_ = fingerprint(meeting_dir, measures, **{k: v for k, v in asdict(settings).items()
-                                                           if k != "measures"})
+            measures = settings.measures or find_measures(meeting_dir, data_root)
+            files = RunFiles(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
+                             **{k: v for k, v in asdict(settings).items() if k != "measures"})
+            print_ = fingerprint(files)
             if last_fingerprint(out_root, meeting_id) == print_:
                 summary.skipped.append(meeting_id)
                 continue
-            with run_lock(out_root, meeting_id):
-                remove_stale_temporaries(out_root, meeting_id)
-                meeting_flow(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
-                             lexicon=settings.lexicon, stopwords=settings.stopwords, codebook=settings.codebook,
-                             theme_labels=settings.theme_labels, decisions=settings.decisions,
-                             mask_pii=settings.mask_pii)
+            meeting_flow(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
+                         lexicon=settings.lexicon, stopwords=settings.stopwords, codebook=settings.codebook,
+                         theme_labels=settings.theme_labels, decisions=settings.decisions,
+                         mask_pii=settings.mask_pii)
             summary.ran.append(meeting_id)
         except Exception as err:  # one meeting's failure must not stop the others
             summary.failed[label] = str(err) or type(err).__name__

@@ -128,9 +128,12 @@ class MeasureMatcher:
                         out[i, col[mid]] = 1.0
         return out
 
+    def combine(self, similarity: np.ndarray, themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
+        """Scores from :meth:`similarity` rows and each item's themes (the formula in the module docstring)."""
+        return np.round((1 - self.link_weight) * similarity + self.link_weight * self.link(themes, codebook), 4)
+
     def score(self, texts: Sequence[str], themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
-        sim = self.similarity(texts)
-        return np.round((1 - self.link_weight) * sim + self.link_weight * self.link(themes, codebook), 4)
+        return self.combine(self.similarity(texts), themes, codebook)
 
     def shared_terms(self, text: str, measure_index: int, *, top: int = 5) -> list[str]:
         """Terms the text shares with a measure, heaviest first (evidence for a match)."""

@@ -119,27 +119,34 @@ def card_text(title: str, body: str) -> str:
     return title or body
 
 
-def normalised_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
-    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` out (cards first).
-
-    Cards get ``kind`` = ``"カード"``; ``text`` is the normalised ``raw_text``.
-    """
+def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` with ``text`` still empty
+    (cards first; cards get ``kind`` = ``"カード"`` and the text of :func:`card_text`)."""
     rows: list[dict[str, str]] = []
     if cards is not None:
         for rec in cards.to_dict("records"):
-            raw = card_text(rec[Cards.title], rec[Cards.body])
             rows.append({
                 Items.item_id: rec[Cards.card_id], Items.source: "card", Items.kind: "カード",
                 Items.group: rec[Cards.group], Items.card_id: rec[Cards.card_id],
-                Items.raw_text: raw, Items.text: normalise_text(raw),
+                Items.raw_text: card_text(rec[Cards.title], rec[Cards.body]), Items.text: "",
             })
     if feedback is not None:
         for rec in feedback.to_dict("records"):
-            raw = rec[Feedback.text]
             rows.append({
                 Items.item_id: rec[Feedback.comment_id], Items.source: "feedback", Items.kind: rec[Feedback.kind],
                 Items.group: rec[Feedback.group], Items.card_id: rec[Feedback.card_id],
-                Items.raw_text: raw, Items.text: normalise_text(raw),
+                Items.raw_text: rec[Feedback.text], Items.text: "",
             })
-    frame = pd.DataFrame(rows, columns=list(Items.to_schema().columns), dtype="object").astype(str)
-    return Items.validate(frame)
+    return pd.DataFrame(rows, columns=list(Items.to_schema().columns), dtype="object").astype(str)
+
+
+def normalise_items(raw: pd.DataFrame) -> pd.DataFrame:
+    """Items from :func:`raw_items` → the same with ``text`` = the normalised ``raw_text``."""
+    out = raw.copy()
+    out[Items.text] = [normalise_text(t) for t in raw[Items.raw_text]]
+    return Items.validate(out.astype(str))
+
+
+def normalised_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` out (cards first)."""
+    return normalise_items(raw_items(cards, feedback))

@@ -22,12 +22,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from pipeline.errors import ConfigError
 
-DECISIONS = ("採用", "不採用", "修正")
+ACCEPT, REJECT, CORRECT = "採用", "不採用", "修正"
+DECISIONS = (ACCEPT, REJECT, CORRECT)
+"""The values of the 判定 column (written as the sheet's drop-down, read back by ``review apply``)."""
+REVIEW_SHEET = "レビュー"
+SUMMARY_SHEET = "概要"
+MEETING_ID_LABEL = "会議ID"
+"""Sheet names and the 概要 row holding the meeting id: shared by the workbook writer and the reader."""
 KIND_LABELS = {"theme": "テーマ", "measure": "施策の紐づけ", "perspective": "新たな視点"}
 LOG_COLUMNS = ["meeting_id", "item_id", "kind", "suggestion", "decision", "correction", "note", "text", "timestamp"]
 
@@ -98,10 +105,10 @@ def _perspective_items(perspectives: pd.DataFrame, perspective_id: str) -> str:
 class SheetProblem:
     row: int
     message: str
-    sheet: str = "レビュー"
+    sheet: str = REVIEW_SHEET
 
     def __str__(self) -> str:
-        if self.sheet == "レビュー":
+        if self.sheet == REVIEW_SHEET:
             return f"レビュー {self.row}行目 / row {self.row}: {self.message}"
         return f"{self.sheet} {self.row}行目 / sheet {self.sheet} row {self.row}: {self.message}"
 
@@ -120,17 +127,17 @@ def read_review_sheet(path: Path) -> tuple[str, pd.DataFrame]:
         raise ConfigError(f"{path}: Excel ファイルとして開けません / cannot open as a workbook ({type(err).__name__})"
                           ) from None
     try:
-        if "レビュー" not in wb.sheetnames:
+        if REVIEW_SHEET not in wb.sheetnames:
             raise ConfigError(f"{path}: 「レビュー」シートがありません / no sheet named レビュー (found {wb.sheetnames})")
         # More rows than one Excel sheet holds continue on レビュー (2), レビュー (3) … (same header).
-        sheets = ["レビュー"] + [n for n in wb.sheetnames if re.fullmatch(r"レビュー \(\d+\)", n)]
+        sheets = [REVIEW_SHEET] + [n for n in wb.sheetnames if re.fullmatch(rf"{REVIEW_SHEET} \(\d+\)", n)]
         parts = [(name, [[("" if v is None else str(v)) for v in r] for r in wb[name].iter_rows(values_only=True)])
                  for name in sheets]
         rows = parts[0][1]
         meta_id = ""
-        if "概要" in wb.sheetnames:
-            for r in wb["概要"].iter_rows(values_only=True):
-                if r and r[0] == "会議ID" and len(r) > 1:
+        if SUMMARY_SHEET in wb.sheetnames:
+            for r in wb[SUMMARY_SHEET].iter_rows(values_only=True):
+                if r and r[0] == MEETING_ID_LABEL and len(r) > 1:
                     meta_id = str(r[1] or "")
     finally:
         wb.close()
@@ -164,7 +171,7 @@ def decisions_from_sheet(
     items = set(known_items) if known_items is not None else None
     out, problems = [], []
     for rec in sheet.to_dict("records"):
-        row, sheet_name = int(rec["row"]), str(rec.get("sheet") or "レビュー")
+        row, sheet_name = int(rec["row"]), str(rec.get("sheet") or REVIEW_SHEET)
         decision = rec[R_DECISION]
         if not decision:
             continue
@@ -187,14 +194,14 @@ def decisions_from_sheet(
                                               "item is not in this meeting's outputs"))
             continue
         correction = rec[R_CORRECTION]
-        if decision == "修正" and not correction:
+        if decision == CORRECT and not correction:
             problems.append(SheetProblem(row, sheet=sheet_name, message="修正には「修正後」が必要です / 修正 needs a value in 修正後"))
             continue
-        if decision == "修正" and kind == "theme" and correction not in themes:
+        if decision == CORRECT and kind == "theme" and correction not in themes:
             problems.append(SheetProblem(row, sheet=sheet_name, message=f"修正後「{correction}」はコードブックのテーマIDではありません / "
                                               f"unknown theme id; use one of {sorted(themes)}"))
             continue
-        if decision == "修正" and kind == "measure" and correction not in measures:
+        if decision == CORRECT and kind == "measure" and correction not in measures:
             problems.append(SheetProblem(row, sheet=sheet_name, message=f"修正後「{correction}」は施策IDではありません / unknown measure id"))
             continue
         out.append({"meeting_id": meeting_id, "item_id": item_key, "kind": kind, "suggestion": suggestion,
@@ -225,17 +232,23 @@ def latest(log: pd.DataFrame, meeting_id: str | None = None) -> pd.DataFrame:
     return frame.drop_duplicates(["meeting_id", "item_id", "kind", "suggestion"], keep="last").reset_index(drop=True)
 
 
-@dataclass
-class Changes:
-    """What the decisions changed in this run (shown in the report)."""
+class Change(NamedTuple):
+    """One thing an earlier decision changed in this run (shown in the report's 判定の反映)."""
 
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    kind: str
+    item_id: str
+    change: str
 
-    def add(self, kind: str, target: str, what: str) -> None:
-        self.rows.append((KIND_LABELS.get(kind, kind), target, what))
 
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["kind", "item_id", "change"])
+CHANGE_COLUMNS = list(Change._fields)
+
+
+def change(kind: str, target: str, what: str) -> Change:
+    return Change(KIND_LABELS.get(kind, kind), target, what)
+
+
+def changes_frame(rows: Sequence[Change]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=CHANGE_COLUMNS)
 
 
 def training_labels(log: pd.DataFrame) -> pd.DataFrame:
@@ -244,37 +257,39 @@ def training_labels(log: pd.DataFrame) -> pd.DataFrame:
     for r in latest(log).itertuples(index=False):
         if r.kind != "theme" or not r.text:
             continue
-        if r.decision == "採用":
+        if r.decision == ACCEPT:
             rows.append((r.meeting_id, r.item_id, r.text, r.suggestion, 1))
-        elif r.decision == "不採用":
+        elif r.decision == REJECT:
             rows.append((r.meeting_id, r.item_id, r.text, r.suggestion, 0))
-        elif r.decision == "修正":
+        elif r.decision == CORRECT:
             rows += [(r.meeting_id, r.item_id, r.text, r.suggestion, 0),
                      (r.meeting_id, r.item_id, r.text, r.correction, 1)]
     return pd.DataFrame(rows, columns=["meeting_id", "item_id", "text", "theme", "label"])
 
 
-def apply_theme_decisions(evidence: pd.DataFrame, decisions: pd.DataFrame, changes: Changes,
-                          theme_order: Sequence[str]) -> pd.DataFrame:
-    """Remove rejected tags, replace corrected ones (source ``analyst``) for this meeting's decisions."""
+def apply_theme_decisions(evidence: pd.DataFrame, decisions: pd.DataFrame,
+                          theme_order: Sequence[str]) -> tuple[pd.DataFrame, list[Change]]:
+    """Remove rejected tags, replace corrected ones (source ``analyst``) for this meeting's decisions;
+    returns the new evidence and what changed."""
+    changes: list[Change] = []
     out = evidence.copy()
     order = {t: i for i, t in enumerate(theme_order)}
     for r in decisions[decisions["kind"] == "theme"].itertuples(index=False):
         mask = (out["item_id"] == r.item_id) & (out["theme"] == r.suggestion)
-        if r.decision in ("不採用", "修正") and mask.any():
+        if r.decision in (REJECT, CORRECT) and mask.any():
             out = out[~mask]
-            changes.add("theme", r.item_id, f"テーマ「{r.suggestion}」を外しました（{r.decision}）")
-        if r.decision == "修正" and not ((out["item_id"] == r.item_id) & (out["theme"] == r.correction)).any():
+            changes.append(change("theme", r.item_id, f"テーマ「{r.suggestion}」を外しました（{r.decision}）"))
+        if r.decision == CORRECT and not ((out["item_id"] == r.item_id) & (out["theme"] == r.correction)).any():
             out = pd.concat([out, pd.DataFrame([{"item_id": r.item_id, "theme": r.correction, "terms": "",
                                                   "spans": "", "source": "analyst", "score": 1.0}])],
                             ignore_index=True)
-            changes.add("theme", r.item_id, f"テーマ「{r.correction}」を付けました（修正）")
+            changes.append(change("theme", r.item_id, f"テーマ「{r.correction}」を付けました（修正）"))
     if len(out):
         item_order = {i: n for n, i in enumerate(dict.fromkeys(evidence["item_id"]))}
         out = out.assign(_i=out["item_id"].map(item_order).fillna(len(item_order)),
                          _t=out["theme"].map(order).fillna(len(order)))
         out = out.sort_values(["_i", "_t"], kind="mergesort").drop(columns=["_i", "_t"])
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), changes
 
 
 @dataclass(frozen=True)
@@ -289,34 +304,45 @@ def link_overrides(decisions: pd.DataFrame) -> LinkOverrides:
     add: dict[str, list[str]] = {}
     remove: set[tuple[str, str]] = set()
     for r in decisions[decisions["kind"] == "measure"].itertuples(index=False):
-        if r.decision == "採用":
+        if r.decision == ACCEPT:
             add.setdefault(r.item_id, []).append(r.suggestion)
-        elif r.decision == "不採用":
+        elif r.decision == REJECT:
             remove.add((r.item_id, r.suggestion))
-        elif r.decision == "修正":
+        elif r.decision == CORRECT:
             remove.add((r.item_id, r.suggestion))
             add.setdefault(r.item_id, []).append(r.correction)
     return LinkOverrides({k: tuple(dict.fromkeys(v)) for k, v in add.items()}, frozenset(remove))
 
 
-def apply_perspective_decisions(perspectives: pd.DataFrame, decisions: pd.DataFrame,
-                                changes: Changes) -> pd.DataFrame:
-    """Drop rejected suggestions (same main theme or label), mark accepted / corrected ones."""
+def link_changes(overrides: LinkOverrides) -> list[Change]:
+    """What the analysts' link decisions change (links added, then links removed)."""
+    out = [change("measure", item_id, f"施策案 {m} への紐づけを反映しました（採用/修正）")
+           for item_id, mids in overrides.add.items() for m in mids]
+    out += [change("measure", item_id, f"施策案 {m} への紐づけを外しました（不採用/修正）")
+            for item_id, m in sorted(overrides.remove)]
+    return out
+
+
+def apply_perspective_decisions(perspectives: pd.DataFrame,
+                                decisions: pd.DataFrame) -> tuple[pd.DataFrame, list[Change]]:
+    """Drop rejected suggestions (same main theme or label), mark accepted / corrected ones; returns the
+    new table and what changed."""
+    changes: list[Change] = []
     out = perspectives.copy()
     for r in decisions[decisions["kind"] == "perspective"].itertuples(index=False):
         match = (out["main_theme"] == r.suggestion) | (out["label"] == r.suggestion)
         if not match.any():
             continue
         pid = str(out.loc[match, "perspective_id"].iloc[0])
-        if r.decision == "不採用":
+        if r.decision == REJECT:
             out = out[~match]
-            changes.add("perspective", pid, f"「{r.suggestion}」は不採用のため提案しません")
+            changes.append(change("perspective", pid, f"「{r.suggestion}」は不採用のため提案しません"))
         else:
             out.loc[match, "status"] = "accepted"
-            if r.decision == "修正":
+            if r.decision == CORRECT:
                 out.loc[match, "label"] = r.correction
-            changes.add("perspective", pid, f"「{r.suggestion}」を{r.decision}済みとしました")
+            changes.append(change("perspective", pid, f"「{r.suggestion}」を{r.decision}済みとしました"))
     if len(out) != len(perspectives):
         out = out.reset_index(drop=True)
         out["perspective_id"] = [f"V{n:02d}" for n in range(1, len(out) + 1)]
-    return out
+    return out, changes

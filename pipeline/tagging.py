@@ -640,6 +640,10 @@ class Tagger:
         return tag_items(items, codebook=self.codebook, tokeniser=self.tokeniser, model=self.model, tokens=tokens,
                          compounds=compounds, matcher=matcher)
 
+    def tag_texts(self, ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
+        """Plain texts → item id → themes (``|``-joined); used by ``kyosei eval``."""
+        return tag_texts(ids, texts, self)
+
 
 def train_model(labels: pd.DataFrame, codebook: Codebook, *,
                 classifier: ThemeClassifier | None = None) -> ThemeClassifier | None:

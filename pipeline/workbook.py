@@ -19,7 +19,18 @@ from typing import Any
 import pandas as pd
 
 from pipeline.report import label_for
-from pipeline.review import R_CORRECTION, R_DECISION, R_KEY, R_NOTE, R_TEXT, REVIEW_COLUMNS
+from pipeline.review import (
+    DECISIONS,
+    MEETING_ID_LABEL,
+    R_CORRECTION,
+    R_DECISION,
+    R_KEY,
+    R_NOTE,
+    R_TEXT,
+    REVIEW_COLUMNS,
+    REVIEW_SHEET,
+    SUMMARY_SHEET,
+)
 
 HEADER_FILL = "DDEBF7"
 MAX_WIDTH = 60
@@ -114,23 +125,23 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
         stamp = datetime.fromisoformat(date) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else datetime(2000, 1, 1)
         wb.set_properties({"created": stamp.replace(tzinfo=UTC)})  # fixed dates: same inputs, same bytes
         styles = _Styles(wb)
-        info = pd.DataFrame([("会議ID", meeting_id), ("会議", title), *summary,
+        info = pd.DataFrame([(MEETING_ID_LABEL, meeting_id), ("会議", title), *summary,
                              ("レビューの仕方", "「レビュー」シートの「判定」で 採用・不採用・修正 を選び、修正のときは「修正後」に"
                                          "テーマIDか施策IDを入れます。保存後 kyosei review apply でこのブックを読み込むと、"
                                          "次回の分析に反映されます。「キー」列は変更しないでください。")],
                             columns=["項目", "値"])
-        _sheet(wb, styles, "概要", info, labels=False, wrap=["値"])
+        _sheet(wb, styles, SUMMARY_SHEET, info, labels=False, wrap=["値"])
         for name, frame in sheets:
             for part_name, part in _parts(name, frame, max_rows):
                 _sheet(wb, styles, part_name, part,
                        wrap=[c for c in frame.columns if c in ("text", "quotes", "representative_text")])
-        for part_name, part in _parts("レビュー", review[REVIEW_COLUMNS], max_rows):
+        for part_name, part in _parts(REVIEW_SHEET, review[REVIEW_COLUMNS], max_rows):
             ws = _sheet(wb, styles, part_name, part, labels=False, wrap=[R_TEXT, R_NOTE],
                         hidden=[R_KEY], min_width={R_DECISION: 12, R_CORRECTION: 12, R_NOTE: 12})
             if len(part):
                 col = REVIEW_COLUMNS.index(R_DECISION)
                 ws.data_validation(1, col, len(part), col, {
-                    "validate": "list", "source": ["採用", "不採用", "修正"], "ignore_blank": True,
+                    "validate": "list", "source": list(DECISIONS), "ignore_blank": True,
                     "error_title": "判定", "error_message": "採用・不採用・修正 から選んでください",
                     "input_title": "判定", "input_message": "採用・不採用・修正"})
         wb.close()

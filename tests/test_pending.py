@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.pending import PendingRunsFailed, Settings, discover, run_pending, run_pending_flow
+from flows.pending import PendingRunsFailed, Settings, run_pending, run_pending_flow
+from pipeline.ingest import discover_meetings as discover
 from tests.conftest import DATA, MODELS
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

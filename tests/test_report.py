@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.report import (
+    Group,
     ReportContext,
     Section,
     label_for,
@@ -61,14 +62,15 @@ def test_labels(column: str, label: str) -> None:
 
 def context(text: str) -> ReportContext:
     comments = pd.DataFrame({"item_id": ["F1"], "kind": ["感想"], "text": [text]})
-    return ReportContext(
-        meeting_id="2024-05-22", title="第2回 <会議>", date="2024-05-22",
-        counts=[{"file": "feedback.csv", "kind": "feedback", "encoding": "utf-8", "rows_in": 1, "rows_ok": 1,
-                 "rows_rejected": 0}],
-        summary=[("コメント", "1件")],
-        comment_sections=[Section("種別ごとの件数", pd.DataFrame({"kind": ["感想"], "comments": [1]}))],
-        comments=comments, rejects=pd.DataFrame(), manifest_summary=[("乱数シード", "0")],
-    )
+    counts = pd.DataFrame([{"file": "feedback.csv", "kind": "feedback", "encoding": "utf-8", "rows_in": 1,
+                            "rows_ok": 1, "rows_rejected": 0}])
+    return ReportContext(meeting_id="2024-05-22", title="第2回 <会議>", date="2024-05-22", groups=[
+        Group("概要", "summary", [Section("", pairs=[("コメント", "1件")]), Section("入力ファイル", counts)]),
+        Group("コメント", "comments", [Section("種別ごとの件数", pd.DataFrame({"kind": ["感想"], "comments": [1]}))]),
+        Group("コメント一覧", "list", [Section("", comments, filterable=True)]),
+        Group("付録", "appendix", [Section("取り込めなかった行", pd.DataFrame(), empty="なし"),
+                                  Section("実行情報", pairs=[("乱数シード", "0")])]),
+    ])
 
 
 def test_html_escapes_every_input_text() -> None:

@@ -13,7 +13,6 @@ from pipeline.errors import ConfigError
 from pipeline.review import (
     LOG_COLUMNS,
     REVIEW_COLUMNS,
-    Changes,
     apply_perspective_decisions,
     apply_theme_decisions,
     decisions_from_sheet,
@@ -127,11 +126,10 @@ def test_latest_decision_wins_and_training_labels() -> None:
 def test_theme_decisions_remove_and_replace_tags() -> None:
     log = pd.DataFrame([("m", "F01", "theme", "居場所", "修正", "就労", "", "", "t"),
                         ("m", "C09", "theme", "権利擁護", "不採用", "", "", "", "t")], columns=LOG_COLUMNS)
-    changes = Changes()
-    got = apply_theme_decisions(EVIDENCE, log, changes, ["相談窓口", "居場所", "権利擁護", "就労"])
+    got, changes = apply_theme_decisions(EVIDENCE, log, ["相談窓口", "居場所", "権利擁護", "就労"])
     assert got[["item_id", "theme", "source"]].values.tolist() == [["F01", "相談窓口", "rule:相談窓口#rule1"],
                                                                    ["F01", "就労", "analyst"]]
-    assert len(changes.rows) == 3
+    assert len(changes) == 3
     assert EVIDENCE.shape == (3, 6)                                  # input not mutated
 
 
@@ -147,7 +145,7 @@ def test_measure_decisions_become_link_overrides() -> None:
 def test_perspective_decisions() -> None:
     log = pd.DataFrame([("m", "F16", "perspective", "就労", "修正", "就労支援の視点", "", "", "t"),
                         ("m", "F20", "perspective", "子ども・若者", "不採用", "", "", "", "t")], columns=LOG_COLUMNS)
-    got = apply_perspective_decisions(PERSPECTIVES, log, Changes())
+    got, _ = apply_perspective_decisions(PERSPECTIVES, log)
     assert got[["perspective_id", "label", "status"]].values.tolist() == [["V01", "就労支援の視点", "accepted"]]
 
 

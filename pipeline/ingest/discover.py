@@ -1,0 +1,136 @@
+"""Finding things on disk: a meeting's input files and ``meeting.yaml``, the meeting folders under a data
+root, the policy table.  One list of input names and suffixes, shared by ``run``, ``validate`` and
+``run-pending``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import InputError
+
+log = logging.getLogger(__name__)
+
+INPUT_KINDS: tuple[str, ...] = ("cards", "feedback", "votes")
+SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv", ".txt")
+MEETING_FILE = "meeting.yaml"
+MEASURES_FILE = "measures.csv"
+
+
+_SAFE_ID = re.compile(r"[^\s/\\:*?\"<>|]+")
+
+
+def meeting_id_for(meeting_dir: Path, meta: dict[str, object]) -> str:
+    """``meeting.yaml``'s ``id`` (a date is written as YYYY-MM-DD), else the folder name.
+
+    An id that could leave the output folder (``..``, slashes) is refused.
+    """
+    raw = meta.get("id")
+    if isinstance(raw, dt.date):
+        raw = raw.isoformat()
+    mid = str(raw).strip() if raw not in (None, "") else meeting_dir.resolve().name
+    if not _SAFE_ID.fullmatch(mid) or mid.startswith("."):
+        raise InputError(
+            str(meeting_dir / MEETING_FILE),
+            f"会議ID「{mid}」は使えません（/ \\ : * ? \" < > | や空白、先頭の . は不可）。",
+            f"meeting id {mid!r} is not allowed (no slashes, spaces or leading dot).",
+            "meeting.yaml の id を 2024-05-22 のような形にしてください。",
+            "set id in meeting.yaml to something like 2024-05-22.",
+        )
+    return mid
+
+
+def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
+    """``meeting.yaml`` as a dict ({} when absent); refused when it is not a mapping."""
+    path = meeting_dir / MEETING_FILE
+    if not path.exists():
+        return {}
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(str(path), "YAML として読めません。", f"not valid YAML ({err}).") from None
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InputError(str(path), "「項目: 値」の形式ではありません。", "must be a mapping of key: value.")
+    for key in ("id", "title", "organiser"):
+        if key in meta and isinstance(meta[key], dict | list):
+            raise InputError(str(path), f"「{key}」は1つの値（文字）にしてください。",
+                             f"'{key}' must be a single value, not a list or mapping.")
+    date = meta.get("date")
+    if date is not None and not isinstance(date, dt.date) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
+        raise InputError(str(path), f"date「{date}」は 2024-05-22 の形で書いてください。",
+                         f"date {date!r} must look like 2024-05-22.")
+    return meta
+
+
+def find_input_files(meeting_dir: Path) -> dict[str, Path]:
+    """Locate the ``cards``/``feedback``/``votes`` files (any of :data:`SUFFIXES`) in a meeting folder."""
+    if not meeting_dir.is_dir():
+        raise InputError(str(meeting_dir), "会議フォルダが見つかりません。", "meeting folder not found.")
+    found: dict[str, Path] = {}
+    for kind in INPUT_KINDS:
+        matches = [meeting_dir / f"{kind}{s}" for s in SUFFIXES if (meeting_dir / f"{kind}{s}").is_file()]
+        if len(matches) > 1:
+            raise InputError(
+                str(meeting_dir),
+                f"{kind} のファイルが複数あります: {[m.name for m in matches]}",
+                f"several {kind} files: {[m.name for m in matches]}",
+                "どれか1つだけ残してください。",
+                "keep only one.",
+            )
+        if matches:
+            # never follow a link out of the meeting folder (feedback.csv -> /etc/passwd)
+            if not matches[0].resolve().is_relative_to(meeting_dir.resolve()):
+                raise InputError(
+                    str(matches[0]),
+                    "会議フォルダの外のファイルを指しています。",
+                    "the file points outside the meeting folder.",
+                    "ファイルそのものを会議フォルダに置いてください。",
+                    "put the file itself in the meeting folder.",
+                )
+            found[kind] = matches[0]
+    if not found:
+        raise InputError(
+            str(meeting_dir),
+            "cards / feedback / votes のファイルがありません。",
+            "no cards, feedback or votes file found.",
+            "feedback.csv などを置いてください。",
+            "add feedback.csv, cards.csv or votes.csv.",
+        )
+    return found
+
+
+def has_input_file(folder: Path) -> bool:
+    """Whether ``folder`` holds a cards, feedback or votes file (the same names :func:`find_input_files` reads)."""
+    return any((folder / f"{k}{s}").is_file() for k in INPUT_KINDS for s in SUFFIXES)
+
+
+def discover_meetings(data_root: Path) -> list[Path]:
+    """Meeting folders under ``DATA_ROOT/meetings/`` (or ``DATA_ROOT/``) that hold an input file, never
+    following a link out of the data root."""
+    root = data_root.resolve()
+    base = data_root / "meetings" if (data_root / "meetings").is_dir() else data_root
+    out = []
+    for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not d.resolve().is_relative_to(root):
+            log.warning("%s points outside %s; skipped", d, data_root)
+            continue
+        if has_input_file(d):
+            out.append(d)
+    return out
+
+
+def find_measures(meeting_dir: Path, data_root: Path | None = None) -> Path:
+    """The policy table used when none is given: beside the meeting, in the data root (``run-pending``'s
+    ``DATA_ROOT``, else two levels up: ``data/meetings/<id>`` → ``data/``), else ``data/measures.csv`` under
+    the current folder."""
+    roots = [meeting_dir, data_root if data_root is not None else meeting_dir.parent.parent, Path("data")]
+    for folder in roots:
+        if (folder / MEASURES_FILE).is_file():
+            return folder / MEASURES_FILE
+    return roots[1] / MEASURES_FILE if data_root is not None else Path("data") / MEASURES_FILE

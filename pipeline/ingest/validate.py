@@ -1,0 +1,245 @@
+"""Row-by-row validation of canonical frames: each ``validate_*`` is pure — a canonical frame of strings
+in, the accepted rows (schemas in :mod:`pipeline.schemas`) and the refused ones out."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.ingest.columns import label
+from pipeline.ingest.read import ROW, make_rejects
+from pipeline.schemas import FEEDBACK_KINDS, ID_SEPARATORS, KIND_ALIASES, Cards, Feedback, Measures, Votes
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Output of a ``validate_*`` stage: the accepted rows and the refused ones."""
+
+    ok: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+
+def clean_id(value: str) -> str:
+    """Ids are compared after NFKC and trimming (full-width 'Ｃ０１' == 'C01')."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+_INT = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+def parse_int(value: str) -> int | None:
+    """An integer cell ('3', '３', '3.0'), or ``None`` when it is not a whole number."""
+    s = unicodedata.normalize("NFKC", value).strip().replace(",", "")
+    if not _INT.fullmatch(s):
+        return None
+    return int(float(s)) if "." in s else int(s)
+
+
+def split_ids(value: str) -> list[str]:
+    """Several ids in one cell, separated by | 、 , ; / or spaces; order kept, duplicates removed."""
+    out: list[str] = []
+    for part in re.split(ID_SEPARATORS, clean_id(value)):
+        if part and part not in out:
+            out.append(part)
+    return out
+
+
+def _duplicate_reason(col: str, value: str, first_row: int) -> str:
+    return f"{label(col)} 「{value}」が重複しています（最初は{first_row}行目）/ duplicate {col} (first at row {first_row})"
+
+
+def _empty_reason(col: str) -> str:
+    return f"{label(col)} が空です / {col} is empty"
+
+
+def validate_measures(frame: pd.DataFrame, *, file: str) -> Validated:
+    """Canonical measures frame in → validated :class:`Measures` (+ rejects)."""
+    ok, rejects = [], []
+    first: dict[str, int] = {}
+    for rec in frame.to_dict("records"):
+        row = int(rec[ROW])
+        mid, pid = clean_id(rec[Measures.measure_id]), clean_id(rec[Measures.pillar_id])
+        name = rec[Measures.measure_name].strip()
+        if not mid:
+            rejects.append((file, row, Measures.measure_id, _empty_reason(Measures.measure_id), ""))
+        elif not pid:
+            rejects.append((file, row, Measures.pillar_id, _empty_reason(Measures.pillar_id), ""))
+        elif not name:
+            rejects.append((file, row, Measures.measure_name, _empty_reason(Measures.measure_name), ""))
+        elif mid in first:
+            rejects.append((file, row, Measures.measure_id, _duplicate_reason(Measures.measure_id, mid, first[mid]), mid))
+        else:
+            first[mid] = row
+            ok.append({
+                Measures.pillar_id: pid,
+                Measures.pillar_name: rec[Measures.pillar_name].strip(),
+                Measures.measure_id: mid,
+                Measures.measure_name: name,
+                Measures.description: rec[Measures.description].strip(),
+                Measures.keywords: rec[Measures.keywords].strip(),
+            })
+    out = pd.DataFrame(ok, columns=list(Measures.to_schema().columns), dtype="object")
+    return Validated(Measures.validate(out.astype(str)), make_rejects(rejects))
+
+
+def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]) -> Validated:
+    """Canonical cards frame in → validated :class:`Cards` (+ rejects).
+
+    Refused: empty or duplicate ``card_id``, no title and no body, a ``measure_ids`` cell naming a
+    measure that is not in the policy table.
+    """
+    known = set(measure_ids)
+    ok, rejects = [], []
+    first: dict[str, int] = {}
+    for rec in frame.to_dict("records"):
+        row = int(rec[ROW])
+        cid = clean_id(rec[Cards.card_id])
+        title, body = rec[Cards.title].strip(), rec[Cards.body].strip()
+        mids = split_ids(rec[Cards.measure_ids])
+        unknown = [m for m in mids if m not in known]
+        if not cid:
+            rejects.append((file, row, Cards.card_id, _empty_reason(Cards.card_id), title[:80]))
+        elif cid in first:
+            rejects.append((file, row, Cards.card_id, _duplicate_reason(Cards.card_id, cid, first[cid]), cid))
+        elif not title and not body:
+            rejects.append((file, row, Cards.title, "事業名も内容も空です / both title and body are empty", cid))
+        elif unknown:
+            rejects.append((file, row, Cards.measure_ids, (
+                f"施策ID {unknown} は施策一覧（measures）にありません / unknown measure id(s) {unknown}; "
+                "fix the id or add the measure to measures.csv"
+            ), rec[Cards.measure_ids]))
+        else:
+            first[cid] = row
+            ok.append({
+                Cards.card_id: cid,
+                Cards.department: rec[Cards.department].strip(),
+                Cards.title: title,
+                Cards.body: body,
+                Cards.measure_ids: "|".join(mids),
+                Cards.group: rec[Cards.group].strip(),
+                Cards.row: row,
+            })
+    out = pd.DataFrame(ok, columns=list(Cards.to_schema().columns))
+    out = out.astype({c: str for c in out.columns if c != Cards.row} | {Cards.row: "int64"})
+    return Validated(Cards.validate(out), make_rejects(rejects))
+
+
+def _kind(value: str) -> str | None:
+    key = unicodedata.normalize("NFKC", value).strip()
+    if not key:
+        return "その他"
+    return KIND_ALIASES.get(key, KIND_ALIASES.get(key.lower()))
+
+
+def validate_feedback(
+    frame: pd.DataFrame,
+    *,
+    file: str,
+    card_ids: Iterable[str] | None,
+    reserved_ids: Iterable[str] = (),
+    has_id_column: bool = True,
+) -> Validated:
+    """Canonical feedback frame in → validated :class:`Feedback` (+ rejects).
+
+    Without an id column, ids are made from the row number (``F0002`` for row 2).  Refused: empty
+    text, empty/duplicate id or an id already used by a card, an unknown ``kind``, a ``card_id``
+    that is not a card of this meeting (checked only when the meeting has cards).
+    """
+    cards = set(card_ids) if card_ids is not None else None
+    reserved = set(reserved_ids)
+    ok, rejects = [], []
+    first: dict[str, int] = {}
+    for rec in frame.to_dict("records"):
+        row = int(rec[ROW])
+        cid = clean_id(rec[Feedback.comment_id]) if has_id_column else f"F{row:04d}"
+        text = rec[Feedback.text].strip()
+        kind = _kind(rec[Feedback.kind])
+        card = clean_id(rec[Feedback.card_id])
+        if not cid:
+            rejects.append((file, row, Feedback.comment_id, _empty_reason(Feedback.comment_id), text[:80]))
+        elif cid in first:
+            rejects.append((file, row, Feedback.comment_id,
+                            _duplicate_reason(Feedback.comment_id, cid, first[cid]), cid))
+        elif cid in reserved:
+            rejects.append((file, row, Feedback.comment_id,
+                            f"ID「{cid}」はカードIDと同じです / comment_id {cid} is also a card_id", cid))
+        elif not text:
+            rejects.append((file, row, Feedback.text, _empty_reason(Feedback.text), cid))
+        elif kind is None:
+            rejects.append((file, row, Feedback.kind, (
+                f"種別「{rec[Feedback.kind]}」は使えません（{'・'.join(FEEDBACK_KINDS)}のいずれか）/ "
+                f"unknown kind; use one of {list(FEEDBACK_KINDS)}"
+            ), rec[Feedback.kind]))
+        elif card and cards is not None and card not in cards:
+            rejects.append((file, row, Feedback.card_id,
+                            f"カードID「{card}」はこの会議のカードにありません / unknown card_id {card}", card))
+        else:
+            first[cid] = row
+            ok.append({
+                Feedback.comment_id: cid,
+                Feedback.text: text,
+                Feedback.kind: kind,
+                Feedback.card_id: card,
+                Feedback.group: rec[Feedback.group].strip(),
+                Feedback.row: row,
+            })
+    out = pd.DataFrame(ok, columns=list(Feedback.to_schema().columns))
+    out = out.astype({c: str for c in out.columns if c != Feedback.row} | {Feedback.row: "int64"})
+    return Validated(Feedback.validate(out), make_rejects(rejects))
+
+
+def validate_votes(
+    frame: pd.DataFrame, *, file: str, card_ids: Iterable[str] | None, has_blocks_column: bool = True
+) -> Validated:
+    """Canonical votes frame in → validated :class:`Votes` (+ rejects).
+
+    Without a blocks column each row is one block.  Refused: a card that is not in this meeting's
+    cards, a round that is not a positive whole number, blocks that are empty, negative or not
+    whole numbers.
+    """
+    cards = set(card_ids) if card_ids is not None else None
+    ok, rejects = [], []
+    for rec in frame.to_dict("records"):
+        row = int(rec[ROW])
+        card = clean_id(rec[Votes.card_id])
+        rnd = parse_int(rec[Votes.round])
+        raw_blocks = rec[Votes.blocks] if has_blocks_column else "1"
+        blocks = parse_int(raw_blocks)
+        if not card:
+            rejects.append((file, row, Votes.card_id, _empty_reason(Votes.card_id), ""))
+        elif cards is not None and card not in cards:
+            rejects.append((file, row, Votes.card_id,
+                            f"カードID「{card}」はこの会議のカードにありません / vote for unknown card {card}", card))
+        elif rnd is None or rnd < 1:
+            rejects.append((file, row, Votes.round,
+                            f"回は1以上の整数で入れてください / round must be a whole number >= 1 "
+                            f"(found {rec[Votes.round]!r})", rec[Votes.round]))
+        elif not raw_blocks.strip():
+            rejects.append((file, row, Votes.blocks, _empty_reason(Votes.blocks), ""))
+        elif blocks is None:
+            rejects.append((file, row, Votes.blocks,
+                            f"票数が整数ではありません / blocks is not a whole number (found {raw_blocks!r})",
+                            raw_blocks))
+        elif blocks < 0:
+            rejects.append((file, row, Votes.blocks,
+                            f"票数が負の数です / blocks is negative (found {blocks})", raw_blocks))
+        else:
+            ok.append({
+                Votes.card_id: card,
+                Votes.round: rnd,
+                Votes.blocks: blocks,
+                Votes.voter: rec[Votes.voter].strip(),
+                Votes.group: rec[Votes.group].strip(),
+                Votes.row: row,
+            })
+    out = pd.DataFrame(ok, columns=list(Votes.to_schema().columns))
+    ints = {Votes.round: "int64", Votes.blocks: "int64", Votes.row: "int64"}
+    out = out.astype({c: str for c in out.columns if c not in ints} | ints)
+    return Validated(Votes.validate(out), make_rejects(rejects))
+
+

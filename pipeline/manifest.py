@@ -1,0 +1,138 @@
+"""``manifest.json``: what a run read (content hashes), with which versions and parameters, what it found
+and wrote; and the *fingerprint* ``run-pending`` compares to decide whether a meeting must run again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pipeline.analysis import MATCH_THRESHOLD, MeetingResult
+from pipeline.ingest import find_input_files
+from pipeline.outputs import MANIFEST
+
+PACKAGES = ("kyosei", "fugashi", "unidic-lite", "neologdn", "pandas", "pandera", "scikit-learn",
+            "prefect", "openpyxl", "pyyaml", "jinja2")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files a run reads besides the meeting's own (``None``: not used)."""
+
+    meeting_dir: Path
+    measures: Path
+    codebook: Path
+    lexicon: Path | None = None
+    stopwords: Path | None = None
+    theme_labels: Path | None = None
+    decisions: Path | None = None
+    out_root: Path = Path("outputs")
+    mask_pii: bool = True
+
+    def models(self) -> dict[str, Path | None]:
+        return {"lexicon": self.lexicon, "stopwords": self.stopwords, "codebook": self.codebook,
+                "theme_labels": self.theme_labels, "decisions": self.decisions}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def kyosei_version() -> str:
+    try:
+        return metadata.version("kyosei")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def fingerprint(files: RunFiles) -> str:
+    """SHA-256 over the content hashes of everything that determines a meeting's outputs (its input
+    files, the policy table, the models, the masking option, the kyosei version).  ``run-pending``
+    reruns a meeting when this differs from the one in its last manifest."""
+    found: dict[str, Path | None] = dict(find_input_files(files.meeting_dir))
+    if (files.meeting_dir / "meeting.yaml").is_file():
+        found["meeting"] = files.meeting_dir / "meeting.yaml"
+    shared = {"measures": files.measures, **files.models()}
+    parts = [(role, Path(path).name, sha256(Path(path))) for role, path in sorted({**found, **shared}.items())
+             if path is not None and Path(path).is_file()]
+    blob = json.dumps({"files": parts, "mask_pii": files.mask_pii, "kyosei": kyosei_version()}, sort_keys=True,
+                      ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How a run was made: its files, when it started, its stage timings (filled by the flow)."""
+
+    files: RunFiles
+    started: str
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+def build_manifest(r: MeetingResult, run: RunInfo) -> dict[str, Any]:
+    """The manifest of a run (``finished_at`` and ``files`` are filled in by the writer)."""
+    f = run.files
+    inputs = r.inputs
+    return {
+        "meeting_id": r.meeting_id,
+        "meeting": inputs.meta,
+        "started_at": run.started,
+        "finished_at": None,
+        "versions": versions(),
+        "platform": platform.platform(),
+        "seed": r.seed,
+        "fingerprint": fingerprint(f),
+        "parameters": {
+            "meeting_dir": str(f.meeting_dir), "measures": str(f.measures), "out_root": str(f.out_root),
+            **{k: (str(v) if v else None) for k, v in f.models().items()},
+        },
+        "review": {"decisions_in_log": r.decisions_in_log, "changes_applied": len(r.changes)},
+        "pii_masks": r.masks if r.masks is not None else "off (--no-mask)",
+        "clusters": {"method": r.clusters.method, "k": r.clusters.k,
+                     "silhouette_by_k": {str(k): v for k, v in r.clusters.silhouette.items()},
+                     "unexplained_clusters": len(r.clusters.unexplained)},
+        "perspectives": {"suggestions": len(r.perspectives.suggestions), "earlier_meetings": list(r.earlier_ids)},
+        "tagging": {
+            "themes": list(r.theme_ids),
+            "learned_layer": list(r.learned_themes) if r.learned_themes else "off (too few labels)",
+            "measure_threshold": MATCH_THRESHOLD,
+        },
+        "inputs": {kind: {"file": path.name, "sha256": sha256(path)} for kind, path in sorted(inputs.files.items())}
+        | {name: {"file": p.name, "sha256": sha256(p)} for name, p in f.models().items()
+           if p and p.is_file()},
+        "rows": {"files": inputs.counts, **r.row_totals},
+        "outputs": {"items": len(r.tagged), "cards": int((r.tagged["source"] == "card").sum()),
+                    "comments": int((r.tagged["source"] == "feedback").sum())},
+        "timings_seconds": dict(run.timings),
+    }
+
+
+def report_summary(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The run facts shown in the report's appendix and the workbook's 概要 sheet.  No run time: the report
+    stays byte-identical for the same inputs (manifest.json keeps it)."""
+    rows = manifest["rows"]
+    return [
+        ("実行記録", f"{MANIFEST.file}（実行日時・入力ファイルのハッシュ・処理時間）"),
+        ("入力行 / 取込 / 除外", f"{rows['rows_in']} / {rows['rows_ok']} / {rows['rows_rejected']}"),
+        ("乱数シード", str(manifest["seed"])),
+        ("バージョン", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),
+    ]

@@ -1,0 +1,38 @@
+"""The models a run uses, loaded once: tokeniser (with the user lexicon), stop words, codebook and the
+theme tagger (rules, plus the learned layer when there are enough analyst labels)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.codebook import Codebook, load_codebook
+from pipeline.review import training_labels
+from pipeline.tagging import Tagger
+from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
+
+
+@dataclass(frozen=True)
+class Models:
+    """Everything :func:`pipeline.analysis.analyse` needs besides the meeting's inputs."""
+
+    tokeniser: Tokeniser
+    stopwords: frozenset[str]
+    codebook: Codebook
+    tagger: Tagger
+
+
+def load_models(*, codebook: Path, lexicon: Path | None = None, stopwords: Path | None = None,
+                theme_labels: Path | None = None, decisions: pd.DataFrame | None = None,
+                measure_ids: list[str] | None = None) -> Models:
+    """Read the model files (a ``None`` path means: not used).  The learned layer trains on
+    ``theme_labels`` plus the theme decisions in the ``decisions`` log.  ``measure_ids`` (the policy
+    table's) lets the codebook check its links."""
+    tokeniser = Tokeniser(lexicon=load_lexicon(lexicon) if lexicon else Lexicon())
+    stop = load_stopwords(stopwords) if stopwords else frozenset()
+    book = load_codebook(codebook, measure_ids=measure_ids)
+    extra = training_labels(decisions) if decisions is not None and len(decisions) else None
+    tagger = Tagger.build(book, tokeniser, theme_labels, extra_labels=extra)
+    return Models(tokeniser=tokeniser, stopwords=stop, codebook=book, tagger=tagger)

@@ -1,0 +1,53 @@
+"""Small tables derived from the items: ``tagged.csv`` and the top keywords per kind (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from pipeline.schemas import TAGGED_COLUMNS, Items, Tagged
+
+
+def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd.DataFrame:
+    """:class:`Items` + ``item_terms`` rows in → the ``n`` most widespread keywords per kind.
+
+    A keyword's count is the number of items (cards/comments) containing it, so one long comment
+    repeating a word does not dominate.  Ties are broken by the term, so the order is stable.
+    Columns: kind, rank, term, items.
+    """
+    kinds = list(dict.fromkeys(items[Items.kind]))
+    use = terms[~terms["stopword"]].merge(items[[Items.item_id, Items.kind]], on=Items.item_id)
+    use = use.drop_duplicates([Items.item_id, "term"])
+    rows = []
+    for kind in kinds:
+        counts = use[use[Items.kind] == kind].groupby("term").size().reset_index(name="items")
+        counts = counts.sort_values(["items", "term"], ascending=[False, True], kind="mergesort").head(n)
+        rows += [(kind, rank, t, int(c)) for rank, (t, c) in enumerate(zip(counts["term"], counts["items"],
+                                                                         strict=True), start=1)]
+    return pd.DataFrame(rows, columns=["kind", "rank", "term", "items"])
+
+
+def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None,
+                 measures: Mapping[str, str] | None = None, clusters: Mapping[str, str] | None = None,
+                 new_perspective: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """:class:`Items` in → ``tagged.csv`` (:class:`Tagged`), one row per card and comment.
+
+    The analysis columns are filled from the given mappings (item id → value), empty otherwise.
+    """
+    ids = items[Items.item_id]
+    out = pd.DataFrame({
+        Tagged.item_id: ids,
+        Tagged.source: items[Items.source],
+        Tagged.kind: items[Items.kind],
+        Tagged.text: items[Items.text],
+        Tagged.themes: [(themes or {}).get(i, "") for i in ids],
+        Tagged.measures: [(measures or {}).get(i, "") for i in ids],
+        Tagged.cluster: [(clusters or {}).get(i, "") for i in ids],
+        Tagged.new_perspective: pd.Series([int((new_perspective or {}).get(i, 0)) for i in ids],
+                                          index=ids.index, dtype="int64"),
+    })
+    out = out.astype({c: str for c in TAGGED_COLUMNS if c != Tagged.new_perspective})
+    return Tagged.validate(out[TAGGED_COLUMNS].reset_index(drop=True))
+
+

@@ -1,0 +1,59 @@
+"""Write a :class:`~pipeline.analysis.MeetingResult` into a folder, every file from :mod:`pipeline.outputs`.
+
+CSV files are UTF-8 with BOM (Excel opens Japanese correctly) with formula-safe cells; the workbook holds
+the same tables as sheets; the charts are drawn once and used for both the PNG files and the report.
+The caller (the flow) chooses the folder — a temporary one it swaps in afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline import outputs
+from pipeline.analysis import MeetingResult
+from pipeline.manifest import report_summary
+from pipeline.report.layout import build_report
+from pipeline.report.render import render_html, render_markdown
+from pipeline.safety import safe_frame
+from pipeline.workbook import build_workbook
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """UTF-8 with BOM, LF line ends, formula-safe cells."""
+    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
+                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> str:
+    """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
+
+    ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files."""
+    tables = outputs.tables(result)
+    images = outputs.images(result)
+    summary = report_summary(manifest)
+    written: list[str] = []
+    for spec, frame in tables:
+        write_csv(frame, folder / spec.file)
+        written.append(spec.file)
+    for spec in outputs.IMAGES:
+        if spec.key in images:
+            (folder / spec.file).write_bytes(images[spec.key])
+            written.append(spec.file)
+    sheets = [(spec.sheet, frame) for spec, frame in tables if spec is not outputs.REVIEW]
+    (folder / outputs.WORKBOOK.file).write_bytes(
+        build_workbook(result.meeting_id, result.title, summary, sheets, result.review, date=result.date))
+    ctx = build_report(result, images, summary)
+    markdown = render_markdown(ctx)
+    (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
+    (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
+    written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.MANIFEST.file]
+    manifest = {**manifest, "finished_at": now().isoformat(timespec="seconds"), "files": sorted(written)}
+    (folder / outputs.MANIFEST.file).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                                encoding="utf-8")
+    return markdown
