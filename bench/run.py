@@ -37,7 +37,10 @@ def bare_tokenise(texts: list[str]) -> float:
 
 def one(n: int) -> dict[str, object]:
     from bench.corpus import generate
-    from flows.meeting import RunConfig, run_stages
+    from flows.meeting import RunConfig, StageClock, load, write
+    from pipeline.analysis import analyse
+    from pipeline.manifest import RunInfo
+    from pipeline.outputs import MANIFEST
 
     with tempfile.TemporaryDirectory() as tmp:
         meeting = generate(n, Path(tmp) / "meeting")
@@ -48,12 +51,17 @@ def one(n: int) -> dict[str, object]:
         with (meeting / "cards.csv").open(encoding="utf-8") as f:
             texts += [r["title"] + "。" + r["body"] for r in csv.DictReader(f)]
         a = bare_tokenise(texts)
-        config = RunConfig(meeting, ROOT / "data" / "measures.csv", Path(tmp) / "out", ROOT / "models" / "lexicon.yaml",
-                           ROOT / "models" / "stopwords.txt", ROOT / "models" / "codebook.yaml", None, None, True)
+        config = RunConfig(meeting_dir=meeting, measures=ROOT / "data" / "measures.csv",
+                           codebook=ROOT / "models" / "codebook.yaml", lexicon=ROOT / "models" / "lexicon.yaml",
+                           stopwords=ROOT / "models" / "stopwords.txt", out_root=Path(tmp) / "out")
         t0 = time.perf_counter()
-        out = run_stages(config, lambda task, *args: task.fn(*args), publish=False)
+        clock = StageClock(publish=False)
+        inputs, models, history = load(config)
+        clock.done("ingest")
+        result = analyse(inputs, models, history=history, on_stage=clock.done)
+        out, _ = write(result, RunInfo(config, "", clock.timings))
         b = time.perf_counter() - t0
-        timings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["timings_seconds"]
+        timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"n": n, "tokenise_s": round(a, 2), "pipeline_s": round(b, 2), "ratio": round(b / a, 2),
             "peak_mib": round(peak), "distinct": round(100 * len(set(texts)) / len(texts), 1), "stages": timings}

@@ -51,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_eval):
+        add(sub)
+    return p
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="会議を分析してレポートを書きます / analyse a meeting and write the report")
     run.add_argument("meeting_dir", type=Path, help="会議フォルダ (meeting.yaml, cards, feedback, votes)")
     run.add_argument("--measures", type=Path, help="施策一覧 CSV/XLSX（既定: data/measures.csv）")
@@ -70,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）")
     run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
 
+
+def _add_pending(sub: argparse._SubParsersAction) -> None:
     pend = sub.add_parser("run-pending", help="入力が変わった会議だけを日付順に分析します / run meetings whose inputs changed")
     pend.add_argument("data_root", type=Path, help="会議フォルダを含むデータフォルダ（例: data）")
     pend.add_argument("--out-root", type=Path, default=Path("outputs"))
@@ -78,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     pend.add_argument("--no-mask", action="store_true")
     pend.add_argument("--quiet", action="store_true")
 
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
     srv = sub.add_parser("serve", help="run-pending を定期実行する Prefect デプロイメントを起動します（要 Prefect サーバー）")
     srv.add_argument("--cron", default="0 18 * * *", help="実行スケジュール（cron 形式、既定: 毎日18時）")
     srv.add_argument("--data-root", type=Path, default=Path("data"))
@@ -86,10 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--name", default="kyosei-run-pending", help="デプロイメント名")
     srv.add_argument("--timezone", default="Asia/Tokyo")
 
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
     val.add_argument("meeting_dir", type=Path)
     val.add_argument("--measures", type=Path)
 
+
+def _add_codebook(sub: argparse._SubParsersAction) -> None:
     cb = sub.add_parser("codebook", help="コードブックの操作 / codebook tools")
     cb_sub = cb.add_subparsers(dest="codebook_command", required=True)
     check = cb_sub.add_parser("check", help="コードブックを検査し、誤りを行番号つきで表示します")
@@ -97,16 +110,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
                        help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）")
 
+
+def _add_review(sub: argparse._SubParsersAction) -> None:
+    from pipeline.outputs import TAGGED, WORKBOOK
+
     rv = sub.add_parser("review", help="レビューシートの判定を記録します / record the analysts' review decisions")
     rv_sub = rv.add_subparsers(dest="review_command", required=True)
-    apply = rv_sub.add_parser("apply", help="記入済みの report.xlsx を検査し、判定を記録します")
-    apply.add_argument("workbook", type=Path, help="レビューシートを記入した report.xlsx")
+    apply = rv_sub.add_parser("apply", help=f"記入済みの {WORKBOOK.file} を検査し、判定を記録します")
+    apply.add_argument("workbook", type=Path, help=f"レビューシートを記入した {WORKBOOK.file}")
     apply.add_argument("--log", type=Path, default=Path("models/review_decisions.csv"), help="判定の記録（追記）")
     apply.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
     apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"))
     apply.add_argument("--out-root", type=Path, default=Path("outputs"),
-                       help="その会議の出力（tagged.csv）で対象IDを確認します")
+                       help=f"その会議の出力（{TAGGED.file}）で対象IDを確認します")
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
     ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
     ev.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
@@ -115,7 +134,6 @@ def _parser() -> argparse.ArgumentParser:
                     help="学習層の教師データ（評価データと重ならないこと）")
     ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します")
     ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
-    return p
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

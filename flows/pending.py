@@ -3,7 +3,7 @@ hashes, never timestamps), run them in date order, and serve that as a scheduled
 
 A meeting's *fingerprint* is the SHA-256 of the content hashes of its input files, the policy table,
 the codebook, lexicon, stop words, analyst labels and decisions, the masking option and the kyosei
-version; the meeting flow writes it to ``manifest.json``.  A meeting is pending when no successful run
+version; the meeting flow writes it to the run's manifest.  A meeting is pending when no successful run
 wrote the same fingerprint.  ``run-pending`` is idempotent: a second call finds nothing to do.
 """
 

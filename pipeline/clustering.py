@@ -23,8 +23,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-CLUSTER_COLUMNS = ["scope", "cluster", "size", "label", "top_terms", "representative_id", "representative_text",
-                   "item_ids"]
+from pipeline.schemas import Cluster, columns
+
+CLUSTER_COLUMNS = columns(Cluster)
 
 
 class ItemClusterer:

@@ -1,4 +1,4 @@
-"""``manifest.json``: what a run read (content hashes), with which versions and parameters, what it found
+"""The run manifest (:data:`pipeline.outputs.MANIFEST`): what a run read (content hashes), with which versions and parameters, what it found
 and wrote; and the *fingerprint* ``run-pending`` compares to decide whether a meeting must run again."""
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def build_manifest(r: MeetingResult, run: RunInfo) -> dict[str, Any]:
 
 def report_summary(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The run facts shown in the report's appendix and the workbook's 概要 sheet.  No run time: the report
-    stays byte-identical for the same inputs (manifest.json keeps it)."""
+    stays byte-identical for the same inputs (the manifest keeps it)."""
     rows = manifest["rows"]
     return [
         ("実行記録", f"{MANIFEST.file}（実行日時・入力ファイルのハッシュ・処理時間）"),

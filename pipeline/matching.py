@@ -22,13 +22,11 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.review import LinkOverrides
-from pipeline.schemas import Cards, Items, Measures
+from pipeline.schemas import Cards, Coverage, Items, Measures, SuggestedLink, columns
 from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Token, Tokeniser
 
-COVERAGE_COLUMNS = ["pillar_id", "measure_id", "measure_name", "cards", "card_ids", "comments", "comment_ids",
-                    "votes_round_1", "votes_round_2", "themes", "status"]
-SUGGESTION_COLUMNS = ["card_id", "title", "declared", "declared_score", "suggested", "suggested_name", "score",
-                      "evidence"]
+COVERAGE_COLUMNS = columns(Coverage)
+SUGGESTION_COLUMNS = columns(SuggestedLink)
 
 
 def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = (),

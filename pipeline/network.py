@@ -12,8 +12,10 @@ from itertools import combinations
 
 import pandas as pd
 
-NODE_COLUMNS = ["term", "items", "community"]
-EDGE_COLUMNS = ["term_1", "term_2", "jaccard", "cooccurrences"]
+from pipeline.schemas import NetworkEdge, NetworkNode, columns
+
+NODE_COLUMNS = columns(NetworkNode)
+EDGE_COLUMNS = columns(NetworkEdge)
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac"]
 

@@ -12,8 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+import pandera.pandas as pa
 
 from pipeline.analysis import MeetingResult
+from pipeline.schemas import (
+    Cluster,
+    Coverage,
+    Evidence,
+    NetworkEdge,
+    NetworkNode,
+    Rejects,
+    SuggestedLink,
+    Tagged,
+)
 
 Frame = pd.DataFrame | None
 
@@ -27,6 +38,8 @@ class TableOutput:
     sheet: str
     get: Callable[[MeetingResult], Frame]
     about: str
+    schema: type[pa.DataFrameModel] | None = None
+    """The table's pandera schema (:mod:`pipeline.schemas`); the writer checks the table against it."""
     artifact: str = ""
     """Published as the Prefect table artifact ``kyosei-<meeting>-<artifact>`` when set and not empty."""
     artifact_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
@@ -112,10 +125,11 @@ CARDS_UNLINKED = TableOutput("cards_unlinked", "cards_unlinked.csv", "紐づか�
                              lambda r: _if_columns(r.tallies.unlinked_cards), "cards with no measure")
 COVERAGE = TableOutput("coverage", "coverage.csv", "施策カバレッジ", lambda r: r.matches.coverage,
                        "per measure: linked cards, matching comments, votes in both rounds, top themes, `status` "
-                       "(カード・コメントあり / カードのみ / コメントのみ / 裏付けなし)", artifact="coverage")
+                       "(カード・コメントあり / カードのみ / コメントのみ / 裏付けなし)", schema=Coverage,
+                       artifact="coverage")
 SUGGESTED_LINKS = TableOutput("suggested_links", "suggested_links.csv", "紐づけ候補", lambda r: r.matches.suggestions,
                               "cards whose content fits another measure much better than the declared one (or that "
-                              "have none): declared, suggested, both scores, shared terms")
+                              "have none): declared, suggested, both scores, shared terms", schema=SuggestedLink)
 UNMATCHED = TableOutput("unmatched", "unmatched.csv", "施策に合わない", lambda r: r.matches.unmatched,
                         "cards and comments that match no measure, with the nearest measure and its score")
 THEMES_BY_KIND = TableOutput("themes_by_kind", "themes_by_kind.csv", "テーマ×種別", lambda r: r.theme_by_kind,
@@ -134,24 +148,24 @@ THEMES_TREND = TableOutput("themes_trend", "themes_trend.csv", "テーマ推移"
                            "items per theme in each meeting found under the out-root (earlier meetings by date)")
 CLUSTERS = TableOutput("clusters", "clusters.csv", "クラスタ", _clusters,
                        "clusters of all items (`K…`) and of the items no theme or measure explains (`U…`): size, "
-                       "c-TF-IDF label, representative item, members")
+                       "c-TF-IDF label, representative item, members", schema=Cluster)
 KEYWORDS = TableOutput("keywords", "keywords.csv", "キーワード", lambda r: r.keywords,
                        "top-10 keywords per kind (number of items containing the word)")
 NETWORK_NODES = TableOutput("network_nodes", "network_nodes.csv", "共起_語", lambda r: r.network_nodes,
-                            "words of the co-occurrence network with their community")
+                            "words of the co-occurrence network with their community", schema=NetworkNode)
 NETWORK_EDGES = TableOutput("network_edges", "network_edges.csv", "共起_組", lambda r: r.network_edges,
-                            "word pairs of the co-occurrence network (Jaccard, top 60)")
+                            "word pairs of the co-occurrence network (Jaccard, top 60)", schema=NetworkEdge)
 COMMENTS_BY_KIND = TableOutput("comments_by_kind", "comments_by_kind.csv", "種別件数",
                                lambda r: _if_columns(r.tallies.comments_per_kind), "comments per kind")
 TAGGED = TableOutput("tagged", "tagged.csv", "カード・コメント", lambda r: r.tagged,
                      "one row per card and comment: `item_id, source, kind, text, themes, measures, cluster, "
                      "new_perspective` (text normalised and masked; `themes` best first; `measures`: a card's "
-                     "staff-declared links, a comment's matching measures best first)")
+                     "staff-declared links, a comment's matching measures best first)", schema=Tagged)
 EVIDENCE = TableOutput("evidence", "evidence.csv", "根拠", lambda r: r.evidence,
                        "one row per item × theme: `terms` and `spans` (`start-end` in the normalised text), "
-                       "`source` (`rule:<rule ids>`, `model` or `analyst`), `score`")
+                       "`source` (`rule:<rule ids>`, `model` or `analyst`), `score`", schema=Evidence)
 REJECTS = TableOutput("rejects", "rejects.csv", "除外行", lambda r: r.inputs.rejects,
-                      "every refused input row: `file, row, column, reason, value`")
+                      "every refused input row: `file, row, column, reason, value`", schema=Rejects)
 REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
                      "the レビュー sheet's rows (one per suggested theme tag, measure link and perspective); the "
                      "workbook's last sheet, with a drop-down for 判定")

@@ -105,6 +105,7 @@ class Rejects(pa.DataFrameModel):
 
     class Config:
         strict = True
+        coerce = True
 
 
 class Items(pa.DataFrameModel):
@@ -120,7 +121,7 @@ class Items(pa.DataFrameModel):
 
 
 class Tagged(pa.DataFrameModel):
-    """``tagged.csv``: the contract columns of DESIGN.md, in this order."""
+    """The tagged items table: the contract columns of DESIGN.md, in this order."""
 
     item_id: Series[str] = pa.Field(unique=True)
     source: Series[str] = pa.Field(isin=["card", "feedback"])
@@ -135,8 +136,107 @@ class Tagged(pa.DataFrameModel):
         strict = "filter"
 
 
-TAGGED_COLUMNS: list[str] = list(Tagged.to_schema().columns)
-REJECT_COLUMNS: list[str] = list(Rejects.to_schema().columns)
+# ---------------------------------------------------------------------------------------------
+# Output tables (pipeline.outputs names each table's schema; the writer validates before writing)
+# ---------------------------------------------------------------------------------------------
+
+
+class Evidence(pa.DataFrameModel):
+    """Evidence: why an item has a theme (spans are ``start-end`` in the normalised text)."""
+
+    item_id: Series[str]
+    theme: Series[str]
+    terms: Series[str]
+    spans: Series[str]
+    source: Series[str]
+    score: Series[float] = pa.Field(ge=0, le=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Coverage(pa.DataFrameModel):
+    """Coverage: what supports each measure."""
+
+    pillar_id: Series[str]
+    measure_id: Series[str] = pa.Field(unique=True)
+    measure_name: Series[str]
+    cards: Series[int] = pa.Field(ge=0)
+    card_ids: Series[str]
+    comments: Series[int] = pa.Field(ge=0)
+    comment_ids: Series[str]
+    votes_round_1: Series[int] = pa.Field(ge=0)
+    votes_round_2: Series[int] = pa.Field(ge=0)
+    themes: Series[str]
+    status: Series[str] = pa.Field(isin=["カード・コメントあり", "カードのみ", "コメントのみ", "裏付けなし"])
+
+    class Config:
+        strict = True
+
+
+class SuggestedLink(pa.DataFrameModel):
+    """Suggested link: a card whose content fits another measure better than the declared one."""
+
+    card_id: Series[str]
+    title: Series[str]
+    declared: Series[str]
+    declared_score: Series[float]
+    suggested: Series[str]
+    suggested_name: Series[str]
+    score: Series[float]
+    evidence: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Cluster(pa.DataFrameModel):
+    """Clusters: one row per cluster (``K…`` of all items, ``U…`` of the unexplained ones)."""
+
+    scope: Series[str] = pa.Field(isin=["all", "unexplained"])
+    cluster: Series[str]
+    size: Series[int] = pa.Field(ge=1)
+    label: Series[str]
+    top_terms: Series[str]
+    representative_id: Series[str]
+    representative_text: Series[str]
+    item_ids: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class NetworkNode(pa.DataFrameModel):
+    term: Series[str]
+    items: Series[int] = pa.Field(ge=0)
+    community: Series[int] = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class NetworkEdge(pa.DataFrameModel):
+    term_1: Series[str]
+    term_2: Series[str]
+    jaccard: Series[float] = pa.Field(ge=0, le=1)
+    cooccurrences: Series[int] = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+def columns(model: type[pa.DataFrameModel]) -> list[str]:
+    """The column names of a schema, in order."""
+    return list(model.to_schema().columns)
+
+
+TAGGED_COLUMNS: list[str] = columns(Tagged)
+REJECT_COLUMNS: list[str] = columns(Rejects)
 
 # Header aliases per input kind.  Keys are canonical columns; values are the headers (after NFKC,
 # trimming and lower-casing) that transcribers use for them.

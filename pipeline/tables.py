@@ -1,4 +1,4 @@
-"""Small tables derived from the items: ``tagged.csv`` and the top keywords per kind (pure)."""
+"""Small tables derived from the items: the tagged items and the top keywords per kind (pure)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd
 def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None,
                  measures: Mapping[str, str] | None = None, clusters: Mapping[str, str] | None = None,
                  new_perspective: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """:class:`Items` in → ``tagged.csv`` (:class:`Tagged`), one row per card and comment.
+    """:class:`Items` in → the tagged items (:class:`Tagged`), one row per card and comment.
 
     The analysis columns are filled from the given mappings (item id → value), empty otherwise.
     """

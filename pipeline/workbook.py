@@ -1,4 +1,4 @@
-"""The Excel report (``report.xlsx``): the report's tables as sheets and the レビュー sheet.
+"""The Excel report (:data:`pipeline.outputs.WORKBOOK`): the report's tables as sheets and the レビュー sheet.
 
 Frames in, workbook bytes out (written with XlsxWriter in constant-memory mode, which spools rows to a
 temporary folder that is removed afterwards; zip and document dates are fixed, so the bytes are stable).  Headers are Japanese, header rows frozen, widths fitted to the

@@ -39,6 +39,8 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     summary = report_summary(manifest)
     written: list[str] = []
     for spec, frame in tables:
+        if spec.schema is not None:
+            spec.schema.validate(frame)
         write_csv(frame, folder / spec.file)
         written.append(spec.file)
     for spec in outputs.IMAGES:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.skipif(
     CHROMIUM is None,
-    reason="no chromium on this machine (Debian package 'chromium'; .ci/run installs it)")
+    reason="no chromium on this machine (Debian package 'chromium'; .ci/run installs it)")]
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

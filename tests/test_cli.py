@@ -29,6 +29,7 @@ def test_validate_lists_every_problem_and_writes_nothing(tmp_path: Path, capsys:
     assert sorted(p.name for p in m.iterdir()) == before
 
 
+@pytest.mark.integration
 def test_missing_column_is_one_message_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     m = tmp_path / "m"
     m.mkdir()
@@ -43,6 +44,8 @@ def test_default_measures_found_two_levels_up() -> None:
     assert default_measures(MEETING_2).resolve() == MEASURES.resolve()
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_failure_inside_the_flow_prints_no_traceback(tmp_path: Path) -> None:
     """A real terminal run (subprocess, Prefect's own logging) whose flow fails on a broken decision log."""
     import os

@@ -11,7 +11,7 @@ from bench.corpus import generate
 from flows.meeting import meeting_flow
 from tests.conftest import MEASURES, MODELS
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 def test_dask_run_matches_the_serial_run(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from flows.meeting import meeting_flow
 from pipeline.errors import InputError
 from tests.conftest import MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 def run(meeting: Path, out_root: Path, decisions: Path | None = None) -> Path:

@@ -23,6 +23,8 @@ from pipeline.ingest import (
     validate_measures,
     validate_votes,
 )
+from tests.conftest import MEASURES, ROOT
+from tests.factories import meeting_copy
 
 MEASURES_CSV = (
     "pillar_id,pillar_name,measure_id,measure_name,description,keywords\n"
@@ -381,3 +383,22 @@ def test_meeting_yaml_with_wrong_types(tmp_path: Path, meta: str) -> None:
 def write_bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+BAD = ROOT / "tests" / "bad_inputs"
+
+
+@pytest.mark.parametrize(("replace", "refused_rows", "reason"), [
+    ({"feedback.csv": BAD / "unbalanced_quotes.csv"}, [("feedback.csv", 2)], "引用符"),
+    ({"feedback.csv": BAD / "cp932_outside.csv"}, [("feedback.csv", 3)], "読めない文字"),
+    ({"feedback.csv": BAD / "duplicate_ids.csv"}, [("feedback.csv", 3)], "重複"),
+    ({"feedback.csv": BAD / "bad_kind.csv"}, [("feedback.csv", 2), ("feedback.csv", 3)], "種別"),
+    ({"votes.csv": BAD / "votes_bad.csv"}, [("votes.csv", 3), ("votes.csv", 4), ("votes.csv", 5), ("votes.csv", 6)], "C99"),
+])
+def test_bad_rows_are_refused_with_row_numbers(tmp_path: Path, replace: dict, refused_rows: list, reason: str) -> None:
+    """Row-level problems, checked where they are decided (load_meeting), without running the flow."""
+    inputs = load_meeting(meeting_copy(tmp_path, **replace), MEASURES)
+    assert list(zip(inputs.rejects["file"], inputs.rejects["row"], strict=True)) == refused_rows
+    assert reason in " ".join(inputs.rejects["reason"])
+    for f in inputs.counts:
+        assert f["rows_in"] == f["rows_ok"] + f["rows_rejected"]

@@ -9,7 +9,7 @@ from pipeline.codebook import load_codebook, parse_codebook
 from pipeline.ingest import load_meeting
 from pipeline.matching import COVERAGE_COLUMNS, SUGGESTION_COLUMNS, MeasureMatcher, content_terms, match_items
 from pipeline.normalise import normalise_text, normalised_items
-from pipeline.tagging import tag_items, themes_by_item
+from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser
 from tests.conftest import MEASURES, MEETING_2, MODELS
 
@@ -99,7 +99,7 @@ def test_sample_meeting_matching(tokeniser: Tokeniser, stopwords: frozenset[str]
     m = load_meeting(MEETING_2, MEASURES)
     cb = load_codebook(MODELS / "codebook.yaml")
     items = normalised_items(m.cards, m.feedback)
-    themes = themes_by_item(tag_items(items, codebook=cb, tokeniser=tokeniser), cb)
+    themes = themes_by_item(Tagger(cb, tokeniser).tag(items), cb)
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=0.3).fit(m.measures)
     res = match_items(items, themes, m.measures, m.cards, matcher=matcher, codebook=cb)
     # C09 (日常生活自立支援事業) is declared under 相談窓口 but is about 権利擁護

@@ -13,7 +13,7 @@ from flows.pending import PendingRunsFailed, Settings, run_pending, run_pending_
 from pipeline.ingest import discover_meetings as discover
 from tests.conftest import DATA, MODELS
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 def settings() -> Settings:

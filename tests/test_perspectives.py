@@ -17,7 +17,7 @@ from pipeline.perspectives import (
     theme_trend,
     without_citations,
 )
-from pipeline.tagging import tag_items, themes_by_item
+from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser
 from tests.conftest import MEASURES, MEETING_2, MODELS
 
@@ -54,7 +54,7 @@ def items_of(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 def suggest(items: pd.DataFrame, codebook: Codebook, measures: pd.DataFrame, tokeniser: Tokeniser,
             stopwords: frozenset[str], **kw):
-    themes = themes_by_item(tag_items(items, codebook=codebook, tokeniser=tokeniser), codebook)
+    themes = themes_by_item(Tagger(codebook, tokeniser).tag(items), codebook)
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords).fit(measures)
     return suggest_perspectives(items, themes, measures=measures, cards=None, card_votes={}, matcher=matcher,
                                 codebook=codebook, tokeniser=tokeniser, stopwords=stopwords, **kw)
@@ -91,7 +91,7 @@ def test_a_new_request_after_a_named_measure_is_not_covered(codebook: Codebook, 
 def sample(codebook: Codebook, tokeniser: Tokeniser, stopwords: frozenset[str]) -> pd.DataFrame:
     m = load_meeting(MEETING_2, MEASURES)
     items = normalised_items(m.cards, m.feedback)
-    themes = themes_by_item(tag_items(items, codebook=codebook, tokeniser=tokeniser), codebook)
+    themes = themes_by_item(Tagger(codebook, tokeniser).tag(items), codebook)
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords).fit(m.measures)
     return suggest_perspectives(items, themes, measures=m.measures, cards=m.cards, card_votes={}, matcher=matcher,
                                 codebook=codebook, tokeniser=tokeniser, stopwords=stopwords).suggestions

@@ -77,6 +77,7 @@ def every_output_text(folder: Path) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.integration
 @pytest.mark.usefixtures("prefect_harness")
 def test_no_output_carries_personal_data(tmp_path: Path) -> None:
     from flows.meeting import meeting_flow

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import DATA, MODELS, ROOT
 
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
 BIN = Path(sys.executable).parent
 
 

@@ -16,8 +16,6 @@ from pipeline.tagging import (
     labels_from_long,
     load_theme_labels,
     rule_score,
-    tag_items,
-    tag_texts,
     themes_by_item,
     train_model,
 )
@@ -44,7 +42,7 @@ def hit(cb: Codebook, tokeniser: Tokeniser, text: str) -> str:
 def tag_texts_evidence(cb: Codebook, tokeniser: Tokeniser, text: str) -> pd.DataFrame:
     items = pd.DataFrame({"item_id": ["x"], "source": ["feedback"], "kind": ["感想"], "group": [""],
                           "card_id": [""], "raw_text": [text], "text": [normalise_text(text)]})
-    return tag_items(items, codebook=cb, tokeniser=tokeniser)
+    return Tagger(cb, tokeniser).tag(items)
 
 
 @pytest.mark.parametrize(("rules", "text", "terms"), [
@@ -146,7 +144,7 @@ def test_evidence_spans_equal_their_terms_on_the_sample(shipped: Codebook, token
 
     m = load_meeting(MEETING_2, MEASURES)
     items = normalised_items(m.cards, m.feedback)
-    ev = tag_items(items, codebook=shipped, tokeniser=tokeniser)
+    ev = Tagger(shipped, tokeniser).tag(items)
     assert list(ev.columns) == EVIDENCE_COLUMNS
     texts = dict(zip(items["item_id"], items["text"], strict=True))
     assert len(ev) > 100
@@ -213,7 +211,7 @@ def test_learned_layer_never_overrides_an_exclusion(shipped: Codebook, tokeniser
     assert model is not None
     text = "職員が駅前で働く場を増やしてほしい"   # exclusion: staff working, not employment support
     assert float(model.predict_proba([text]).loc[0, "就労"]) >= model.threshold
-    got = tag_texts(["x"], [text], Tagger(shipped, tokeniser, model))
+    got = Tagger(shipped, tokeniser, model).tag_texts(["x"], [text])
     assert "就労" not in got.get("x", "")
 
 
@@ -254,7 +252,7 @@ def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> No
     with the shipped codebook and with each operator, hits and exclusions equal full evaluation."""
     from pipeline.ingest import load_meeting
     from pipeline.normalise import normalised_items
-    from pipeline.tagging import RuleMatcher, rule_hits
+    from pipeline.tagging.evaluator import RuleMatcher, rule_hits
     from tests.conftest import MEASURES, MEETING_1, MEETING_2
 
     texts = []

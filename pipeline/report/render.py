@@ -142,7 +142,7 @@ def _env() -> jinja2.Environment:
 def render_html(ctx: ReportContext, *, embed_font: bool = True) -> str:
     """The report as one self-contained HTML file (inline CSS/JS, images and a Japanese font subset as
     data: URIs, no external URL)."""
-    template = _env().get_template("report.html.j2")
+    template = _env().get_template("page.html.j2")
     page = template.render(ctx=ctx, font_face="")
     if not embed_font:
         return page

@@ -1,0 +1,217 @@
+"""Evaluating codebook rules on a document: occurrences of words, groups, AND/OR/NOT, near() and seq(),
+with the evidence (character spans) that justifies each match; :func:`rule_hits` gives a document's themes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from pipeline.codebook import And, Codebook, Expr, Group, Near, Not, Or, Rule, Seq, Word
+from pipeline.normalise import normalise_text
+from pipeline.tagging.keys import Doc, Occ, RuleKeys
+from pipeline.tagging.prefilter import Prefilter
+from pipeline.tokenise import LEXICON_POS, Token, Tokeniser
+
+
+class RuleMatcher:
+    """Evaluates codebook expressions on documents (rule words tokenised once, rules prefiltered)."""
+
+    def __init__(self, codebook: Codebook, tokeniser: Tokeniser, *, prefilter: bool = True):
+        self.codebook = codebook
+        self.tokeniser = tokeniser
+        self.prefilter = prefilter
+        self.rule_keys = RuleKeys(tokeniser)
+        self.words = Prefilter(codebook, self.rule_keys)
+
+    def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> Doc:
+        """``text`` prepared for matching (``tokens`` / ``compounds``: its tokens and their compounds, when
+        the caller already has them), with the codebook words that can occur in it."""
+        doc = self.rule_keys.doc(text, tokens, compounds)
+        return replace(doc, present=self.words.present(doc)) if self.prefilter else doc
+
+    def live_rules(self, doc: Doc) -> set[int] | None:
+        return self.words.live_rules(doc)
+
+    def may_match(self, expr: Expr, doc: Doc) -> bool:
+        return self.words.may_match(expr, doc)
+
+    def _word(self, w: Word, doc: Doc) -> list[Occ]:
+        if doc.present is not None and w not in doc.present:
+            return []
+        if w.literal:
+            needle = normalise_text(w.text)
+            out, pos = [], doc.text.find(needle)
+            while needle and pos >= 0:
+                t0 = next((i for i, t in enumerate(doc.tokens) if t.end > pos), len(doc.tokens))
+                t1 = next((i for i, t in enumerate(doc.tokens) if t.start >= pos + len(needle)), len(doc.tokens))
+                out.append(Occ(pos, pos + len(needle), t0, max(t1, t0 + 1)))
+                pos = doc.text.find(needle, pos + 1)
+            return out
+        want = self.rule_keys.word_keys(w.text)
+        n = len(want)
+        if n == 0:
+            return []
+        out = []
+        whole = self.rule_keys.whole(w.text)
+        if n > 1:  # a multi-token word may sit inside one lexicon term (民生委員 in 民生委員・児童委員)
+            out += [Occ(doc.tokens[i].start, doc.tokens[i].end, i, i + 1) for i in doc.index.get(whole, ())
+                    if doc.tokens[i].pos == LEXICON_POS]
+        # a compound that is a spelling variant of the word (相談先 for 相談窓口, via the lexicon)
+        out += [Occ(doc.tokens[i].start, doc.tokens[j - 1].end, i, j) for i, j in doc.units.get(whole, ())]
+        starts = sorted({i for k in want[0] for i in doc.index.get(k, ()) if i + n <= len(doc.tokens)})
+        for i in starts:
+            if not all(doc.keys[i + j] & want[j] for j in range(1, n)):
+                continue
+            if w.pos and not doc.tokens[i].pos.startswith(w.pos):
+                continue
+            t0, t1 = i, i + n
+            if w.prefix:
+                if doc.unit_start[i] != i:
+                    continue
+                t1 = max(t1, doc.unit_end[i + n - 1])
+            if w.suffix:
+                if doc.unit_end[i + n - 1] != i + n:
+                    continue
+                t0 = min(t0, doc.unit_start[i])
+            out.append(Occ(doc.tokens[t0].start, doc.tokens[t1 - 1].end, t0, t1))
+        return sorted(set(out))
+
+    def evaluate(self, expr: Expr, doc: Doc) -> tuple[bool, list[Occ]]:
+        """(matched, occurrences that justify the match)."""
+        if isinstance(expr, Word):
+            occ = self._word(expr, doc)
+            return bool(occ), occ
+        if not isinstance(expr, Not) and not self.words.may_match(expr, doc):
+            return False, []
+        if isinstance(expr, Group):
+            occ = sorted({o for word in self.codebook.groups.get(expr.name, ())
+                          for o in self._group_word(word, doc)})
+            return bool(occ), occ
+        if isinstance(expr, Not):
+            matched, _ = self.evaluate(expr.arg, doc)
+            return not matched, []
+        if isinstance(expr, Or):
+            hits = [self.evaluate(a, doc) for a in expr.args]
+            occ = sorted({o for m, os in hits if m for o in os})
+            return any(m for m, _ in hits), occ
+        if isinstance(expr, And):
+            hits = [self.evaluate(a, doc) for a in expr.args]
+            if not all(m for m, _ in hits):
+                return False, []
+            return True, sorted({o for _, os in hits for o in os})
+        if isinstance(expr, Near):
+            return self._near(expr, doc)
+        if isinstance(expr, Seq):
+            return self._seq(expr, doc)
+        raise TypeError(expr)
+
+    def _group_word(self, text: str, doc: Doc) -> list[Occ]:
+        expr = self.words.group_exprs(text)[0]
+        if not self.words.may_match(expr, doc):
+            return []
+        matched, occ = self.evaluate(expr, doc)
+        return occ if matched else []
+
+    def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:
+        """Every occurrence of the first term with all other terms within ``window`` tokens;
+        the evidence is that occurrence and every occurrence of the others inside the window."""
+        lists = [self.evaluate(a, doc)[1] for a in expr.args]
+        if not all(lists):
+            return False, []
+        found: set[Occ] = set()
+        for anchor in lists[0]:
+            near = [[o for o in others if _gap(anchor, o) <= expr.window] for others in lists[1:]]
+            if all(near):
+                found.add(anchor)
+                found.update(o for group in near for o in group)
+        return bool(found), sorted(found)
+
+    def _seq(self, expr: Seq, doc: Doc) -> tuple[bool, list[Occ]]:
+        lists = [self.evaluate(a, doc)[1] for a in expr.args]
+        if not all(lists):
+            return False, []
+        found: set[Occ] = set()
+        for first in lists[0]:
+            chain, cur = [first], first
+            for others in lists[1:]:
+                nxt = next((o for o in others if o.tok0 == cur.tok1), None)
+                if nxt is None:
+                    break
+                chain.append(nxt)
+                cur = nxt
+            else:
+                found.update(chain)
+        return bool(found), sorted(found)
+
+
+
+def _gap(a: Occ, b: Occ) -> int:
+    """Tokens between two occurrences (0 when adjacent or overlapping)."""
+    if a.tok1 <= b.tok0:
+        return b.tok0 - a.tok1
+    if b.tok1 <= a.tok0:
+        return a.tok0 - b.tok1
+    return 0
+
+
+def _outermost(occs: Iterable[Occ]) -> list[Occ]:
+    """Drop occurrences lying inside another one (相談 inside 相談窓口), keep text order."""
+    ordered = sorted(set(occs), key=lambda o: (o.start, -o.end))
+    out: list[Occ] = []
+    for o in ordered:
+        if out and out[-1].start <= o.start and o.end <= out[-1].end:
+            continue
+        out.append(o)
+    return out
+
+
+def _overlaps(o: Occ, blocked: Iterable[Occ]) -> bool:
+    return any(o.start < b.end and b.start < o.end for b in blocked)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    theme: str
+    occurrences: tuple[Occ, ...]
+    rules: tuple[str, ...]
+
+
+def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
+    """Theme hits of one document, and the themes whose exclusion rules fired (blocking the model)."""
+    hits: list[RuleHit] = []
+    excluded: set[str] = set()
+    live = matcher.live_rules(doc)
+
+    def skip(rule: Rule) -> bool:
+        return id(rule) not in live if live is not None else not matcher.may_match(rule.expr, doc)
+
+    for theme in matcher.codebook.themes:
+        if all(skip(r) for r in (*theme.rules, *theme.exclude)):
+            continue
+        blocked: list[Occ] = []
+        block_all = False
+        for ex in theme.exclude:
+            if skip(ex):
+                continue
+            matched, occ = matcher.evaluate(ex.expr, doc)
+            if matched:
+                excluded.add(theme.theme_id)
+                blocked += occ
+                block_all = block_all or not occ
+        if block_all:
+            continue
+        occs: set[Occ] = set()
+        fired: list[str] = []
+        for rule in theme.rules:
+            if skip(rule):
+                continue
+            matched, occ = matcher.evaluate(rule.expr, doc)
+            kept = [o for o in occ if not _overlaps(o, blocked)]
+            if matched and kept:
+                occs.update(kept)
+                fired.append(rule.rule_id)
+        if occs:
+            hits.append(RuleHit(theme.theme_id, tuple(_outermost(occs)), tuple(fired)))
+    return hits, excluded
+
+

@@ -1,0 +1,49 @@
+"""Shared builders for test data: item tables, copies of the sample meeting, the loaded models."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.models import Models, load_models
+from pipeline.normalise import normalise_text
+from pipeline.schemas import Items
+from tests.conftest import MEETING_2, MODELS
+
+
+def items(rows: Sequence[tuple[str, str, str]], *, source: str | None = None, group: str = "") -> pd.DataFrame:
+    """An :class:`Items` table from ``(item_id, kind, raw text)`` rows; ``source`` defaults to ``card`` for
+    the kind カード and ``feedback`` otherwise; ``text`` is the normalised raw text."""
+    return pd.DataFrame({
+        Items.item_id: [r[0] for r in rows],
+        Items.source: [source or ("card" if r[1] in ("card", "カード") else "feedback") for r in rows],
+        Items.kind: [("カード" if r[1] == "card" else r[1]) for r in rows],
+        Items.group: group, Items.card_id: "",
+        Items.raw_text: [r[2] for r in rows], Items.text: [normalise_text(r[2]) for r in rows],
+    }, columns=list(Items.to_schema().columns))
+
+
+def meeting_copy(tmp_path: Path, source: Path = MEETING_2, **replace: Path | bytes | str) -> Path:
+    """A copy of a sample meeting with some files replaced (file name → corpus file, bytes or text)."""
+    m = tmp_path / "m"
+    shutil.copytree(source, m)
+    for name, content in replace.items():
+        target = m / name.replace("_", ".", 1) if "." not in name else m / name
+        for old in m.glob(target.stem + ".*"):
+            if old.name != "meeting.yaml" or target.name == "meeting.yaml":
+                old.unlink()
+        if isinstance(content, Path):
+            shutil.copy(content, target)
+        elif isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+    return m
+
+
+def shipped_models(*, codebook: Path = MODELS / "codebook.yaml") -> Models:
+    """The shipped lexicon, stop words and codebook, rules only (no analyst labels)."""
+    return load_models(codebook=codebook, lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt")

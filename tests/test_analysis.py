@@ -1,0 +1,73 @@
+"""The analysis function on its own (no Prefect): batches through ``map``, decisions returned, every table once."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline import outputs
+from pipeline.analysis import History, MeetingResult, Options, analyse
+from pipeline.ingest import load_meeting
+from pipeline.models import Models
+from pipeline.review import LOG_COLUMNS
+from tests.conftest import MEASURES, MEETING_2
+from tests.factories import shipped_models
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return shipped_models()
+
+
+@pytest.fixture(scope="module")
+def result(models: Models) -> MeetingResult:
+    return analyse(load_meeting(MEETING_2, MEASURES), models)
+
+
+def test_every_table_of_the_output_list_comes_from_the_result(result: MeetingResult) -> None:
+    got = {spec.file: frame for spec, frame in outputs.tables(result)}
+    assert set(got) == {spec.file for spec in outputs.TABLES}          # the sample meeting has every input
+    assert len(got[outputs.TAGGED.file]) == 40 + 28
+    assert set(outputs.images(result)) == {spec.key for spec in outputs.IMAGES}
+
+
+def test_batches_go_through_map_and_their_size_changes_nothing(models: Models, result: MeetingResult) -> None:
+    seen: list[int] = []
+
+    def recording_map(fn, batches):
+        for b in batches:
+            seen.append(len(b))
+            yield fn(b)
+
+    small = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=25), map=recording_map)
+    assert seen == [25, 25, 18]
+    for spec, frame in outputs.tables(result):
+        pd.testing.assert_frame_equal(frame, spec.get(small), obj=spec.file)
+
+
+def test_stages_are_reported_in_order(models: Models) -> None:
+    stages: list[str] = []
+    analyse(load_meeting(MEETING_2, MEASURES), models, on_stage=stages.append)
+    assert stages == ["mask_pii", "items", "tally", "themes", "match", "perspectives"]
+
+
+def test_decisions_are_returned_as_changes_and_inputs_are_not_touched(models: Models) -> None:
+    inputs = load_meeting(MEETING_2, MEASURES)
+    before = inputs.feedback.copy()
+    log = pd.DataFrame([
+        ("2024-05-22", "F13", "theme", "防災", "不採用", "", "", "", "t"),
+        ("2024-05-22", "C09", "measure", "P2-3", "採用", "", "", "", "t"),
+    ], columns=LOG_COLUMNS)
+    got = analyse(inputs, models, history=History(decisions=log))
+    assert got.changes["item_id"].tolist() == ["F13", "C09"]
+    assert got.changes["kind"].tolist() == ["テーマ", "施策の紐づけ"]
+    assert "防災" not in got.themes.get("F13", "").split("|")
+    assert "C09" in got.matches.coverage.set_index("measure_id").loc["P2-3", "card_ids"].split("|")
+    pd.testing.assert_frame_equal(inputs.feedback, before)
+    assert got.decisions_in_log == 2
+
+
+def test_masking_is_an_option(models: Models) -> None:
+    inputs = load_meeting(MEETING_2, MEASURES)
+    assert analyse(inputs, models, options=Options(mask_pii=False)).masks is None
+    assert set(analyse(inputs, models).masks or {}) == {"name", "phone", "email", "postal_code", "address"}

@@ -1,0 +1,48 @@
+"""The output list is the truth: a run writes exactly its files, the workbook has its sheets, the README's
+output table names them, and no other module spells an output file name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipeline import outputs
+from pipeline.review import REVIEW_SHEET, SUMMARY_SHEET
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_run_writes_exactly_the_declared_files(meeting2_run: Path) -> None:
+    assert sorted(p.name for p in meeting2_run.iterdir()) == sorted(outputs.ALL_FILES)
+
+
+def test_the_workbook_has_one_sheet_per_declared_table(meeting2_run: Path) -> None:
+    wb = openpyxl.load_workbook(meeting2_run / outputs.WORKBOOK.file, read_only=True)
+    assert wb.sheetnames == [SUMMARY_SHEET, *(t.sheet for t in outputs.TABLES)]
+    assert outputs.TABLES[-1].sheet == REVIEW_SHEET
+
+
+def test_table_files_and_sheets_are_unique() -> None:
+    assert len(set(outputs.ALL_FILES)) == len(outputs.ALL_FILES)
+    assert len({t.sheet for t in outputs.TABLES}) == len(outputs.TABLES)
+    assert all(len(t.sheet) <= 25 for t in outputs.TABLES)     # room for " (2)" on a continued sheet
+
+
+def test_readme_output_table_lists_every_file() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Outputs", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([\w.]+\.(?:csv|png|html|md|xlsx|json))`", section))
+    assert listed == set(outputs.ALL_FILES)
+
+
+def test_no_other_module_spells_an_output_file_name() -> None:
+    sources = [p for d in ("pipeline", "flows", "bench") for p in (ROOT / d).rglob("*.py")
+               if p.name != "outputs.py"]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        for name in outputs.ALL_FILES:
+            assert name not in text, f"{path.relative_to(ROOT)} spells {name}; use pipeline.outputs"
