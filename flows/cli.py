@@ -136,17 +136,56 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
 
 
+ROLE_JA = {"cards": "カード", "feedback": "意見", "votes": "投票", "measures": "施策一覧"}
+FIELD_JA = {"comment_id": "ID", "card_id": "カードID", "text": "本文", "kind": "種別", "group": "グループ",
+            "section": "該当箇所", "reply": "市の考え方（分析しない）", "department": "部署", "title": "事業名",
+            "body": "内容", "measure_ids": "施策ID", "round": "回", "blocks": "票数", "voter": "投票者",
+            "pillar_id": "柱ID", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
+            "description": "説明", "keywords": "キーワード"}
+
+
+def _print_mapping(c: dict) -> None:
+    """One table's header row and column mapping, Japanese then English."""
+    where = f"{c['file']}（{ROLE_JA.get(str(c['kind']), c['kind'])} / {c['kind']}）"
+    how = f"、{c['header_found_by']}" if c.get("header_found_by") else ""
+    console.print(f"[bold]{where}[/]: 見出し行 {c['header_row']}行目{how} / header row {c['header_row']}",
+                  markup=True, soft_wrap=True)
+    m = c.get("mapping") or {}
+    for canon, header in (m.get("columns") or {}).items():
+        console.print(f"    {header} → {FIELD_JA.get(canon, canon)} / {canon}", markup=False, soft_wrap=True)
+    if m.get("questions"):
+        console.print(f"    設問（1行の回答をそれぞれ別のコメントに）/ questions: {m['questions']}", markup=False)
+    if m.get("rounds"):
+        console.print(f"    回ごとの票 / votes per round: {m['rounds']}", markup=False)
+    if m.get("attributes"):
+        console.print(f"    属性として保持 / kept as attributes: {m['attributes']}", markup=False)
+    if m.get("ignored"):
+        console.print(f"    使わない列 / ignored: {m['ignored']}", markup=False)
+    for note in m.get("notes") or []:
+        console.print(f"    注意 / note: {note}", markup=False, soft_wrap=True)
+    if c.get("rows_below_table_skipped"):
+        console.print(f"    表の下の {c['rows_below_table_skipped']} 行（{c['rows_below_table_from']}行目から：合計・備考など）"
+                      f"は読んでいません / {c['rows_below_table_skipped']} row(s) below the table not read",
+                      markup=False)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.ingest import load_meeting
 
     measures = args.measures or default_measures(args.meeting_dir)
     inputs = load_meeting(args.meeting_dir, measures)
     table = Table(title=f"会議 {inputs.meeting_id} の入力 / inputs")
-    for col in ("ファイル file", "行 rows in", "取込 ok", "除外 rejected"):
+    for col in ("ファイル file", "見出し行 header", "行 rows in", "取込 ok", "除外 rejected"):
         table.add_column(col)
     for c in inputs.counts:
-        table.add_row(str(c["file"]), str(c["rows_in"]), str(c["rows_ok"]), str(c["rows_rejected"]))
+        table.add_row(str(c["file"]), str(c.get("header_row", "")), str(c["rows_in"]), str(c["rows_ok"]),
+                      str(c["rows_rejected"]))
     console.print(table)
+    console.print("列の読み方 / how the columns were read:")
+    for c in inputs.counts:
+        _print_mapping(c)
+    for s in inputs.skipped:
+        console.print(f"  {s['file']}: 読みません / not read — {s['reason']}", markup=False)
     if len(inputs.rejects) == 0:
         console.print("[green]問題はありません / no problems found[/]")
         return EXIT_OK

@@ -121,6 +121,8 @@ class MeetingResult:
     tagged: pd.DataFrame
     theme_by_kind: pd.DataFrame
     theme_by_pillar: pd.DataFrame
+    theme_by_attribute: pd.DataFrame    # attribute, value, theme, items (empty without attributes)
+    replies: pd.DataFrame               # comments beside the city's replies (empty without replies)
     trend: pd.DataFrame
     network_nodes: pd.DataFrame
     network_edges: pd.DataFrame
@@ -225,7 +227,9 @@ def tally_meeting(inputs: MeetingInputs) -> Tallies:
 
 def theme_by_kind(items: pd.DataFrame, themes: Mapping[str, str], theme_ids: Sequence[str]) -> pd.DataFrame:
     """Items per theme (rows, codebook order) and kind (columns: カード, then the comment kinds)."""
-    kinds = [k for k in ["カード", *FEEDBACK_KINDS] if k in set(items[Items.kind])]
+    present = list(dict.fromkeys(items[Items.kind]))
+    kinds = [k for k in ["カード", *FEEDBACK_KINDS] if k in present] + [k for k in present
+                                                                     if k not in ("カード", *FEEDBACK_KINDS)]
     counts = {t: dict.fromkeys(kinds, 0) for t in theme_ids}
     for item_id, kind in zip(items[Items.item_id], items[Items.kind], strict=True):
         for t in filter(None, themes.get(item_id, "").split("|")):
@@ -250,6 +254,52 @@ def theme_by_pillar(items: pd.DataFrame, themes: Mapping[str, str], measures_by_
             for p in ps or {tally.NO_PILLAR}:
                 counts[t][p] += 1
     return pd.DataFrame([{"theme": t, **c} for t, c in counts.items()], columns=["theme", *pillars])
+
+
+MAX_ATTRIBUTE_VALUES = 30
+"""An attribute with more distinct values (free answers, names) is not cross-tabulated."""
+
+
+def attribute_columns(items: pd.DataFrame) -> list[str]:
+    """The items' attribute columns with a value somewhere, and ``question`` when there are several."""
+    known = set(Items.to_schema().columns)
+    attrs = [c for c in items.columns if c not in known and (items[c].astype(str).str.strip() != "").any()]
+    if items[Items.question].nunique() > 1:
+        attrs = [Items.question, *attrs]
+    return attrs
+
+
+def theme_by_attribute(items: pd.DataFrame, themes: Mapping[str, str], theme_ids: Sequence[str]) -> pd.DataFrame:
+    """Comments per attribute value (年代, 地区, 記入者の所属, a survey's question …) and theme: one row per
+    attribute, value and theme with at least one comment (values with no theme are counted under ``(なし)``).
+    Attributes of more than :data:`MAX_ATTRIBUTE_VALUES` values are left out."""
+    rows = []
+    order = {t: i for i, t in enumerate(theme_ids)}
+    for attr in attribute_columns(items):
+        values = items[attr].astype(str).str.strip()
+        if values.nunique() > MAX_ATTRIBUTE_VALUES:
+            continue
+        counts: dict[tuple[str, str], int] = {}
+        for item_id, value in zip(items[Items.item_id], values, strict=True):
+            for t in [t for t in themes.get(item_id, "").split("|") if t] or ["(なし)"]:
+                counts[(value or "(空欄)", t)] = counts.get((value or "(空欄)", t), 0) + 1
+        value_order = {v: n for n, v in enumerate(dict.fromkeys(v or "(空欄)" for v in values))}
+        for (value, t), n in sorted(counts.items(), key=lambda kv: (value_order[kv[0][0]],
+                                                                    order.get(kv[0][1], len(order)))):
+            rows.append({"attribute": attr, "value": value, "theme": t, "items": n})
+    return pd.DataFrame(rows, columns=["attribute", "value", "theme", "items"])
+
+
+def replies_table(items: pd.DataFrame, themes: Mapping[str, str]) -> pd.DataFrame:
+    """Each comment (as written) beside the city's reply, with its section and themes; empty when no comment
+    has a reply.  The reply is shown, never analysed."""
+    fb = items[items[Items.source] == "feedback"]
+    columns = ["item_id", "section", "text", "reply", "themes"]
+    if not (fb[Items.reply].str.strip() != "").any():
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({"item_id": fb[Items.item_id], "section": fb[Items.section], "text": fb[Items.raw_text],
+                         "reply": fb[Items.reply], "themes": [themes.get(i, "") for i in fb[Items.item_id]]},
+                        columns=columns).reset_index(drop=True)
 
 
 def cluster_meeting(items: pd.DataFrame, themes: Mapping[str, str], matches: MatchResult, *,
@@ -350,6 +400,8 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         theme_by_kind=theme_by_kind(items, themes, codebook.theme_ids),
         theme_by_pillar=theme_by_pillar(items, themes, matches.measures_by_item, inputs.measures,
                                         codebook.theme_ids),
+        theme_by_attribute=theme_by_attribute(items[items[Items.source] == "feedback"], themes, codebook.theme_ids),
+        replies=replies_table(items, themes),
         trend=theme_trend(inputs.meeting_id, themes, history.earlier, codebook.theme_ids),
         network_nodes=nodes, network_edges=edges,
         changes=changes_frame(changes),

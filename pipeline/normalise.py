@@ -119,9 +119,18 @@ def card_text(title: str, body: str) -> str:
     return title or body
 
 
+def _attributes(frame: pd.DataFrame | None, model: type) -> list[str]:
+    if frame is None:
+        return []
+    known = set(model.to_schema().columns)
+    return [c for c in frame.columns if c not in known]
+
+
 def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
     """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` with ``text`` still empty
-    (cards first; cards get ``kind`` = ``"カード"`` and the text of :func:`card_text`)."""
+    (cards first; cards get ``kind`` = ``"カード"`` and the text of :func:`card_text`).  The comments'
+    section, reply and question and every attribute column (of cards or comments) come along."""
+    attrs = list(dict.fromkeys([*_attributes(cards, Cards), *_attributes(feedback, Feedback)]))
     rows: list[dict[str, str]] = []
     if cards is not None:
         for rec in cards.to_dict("records"):
@@ -129,6 +138,8 @@ def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.D
                 Items.item_id: rec[Cards.card_id], Items.source: "card", Items.kind: "カード",
                 Items.group: rec[Cards.group], Items.card_id: rec[Cards.card_id],
                 Items.raw_text: card_text(rec[Cards.title], rec[Cards.body]), Items.text: "",
+                Items.section: "", Items.reply: "", Items.question: "",
+                **{a: rec.get(a, "") for a in attrs},
             })
     if feedback is not None:
         for rec in feedback.to_dict("records"):
@@ -136,8 +147,11 @@ def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.D
                 Items.item_id: rec[Feedback.comment_id], Items.source: "feedback", Items.kind: rec[Feedback.kind],
                 Items.group: rec[Feedback.group], Items.card_id: rec[Feedback.card_id],
                 Items.raw_text: rec[Feedback.text], Items.text: "",
+                Items.section: rec.get(Feedback.section, ""), Items.reply: rec.get(Feedback.reply, ""),
+                Items.question: rec.get(Feedback.question, ""), **{a: rec.get(a, "") for a in attrs},
             })
-    return pd.DataFrame(rows, columns=list(Items.to_schema().columns), dtype="object").astype(str)
+    columns = [*Items.to_schema().columns, *attrs]
+    return pd.DataFrame(rows, columns=columns, dtype="object").fillna("").astype(str)
 
 
 def normalise_items(raw: pd.DataFrame) -> pd.DataFrame:

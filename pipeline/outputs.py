@@ -136,6 +136,13 @@ THEMES_BY_KIND = TableOutput("themes_by_kind", "themes_by_kind.csv", "テーマ�
                              "items per theme × comment kind")
 THEMES_BY_PILLAR = TableOutput("themes_by_pillar", "themes_by_pillar.csv", "テーマ×柱", lambda r: r.theme_by_pillar,
                                "items per theme × pillar (through the item's measures)")
+THEMES_BY_ATTRIBUTE = TableOutput("themes_by_attribute", "themes_by_attribute.csv", "テーマ×属性",
+                                  lambda r: r.theme_by_attribute if len(r.theme_by_attribute) else None,
+                                  "comments per attribute value (年代, 地区, 所属, a survey's question …) and theme; "
+                                  "only when the comments have attributes")
+REPLIES = TableOutput("replies", "replies.csv", "意見と市の考え方", lambda r: r.replies if len(r.replies) else None,
+                      "each comment as written beside the city's reply (市の考え方) and its section; only when "
+                      "the input has replies (they are shown, never analysed)")
 PERSPECTIVES = TableOutput(
     "perspectives", "perspectives.csv", "新たな視点", lambda r: r.perspectives.suggestions,
     "suggested new perspectives (新たな視点(案)), ranked: label, pillar, support and the supporting item ids, the "
@@ -172,7 +179,8 @@ REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
 
 TABLES: tuple[TableOutput, ...] = (
     VOTES_BY_CARD, VOTES_BY_MEASURE, VOTES_BY_PILLAR, VOTES_BY_DEPARTMENT, CARDS_BY_MEASURE, CARDS_UNLINKED,
-    COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, PERSPECTIVES, PERSPECTIVES_COVERED,
+    COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, THEMES_BY_ATTRIBUTE, REPLIES,
+    PERSPECTIVES, PERSPECTIVES_COVERED,
     THEMES_TREND, CLUSTERS, KEYWORDS, NETWORK_NODES, NETWORK_EDGES, COMMENTS_BY_KIND, TAGGED, EVIDENCE, REJECTS,
     REVIEW,
 )

@@ -98,7 +98,7 @@ def _mask_column(frame: pd.DataFrame, columns: Iterable[str], tokeniser: Tokenis
                  counts: Counter[str]) -> pd.DataFrame:
     out = frame.copy()
     for col in columns:
-        out[col] = [mask_text(v, tokeniser, counts) if isinstance(v, str) else v for v in out[col]]
+        out[col] = [mask_text(v, tokeniser, counts) if isinstance(v, str) and v else v for v in out[col]]
     return out
 
 
@@ -106,10 +106,13 @@ def mask_inputs(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInp
     """Validated inputs → the same with personal data masked in every text that reaches an output
     (comments, card titles and bodies, refused cell values); counts of masks by type."""
     counts: Counter[str] = Counter()
-    feedback = _mask_column(inputs.feedback, [Feedback.text], tokeniser, counts) if inputs.feedback is not None \
-        else None
-    cards = _mask_column(inputs.cards, [Cards.title, Cards.body], tokeniser, counts) if inputs.cards is not None \
-        else None
+    attrs = inputs.attributes
+    feedback = _mask_column(inputs.feedback, [Feedback.text, Feedback.reply, *attrs], tokeniser, counts) \
+        if inputs.feedback is not None else None
+    card_attrs = [c for c in inputs.cards.columns if c not in Cards.to_schema().columns] \
+        if inputs.cards is not None else []
+    cards = _mask_column(inputs.cards, [Cards.title, Cards.body, *card_attrs], tokeniser, counts) \
+        if inputs.cards is not None else None
     rejects = _mask_column(inputs.rejects, ["value"], tokeniser, counts)
     masked = replace(inputs, feedback=feedback, cards=cards, rejects=rejects)
     return masked, {k: counts.get(k, 0) for k in ("name", "phone", "email", "postal_code", "address")}

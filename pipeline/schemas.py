@@ -10,8 +10,12 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-FEEDBACK_KINDS: tuple[str, ...] = ("感想", "重要な理由", "追加すべき視点", "質問", "その他")
-"""Allowed values of ``Feedback.kind`` (DESIGN.md contract)."""
+PUBLIC_COMMENT = "パブリックコメント"
+FEEDBACK_KINDS: tuple[str, ...] = ("感想", "重要な理由", "追加すべき視点", "質問", "その他", PUBLIC_COMMENT)
+"""The known comment kinds (DESIGN.md contract, plus public comments on a plan draft), in report order.  A kind
+outside this list (困りごと, 要望 …) is kept as written."""
+WORKSHOP_KINDS: tuple[str, ...] = FEEDBACK_KINDS[:5]
+"""The kinds of a workshop's feedback sheet (always listed in the comment counts, 0 included)."""
 
 KIND_ALIASES: dict[str, str] = {
     "感想": "感想",
@@ -30,6 +34,12 @@ KIND_ALIASES: dict[str, str] = {
     "perspective": "追加すべき視点",
     "question": "質問",
     "other": "その他",
+    "パブリックコメント": PUBLIC_COMMENT,
+    "パブリック・コメント": PUBLIC_COMMENT,
+    "パブコメ": PUBLIC_COMMENT,
+    "意見募集": PUBLIC_COMMENT,
+    "public comment": PUBLIC_COMMENT,
+    "public_comment": PUBLIC_COMMENT,
 }
 """Spellings of a comment kind that transcribers use, mapped to the canonical kind."""
 
@@ -63,21 +73,26 @@ class Cards(pa.DataFrameModel):
     row: Series[int]
 
     class Config:
-        strict = True
+        strict = False
 
 
 class Feedback(pa.DataFrameModel):
-    """One participant comment per row."""
+    """One comment per row.  ``section`` (該当箇所), ``reply`` (the city's answer, never analysed) and
+    ``question`` (the survey column it answers) are "" when the input has none; attribute columns (年代, 地区
+    …) follow under their own headers."""
 
     comment_id: Series[str] = pa.Field(unique=True)
     text: Series[str]
-    kind: Series[str] = pa.Field(isin=list(FEEDBACK_KINDS))
+    kind: Series[str] = pa.Field(str_length={"min_value": 1})
     card_id: Series[str]
     group: Series[str]
+    section: Series[str]
+    reply: Series[str]
+    question: Series[str]
     row: Series[int]
 
     class Config:
-        strict = True
+        strict = False
 
 
 class Votes(pa.DataFrameModel):
@@ -109,7 +124,8 @@ class Rejects(pa.DataFrameModel):
 
 
 class Items(pa.DataFrameModel):
-    """Cards and comments as one table of texts to analyse (after normalisation)."""
+    """Cards and comments as one table of texts to analyse (after normalisation); then the comments'
+    ``section``, ``reply`` and ``question`` ("" for cards) and the attribute columns of the inputs."""
 
     item_id: Series[str] = pa.Field(unique=True)
     source: Series[str] = pa.Field(isin=["card", "feedback"])
@@ -118,6 +134,9 @@ class Items(pa.DataFrameModel):
     card_id: Series[str]
     raw_text: Series[str]
     text: Series[str]
+    section: Series[str]
+    reply: Series[str]
+    question: Series[str]
 
 
 class Tagged(pa.DataFrameModel):
@@ -133,7 +152,7 @@ class Tagged(pa.DataFrameModel):
     new_perspective: Series[int] = pa.Field(isin=[0, 1])
 
     class Config:
-        strict = "filter"
+        strict = False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,13 +28,20 @@ def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd
     return pd.DataFrame(rows, columns=["kind", "rank", "term", "items"])
 
 
+def extra_columns(items: pd.DataFrame) -> list[str]:
+    """The columns after the contract ones in the tagged items: ``section``, ``question`` and the attributes,
+    each only when some item has a value.  The city's ``reply`` is never among them (it is not a comment)."""
+    known = set(Items.to_schema().columns)
+    candidates = [Items.section, Items.question, *(c for c in items.columns if c not in known)]
+    return [c for c in candidates if c in items.columns and (items[c].astype(str).str.strip() != "").any()]
+
+
 def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None,
                  measures: Mapping[str, str] | None = None, clusters: Mapping[str, str] | None = None,
                  new_perspective: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """:class:`Items` in → the tagged items (:class:`Tagged`), one row per card and comment.
-
-    The analysis columns are filled from the given mappings (item id → value), empty otherwise.
-    """
+    """:class:`Items` in → the tagged items (:class:`Tagged`), one row per card and comment: the contract
+    columns, then :func:`extra_columns`.  The analysis columns are filled from the given mappings (item id →
+    value), empty otherwise."""
     ids = items[Items.item_id]
     out = pd.DataFrame({
         Tagged.item_id: ids,
@@ -48,6 +55,7 @@ def tagged_table(items: pd.DataFrame, *, themes: Mapping[str, str] | None = None
                                           index=ids.index, dtype="int64"),
     })
     out = out.astype({c: str for c in TAGGED_COLUMNS if c != Tagged.new_perspective})
-    return Tagged.validate(out[TAGGED_COLUMNS].reset_index(drop=True))
-
-
+    extra = extra_columns(items)
+    for c in extra:
+        out[c] = items[c].astype(str).to_numpy()
+    return Tagged.validate(out[[*TAGGED_COLUMNS, *extra]].reset_index(drop=True))

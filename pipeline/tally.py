@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.schemas import FEEDBACK_KINDS, Cards, Feedback, Measures, Votes
+from pipeline.schemas import FEEDBACK_KINDS, WORKSHOP_KINDS, Cards, Feedback, Measures, Votes
 
 NO_PILLAR = "(なし)"
 
@@ -155,9 +155,9 @@ def unlinked_cards(cards: pd.DataFrame) -> pd.DataFrame:
 
 
 def comments_per_kind(feedback: pd.DataFrame) -> pd.DataFrame:
-    """Number of comments of each kind, in the contract's kind order (kinds with 0 included)."""
+    """Number of comments of each kind: the workshop kinds always (0 included), in the contract's order, then
+    the other kinds present (パブリックコメント, a city's own kinds) in the order they first appear."""
     counts = feedback[Feedback.kind].value_counts()
-    return pd.DataFrame({
-        Feedback.kind: list(FEEDBACK_KINDS),
-        "comments": [int(counts.get(k, 0)) for k in FEEDBACK_KINDS],
-    })
+    kinds = [*WORKSHOP_KINDS, *(k for k in dict.fromkeys(feedback[Feedback.kind]) if k not in WORKSHOP_KINDS)]
+    kinds = sorted(kinds, key=lambda k: FEEDBACK_KINDS.index(k) if k in FEEDBACK_KINDS else len(FEEDBACK_KINDS))
+    return pd.DataFrame({Feedback.kind: kinds, "comments": [int(counts.get(k, 0)) for k in kinds]})

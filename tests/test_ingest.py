@@ -96,7 +96,7 @@ def test_header_only_gives_zero_rows(tmp_path: Path) -> None:
     raw = read_table(write(tmp_path / "feedback.csv", "ID,意見,種別\n"))
     assert raw.rows_in == 0
     assert list(canonical_columns(raw, "feedback").columns) == [
-        "comment_id", "text", "kind", "card_id", "group", "row"]
+        "comment_id", "text", "kind", "card_id", "group", "section", "reply", "question", "row"]
 
 
 def test_blank_rows_are_skipped_and_counted_and_row_numbers_follow_the_sheet(tmp_path: Path) -> None:
@@ -214,10 +214,11 @@ def test_validate_feedback_refusals(tmp_path: Path) -> None:
         ",IDが空,感想\n"
     ), "feedback")
     v = validate_feedback(frame, file="feedback.csv", card_ids=["C01"], reserved_ids=["C01"])
-    assert list(v.ok["comment_id"]) == ["F01", "F02", "F05", "F06"]
-    assert list(v.ok["kind"]) == ["感想", "重要な理由", "その他", "重要な理由"]
+    assert list(v.ok["comment_id"]) == ["F01", "F02", "F04", "F05", "F06"]
+    # a kind outside the known ones (アンケート) is kept as written
+    assert list(v.ok["kind"]) == ["感想", "重要な理由", "アンケート", "その他", "重要な理由"]
     assert [(r.row, r.column) for r in v.rejects.itertuples()] == [
-        (4, "comment_id"), (5, "text"), (6, "kind"), (9, "comment_id"), (10, "comment_id")]
+        (4, "comment_id"), (5, "text"), (9, "comment_id"), (10, "comment_id")]
 
 
 def test_feedback_card_id_must_be_a_card_of_the_meeting(tmp_path: Path) -> None:
@@ -392,7 +393,7 @@ BAD = ROOT / "tests" / "bad_inputs"
     ({"feedback.csv": BAD / "unbalanced_quotes.csv"}, [("feedback.csv", 2)], "引用符"),
     ({"feedback.csv": BAD / "cp932_outside.csv"}, [("feedback.csv", 3)], "読めない文字"),
     ({"feedback.csv": BAD / "duplicate_ids.csv"}, [("feedback.csv", 3)], "重複"),
-    ({"feedback.csv": BAD / "bad_kind.csv"}, [("feedback.csv", 2), ("feedback.csv", 3)], "種別"),
+    ({"feedback.csv": BAD / "bad_kind.csv"}, [("feedback.csv", 3)], "空です"),   # アンケート is kept as a kind
     ({"votes.csv": BAD / "votes_bad.csv"}, [("votes.csv", 3), ("votes.csv", 4), ("votes.csv", 5), ("votes.csv", 6)], "C99"),
 ])
 def test_bad_rows_are_refused_with_row_numbers(tmp_path: Path, replace: dict, refused_rows: list, reason: str) -> None:

@@ -46,6 +46,21 @@ def healthy(url: str) -> bool:
         return False
 
 
+def api_json(url: str, body: bytes | None = None, *, tries: int = 20) -> dict:
+    """GET (or POST ``body``) and parse JSON, retrying while a busy server answers 503 or refuses."""
+    for attempt in range(tries):
+        req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.load(r)
+        except OSError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -87,14 +102,10 @@ def test_scheduled_deployment_runs_against_a_real_server(tmp_path: Path) -> None
                 return False
 
         wait_for(deployed, 120, "the deployment to be served")
-        with urllib.request.urlopen(f"{api}/deployments/name/kyosei-run-pending/kyosei-test", timeout=5) as r:
-            deployment = json.load(r)
+        deployment = api_json(f"{api}/deployments/name/kyosei-run-pending/kyosei-test")
         assert deployment["schedules"][0]["schedule"]["cron"] == "0 0 1 1 *"
         body = json.dumps({"state": {"type": "SCHEDULED"}}).encode()
-        req = urllib.request.Request(f"{api}/deployments/{deployment['id']}/create_flow_run", data=body,
-                                     headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            run_id = json.load(r)["id"]
+        run_id = api_json(f"{api}/deployments/{deployment['id']}/create_flow_run", body, tries=5)["id"]
 
         def finished() -> bool:
             try:

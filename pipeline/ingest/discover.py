@@ -57,10 +57,17 @@ def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
         return {}
     if not isinstance(meta, dict):
         raise InputError(str(path), "「項目: 値」の形式ではありません。", "must be a mapping of key: value.")
-    for key in ("id", "title", "organiser"):
+    for key in ("id", "title", "organiser", "kind"):
         if key in meta and isinstance(meta[key], dict | list):
             raise InputError(str(path), f"「{key}」は1つの値（文字）にしてください。",
                              f"'{key}' must be a single value, not a list or mapping.")
+    columns = meta.get("columns")
+    if columns is not None and (not isinstance(columns, dict) or not all(
+            k in INPUT_KINDS and isinstance(v, dict) for k, v in columns.items())):
+        raise InputError(str(path), "「columns」は cards / feedback / votes ごとの「項目: 列名」にしてください。",
+                         "'columns' must map cards / feedback / votes to 'column: header' mappings.",
+                         "例: columns: {feedback: {text: ご意見の概要, reply: 市の考え方}}",
+                         "e.g. columns: {feedback: {text: ご意見の概要, reply: 市の考え方}}")
     date = meta.get("date")
     if date is not None and not isinstance(date, dt.date) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
         raise InputError(str(path), f"date「{date}」は 2024-05-22 の形で書いてください。",
@@ -68,8 +75,32 @@ def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
     return meta
 
 
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv")
+"""Suffixes of a table file with any other name (read sheet by sheet by what each sheet holds)."""
+
+
+def _outside(path: Path, folder: Path) -> InputError:
+    return InputError(
+        str(path),
+        "会議フォルダの外のファイルを指しています。",
+        "the file points outside the meeting folder.",
+        "ファイルそのものを会議フォルダに置いてください。",
+        "put the file itself in the meeting folder.",
+    )
+
+
+def other_tables(folder: Path) -> list[Path]:
+    """Table files of a meeting folder not named cards/feedback/votes/measures (a city's own file names:
+    パブコメ結果.xlsx, ワークショップ記録.xlsx); hidden files and Excel's lock files (~$…) are not tables."""
+    named = {f"{k}{s}" for k in (*INPUT_KINDS, "measures") for s in SUFFIXES}
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES and p.name not in named
+                  and not p.name.startswith((".", "~$")))
+
+
 def find_input_files(meeting_dir: Path) -> dict[str, Path]:
-    """Locate the ``cards``/``feedback``/``votes`` files (any of :data:`SUFFIXES`) in a meeting folder."""
+    """The meeting's table files: ``cards``/``feedback``/``votes`` (any of :data:`SUFFIXES`) under their role,
+    and any other table file (:func:`other_tables`) under its own name."""
     if not meeting_dir.is_dir():
         raise InputError(str(meeting_dir), "会議フォルダが見つかりません。", "meeting folder not found.")
     found: dict[str, Path] = {}
@@ -84,30 +115,27 @@ def find_input_files(meeting_dir: Path) -> dict[str, Path]:
                 "keep only one.",
             )
         if matches:
-            # never follow a link out of the meeting folder (feedback.csv -> /etc/passwd)
-            if not matches[0].resolve().is_relative_to(meeting_dir.resolve()):
-                raise InputError(
-                    str(matches[0]),
-                    "会議フォルダの外のファイルを指しています。",
-                    "the file points outside the meeting folder.",
-                    "ファイルそのものを会議フォルダに置いてください。",
-                    "put the file itself in the meeting folder.",
-                )
             found[kind] = matches[0]
+    for path in other_tables(meeting_dir):
+        found[path.name] = path
+    for path in found.values():
+        # never follow a link out of the meeting folder (feedback.csv -> /etc/passwd)
+        if not path.resolve().is_relative_to(meeting_dir.resolve()):
+            raise _outside(path, meeting_dir)
     if not found:
         raise InputError(
             str(meeting_dir),
             "cards / feedback / votes のファイルがありません。",
             "no cards, feedback or votes file found.",
-            "feedback.csv などを置いてください。",
-            "add feedback.csv, cards.csv or votes.csv.",
+            "feedback.csv などを置くか、意見の表（.xlsx / .csv）を置いてください。",
+            "add feedback.csv, cards.csv or votes.csv, or a table of comments (.xlsx / .csv).",
         )
     return found
 
 
 def has_input_file(folder: Path) -> bool:
-    """Whether ``folder`` holds a cards, feedback or votes file (the same names :func:`find_input_files` reads)."""
-    return any((folder / f"{k}{s}").is_file() for k in INPUT_KINDS for s in SUFFIXES)
+    """Whether ``folder`` holds a table :func:`find_input_files` would read."""
+    return any((folder / f"{k}{s}").is_file() for k in INPUT_KINDS for s in SUFFIXES) or bool(other_tables(folder))
 
 
 def discover_meetings(data_root: Path) -> list[Path]:

@@ -1,33 +1,54 @@
 """A whole meeting folder: read and validate every input and the policy table into :class:`MeetingInputs`.
 
-Every data row ends either in a validated frame or in the rejects, so ``rows_in == rows_ok + rows_rejected``
-for every file.
+A file named ``cards`` / ``feedback`` / ``votes`` holds that table; any other table file (a city's own
+workbook: cards on one sheet, votes on another; a public-comment result table; a survey export) is read sheet
+by sheet by what each sheet holds (:func:`pipeline.ingest.columns.classify`).  In every sheet the header row is
+found below titles and notes, the columns are mapped by their words (or by ``meeting.yaml``'s ``columns``),
+merged 班 cells are filled down and the rows below the table are left out.  Every data row ends either in a
+validated frame or in the rejects, so ``rows_in == rows_ok + rows_rejected`` for every table (a survey row
+answering two questions is one row of two comments; a wide vote row is one row of several votes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.ingest.columns import canonical_columns, header_key
-from pipeline.ingest.discover import find_input_files, meeting_id_for, read_meeting_meta
-from pipeline.ingest.read import RawTable, empty_rejects, read_table
+from pipeline.errors import InputError
+from pipeline.ingest.columns import REPLY, ColumnMap, canonical_frame, classify, map_columns
+from pipeline.ingest.discover import INPUT_KINDS, find_input_files, meeting_id_for, read_meeting_meta
+from pipeline.ingest.header import find_header
+from pipeline.ingest.read import (
+    ROW,
+    RawTable,
+    Sheet,
+    empty_rejects,
+    header_key,
+    make_rejects,
+    read_sheets,
+    table_from_sheet,
+)
 from pipeline.ingest.validate import (
     Validated,
+    extra_columns,
     validate_cards,
     validate_feedback,
     validate_measures,
     validate_votes,
 )
-from pipeline.schemas import ALIASES, Cards, Feedback, Measures, Votes
+from pipeline.schemas import ALIASES, PUBLIC_COMMENT, REQUIRED, Cards, Feedback, Measures, Votes
 
 
 @dataclass(frozen=True)
 class MeetingInputs:
-    """All validated inputs of one meeting (any of cards/feedback/votes may be ``None``)."""
+    """All validated inputs of one meeting (any of cards/feedback/votes may be ``None``).
+
+    ``counts`` has one entry per table read (file, sheet, header row, column mapping, rows in/ok/rejected);
+    ``skipped`` lists the sheets that hold no table kyosei reads, with the reason."""
 
     meeting_id: str
     meta: dict[str, str]
@@ -38,25 +59,145 @@ class MeetingInputs:
     rejects: pd.DataFrame
     counts: list[dict[str, object]]
     files: dict[str, Path]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def attributes(self) -> list[str]:
+        """The comments' attribute columns (年代, 地区 …), in input order."""
+        if self.feedback is None:
+            return []
+        return extra_columns(self.feedback, Feedback.to_schema().columns)
 
 
+@dataclass(frozen=True)
+class Source:
+    """One table to read: a sheet, its role and the mapping of its columns."""
 
-def _count(file: str, kind: str, raw: RawTable, validated: Validated) -> dict[str, object]:
-    return {
-        "file": file,
+    raw: RawTable
+    role: str
+    cmap: ColumnMap
+    frame: pd.DataFrame
+
+
+def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | None = None) -> dict[str, object]:
+    bad_rows = set(raw.rejects[ROW]) | set(validated.rejects[ROW])
+    out: dict[str, object] = {
+        "file": raw.file,
         "kind": kind,
         "encoding": raw.encoding,
         "rows_in": raw.rows_in,
-        "rows_ok": len(validated.ok),
-        "rows_rejected": len(raw.rejects) + len(validated.rejects),
+        "rows_ok": raw.rows_in - len(bad_rows),
+        "rows_rejected": len(bad_rows),
         "blank_rows_skipped": raw.blank_rows,
+        "header_row": raw.header_row,
     }
+    if raw.footer_rows:
+        out["rows_below_table_skipped"] = raw.footer_rows
+        out["rows_below_table_from"] = raw.footer_from
+    if raw.header_how:
+        out["header_found_by"] = raw.header_how
+    if cmap is not None:
+        out["mapping"] = cmap.describe()
+    return out
 
 
 def load_measures(path: Path) -> pd.DataFrame:
     """The validated policy table (rows that cannot be used are left out; :func:`load_meeting` reports them)."""
-    raw = read_table(path, file=path.name, kind="measures")
-    return validate_measures(canonical_columns(raw, "measures"), file=raw.file).ok
+    sheets = read_sheets(path, file=path.name)
+    raw = table_from_sheet(sheets[0], find_header(sheets[0].rows)[0]) if sheets else None
+    if raw is None:
+        raise InputError(path.name, "空のファイルです。", "the file is empty.")
+    return validate_measures(canonical_frame(raw, map_columns(raw, "measures")), file=raw.file).ok
+
+
+def _fill_merged(frame: pd.DataFrame, raw: RawTable, header: str | None) -> pd.DataFrame:
+    """Cells of ``header`` inside a merged range (a 班 written once for several rows) get the range's value."""
+    if header is None or not raw.merged or header not in raw.frame.columns:
+        return frame
+    col = list(raw.frame.columns).index(header) + 1
+    by_row = dict(zip(raw.frame[ROW], raw.frame[header], strict=True))
+    fill: dict[int, str] = {}
+    for r1, c1, r2, c2 in raw.merged:
+        if c1 <= col <= c2 and r2 > r1 and by_row.get(r1, ""):
+            fill.update({r: by_row[r1] for r in range(r1 + 1, r2 + 1)})
+    if not fill:
+        return frame
+    target = {"feedback": Feedback.group, "cards": Cards.group, "votes": Votes.group}
+    out = frame.copy()
+    for canon in target.values():
+        if canon in out.columns:
+            out[canon] = [fill.get(int(r), v) if not str(v).strip() else v for r, v in zip(out[ROW], out[canon],
+                                                                                          strict=True)]
+            break
+    return out
+
+
+def _sheet_sources(sheet: Sheet, role: str | None, explicit: Mapping[str, Mapping[str, object]],
+                   skipped: list[dict[str, str]]) -> list[Source]:
+    """The table a sheet holds, if any (``role`` None: decided by its columns)."""
+    wanted = explicit.get(role or "", {})
+    row = wanted.get("header_row") if role else None
+    if row is not None:
+        idx, how = int(row) - 1, "meeting.yaml"
+    else:
+        idx, how = find_header(sheet.rows)
+    if idx is None:
+        if role is not None:
+            table_from_sheet(sheet, None)          # raises: empty file
+        skipped.append({"file": sheet.label, "reason": "空のシート / empty sheet"})
+        return []
+    raw = table_from_sheet(sheet, idx, how=how)
+    if role is None:
+        role = classify(raw)
+        if role is None:
+            skipped.append({"file": sheet.label, "reason": "意見・カード・投票の表ではありません / holds no "
+                                                         "comments, cards or votes"})
+            return []
+        if explicit.get(role, {}).get("header_row"):
+            return _sheet_sources(sheet, role, explicit, skipped)
+    cmap = map_columns(raw, role, explicit.get(role))
+    group = cmap.columns.get("group")
+    frame = _fill_merged(canonical_frame(raw, cmap), raw, group)
+    return [Source(raw, role, cmap, frame)]
+
+
+def _file_sources(path: Path, role: str | None, explicit: Mapping[str, Mapping[str, object]],
+                  skipped: list[dict[str, str]]) -> list[Source]:
+    sheets = read_sheets(path)
+    if role is None or len(sheets) == 1:
+        return [s for sh in sheets for s in _sheet_sources(sh, role, explicit, skipped)]
+    # a workbook named after its role: the first sheet whose header names the required column exactly, else
+    # the first sheet holding that kind of table (a cover sheet may come first)
+    wanted = {header_key(a) for req in REQUIRED[role] for a in ALIASES[role][req]}
+    headers = [(sh, find_header(sh.rows)[0]) for sh in sheets]
+    for sh, idx in headers:
+        if idx is not None and wanted & {header_key(h) for h in sh.rows[idx]}:
+            return _sheet_sources(sh, role, explicit, skipped)
+    for sh, idx in headers:
+        if idx is not None and classify(table_from_sheet(sh, idx)) == role:
+            return _sheet_sources(sh, role, explicit, skipped)
+    return _sheet_sources(sheets[0], role, explicit, skipped)
+
+
+def _unique_across(validated: Validated, seen: dict[str, str], column: str, file: str) -> Validated:
+    """Refuse rows whose id an earlier table of the meeting already used (several sheets of one kind)."""
+    ok = validated.ok
+    dup = ok[column].isin(seen)
+    if not dup.any():
+        seen.update(dict.fromkeys(ok[column], file))
+        return validated
+    extra = make_rejects((file, int(r), column, f"ID「{i}」は {seen[i]} でも使われています / id {i} is also used in "
+                                                f"{seen[i]}", i) for i, r in zip(ok.loc[dup, column], ok.loc[dup, ROW],
+                                                                                     strict=True))
+    seen.update(dict.fromkeys(ok.loc[~dup, column], file))
+    rejects = pd.concat([validated.rejects, extra], ignore_index=True) if len(validated.rejects) else extra
+    return Validated(ok[~dup].reset_index(drop=True), rejects)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    if not frames:
+        return None
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).fillna("")
 
 
 def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
@@ -66,56 +207,71 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     """
     meta = read_meeting_meta(meeting_dir)
     meeting_id = meeting_id_for(meeting_dir, meta)
+    explicit: Mapping[str, Mapping[str, object]] = meta.get("columns") or {}  # type: ignore[assignment]
     files = find_input_files(meeting_dir)
     counts: list[dict[str, object]] = []
     rejects: list[pd.DataFrame] = []
+    skipped: list[dict[str, str]] = []
 
-    raw_m = read_table(measures_path, file=measures_path.name, kind="measures")
-    measures = validate_measures(canonical_columns(raw_m, "measures"), file=raw_m.file)
-    counts.append(_count(raw_m.file, "measures", raw_m, measures))
+    sheets_m = read_sheets(measures_path, file=measures_path.name)
+    raw_m = table_from_sheet(sheets_m[0], find_header(sheets_m[0].rows)[0]) if sheets_m else None
+    if raw_m is None:
+        raise InputError(measures_path.name, "空のファイルです。", "the file is empty.")
+    cmap_m = map_columns(raw_m, "measures")
+    measures = validate_measures(canonical_frame(raw_m, cmap_m), file=raw_m.file)
+    counts.append(_count(raw_m, "measures", measures, cmap_m))
     rejects += [raw_m.rejects, measures.rejects]
 
-    cards_df = feedback_df = votes_df = None
-    if "cards" in files:
-        raw = read_table(files["cards"], kind="cards")
-        v = validate_cards(canonical_columns(raw, "cards"), file=raw.file,
-                           measure_ids=measures.ok[Measures.measure_id])
-        counts.append(_count(raw.file, "cards", raw, v))
-        rejects += [raw.rejects, v.rejects]
-        cards_df = v.ok
+    sources: list[Source] = []
+    for key, path in files.items():
+        sources += _file_sources(path, key if key in INPUT_KINDS else None, explicit, skipped)
+    by_role = {r: [s for s in sources if s.role == r] for r in INPUT_KINDS}
+
+    ok: dict[str, list[pd.DataFrame]] = {r: [] for r in INPUT_KINDS}
+    seen: dict[str, dict[str, str]] = {"cards": {}, "feedback": {}}
+    for s in by_role["cards"]:
+        v = validate_cards(s.frame, file=s.raw.file, measure_ids=measures.ok[Measures.measure_id])
+        v = _unique_across(v, seen["cards"], Cards.card_id, s.raw.file)
+        counts.append(_count(s.raw, "cards", v, s.cmap))
+        rejects += [s.raw.rejects, v.rejects]
+        ok["cards"].append(v.ok)
+    cards_df = _concat(ok["cards"])
     card_ids = None if cards_df is None else list(cards_df[Cards.card_id])
-    if "feedback" in files:
-        raw = read_table(files["feedback"], kind="feedback")
-        has_id = any(header_key(h) in {header_key(a) for a in ALIASES["feedback"][Feedback.comment_id]}
-                     for h in raw.frame.columns)
-        v = validate_feedback(canonical_columns(raw, "feedback"), file=raw.file, card_ids=card_ids,
-                              reserved_ids=card_ids or (), has_id_column=has_id)
-        counts.append(_count(raw.file, "feedback", raw, v))
-        rejects += [raw.rejects, v.rejects]
-        feedback_df = v.ok
-    if "votes" in files:
-        raw = read_table(files["votes"], kind="votes")
-        has_blocks = any(header_key(h) in {header_key(a) for a in ALIASES["votes"][Votes.blocks]}
-                         for h in raw.frame.columns)
-        v = validate_votes(canonical_columns(raw, "votes"), file=raw.file, card_ids=card_ids,
-                           has_blocks_column=has_blocks)
-        counts.append(_count(raw.file, "votes", raw, v))
-        rejects += [raw.rejects, v.rejects]
-        votes_df = v.ok
+    default_kind = str(meta.get("kind") or "")
+    for n, s in enumerate(by_role["feedback"]):
+        kind = default_kind or (PUBLIC_COMMENT if REPLY in s.cmap.columns else "その他")
+        v = validate_feedback(s.frame, file=s.raw.file, card_ids=card_ids, reserved_ids=card_ids or (),
+                              has_id_column=Feedback.comment_id in s.cmap.columns, default_kind=kind,
+                              id_prefix="F" if n == 0 else f"F{n + 1}-")
+        v = _unique_across(v, seen["feedback"], Feedback.comment_id, s.raw.file)
+        counts.append(_count(s.raw, "feedback", v, s.cmap))
+        rejects += [s.raw.rejects, v.rejects]
+        ok["feedback"].append(v.ok)
+    for s in by_role["votes"]:
+        v = validate_votes(s.frame, file=s.raw.file, card_ids=card_ids,
+                           has_blocks_column=Votes.blocks in s.cmap.columns or bool(s.cmap.rounds))
+        if s.cmap.rounds and len(v.rejects):   # a wide row is all or nothing
+            v = Validated(v.ok[~v.ok[ROW].isin(v.rejects[ROW])].reset_index(drop=True), v.rejects)
+        counts.append(_count(s.raw, "votes", v, s.cmap))
+        rejects += [s.raw.rejects, v.rejects]
+        ok["votes"].append(v.ok)
 
     nonempty = [r for r in rejects if len(r)]
     all_rejects = pd.concat(nonempty, ignore_index=True) if nonempty else empty_rejects()
     meta_out = {str(k): ("" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v)))
-                for k, v in meta.items()}
+                for k, v in meta.items() if k != "columns"}
     return MeetingInputs(
         meeting_id=meeting_id,
         meta=meta_out,
         measures=measures.ok,
         cards=cards_df,
-        feedback=feedback_df,
-        votes=votes_df,
+        feedback=_concat(ok["feedback"]),
+        votes=_concat(ok["votes"]),
         rejects=all_rejects,
         counts=counts,
         files={"measures": measures_path, **files},
+        skipped=skipped,
     )
 
+
+__all__ = ["ALIASES", "MeetingInputs", "load_measures", "load_meeting"]

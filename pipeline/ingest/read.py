@@ -22,14 +22,41 @@ ROW = "row"
 
 
 @dataclass(frozen=True)
+class Sheet:
+    """One table source as read: a CSV file, or one sheet of a workbook (rows of string cells; a record the
+    CSV parser could not read is ``(BROKEN, line)``).  ``merged`` holds the workbook's merged ranges as
+    (first row, first column, last row, last column), 1-based."""
+
+    file: str
+    name: str
+    rows: list
+    encoding: str
+    merged: tuple[tuple[int, int, int, int], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the file, plus the sheet for a workbook of several sheets."""
+        return f"{self.file}［{self.name}］" if self.name else self.file
+
+
+@dataclass(frozen=True)
 class RawTable:
-    """A file as read: string cells under the original headers, one ``row`` number per data row."""
+    """A table as read: string cells under the original headers, one ``row`` number per data row.
+
+    ``header_row`` is the spreadsheet row taken as the header (1-based); rows above it (titles, notes) are
+    not data; ``footer_rows`` counts the rows below the table (合計, 備考 …) that were not read as data."""
 
     file: str
     frame: pd.DataFrame
     encoding: str
     rejects: pd.DataFrame = field(default_factory=lambda: empty_rejects())
     blank_rows: int = 0
+    header_row: int = 1
+    header_how: str = ""
+    footer_rows: int = 0
+    footer_from: int = 0
+    sheet: str = ""
+    merged: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def rows_in(self) -> int:
@@ -147,14 +174,16 @@ def _rows_from_csv(text: str) -> list[list[str] | object]:
     return rows
 
 
-def _rows_from_xlsx(path: Path, *, file: str, kind: str | None = None) -> list[list[str]]:
-    """Rows of the first sheet — or, when the workbook has several, of the first sheet whose header
-    names a required column of ``kind``.  Formulas give their last calculated value; merged cells
-    their top-left value."""
+MERGES_UP_TO_BYTES = 20_000_000
+"""Workbooks up to this size are opened fully (merged ranges known: merged 班 cells are filled down); larger
+ones are streamed (read-only), without merged ranges."""
+
+
+def _open_workbook(path: Path, *, file: str, read_only: bool):
     import openpyxl  # imported here: only XLSX inputs pay for it
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        return openpyxl.load_workbook(path, read_only=read_only, data_only=True)
     except Exception as err:  # openpyxl raises many unrelated types for a broken file
         raise InputError(
             file,
@@ -163,67 +192,98 @@ def _rows_from_xlsx(path: Path, *, file: str, kind: str | None = None) -> list[l
             "Excel で開けるか確認し、.xlsx で保存し直してください。",
             "check it opens in Excel and save it again as .xlsx.",
         ) from None
+
+
+def _sheets_from_xlsx(path: Path, *, file: str) -> list[Sheet]:
+    """Every sheet of a workbook.  Formulas give their last calculated value; a merged range its
+    top-left value (its other cells are empty; ``merged`` says where they are)."""
+    full = path.stat().st_size <= MERGES_UP_TO_BYTES
+    wb = _open_workbook(path, file=file, read_only=not full)
     try:
-        sheets = [[[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-                  for ws in wb.worksheets]
+        several = len(wb.worksheets) > 1
+        out = []
+        for ws in wb.worksheets:
+            rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)]
+            merged = tuple((m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges) if full else ()
+            out.append(Sheet(file, ws.title if several else "", rows, "xlsx", merged))
     finally:
         wb.close()
-    if not sheets:
-        return []
-    if kind is not None and len(sheets) > 1:
-        wanted = {header_key(a) for req in REQUIRED[kind] for a in ALIASES[kind][req]}
-        for rows in sheets:
-            header = next((r for r in rows if any(c.strip() for c in r)), [])
-            if wanted & {header_key(h) for h in header}:
-                return rows
-    return sheets[0]
+    return out
 
 
-def read_table(path: Path, *, file: str | None = None, kind: str | None = None) -> RawTable:
-    """Read one CSV/TSV/XLSX file into string cells; the first non-blank row is the header.
-
-    Rows with more non-empty cells than the header has columns are refused (shifted columns would
-    put text under the wrong header); fully blank rows are skipped and counted.
-    """
+def read_sheets(path: Path, *, file: str | None = None) -> list[Sheet]:
+    """The tables of one CSV/TSV/TXT file (one) or XLSX workbook (one per sheet)."""
     name = file or path.name
     if not path.is_file():
         raise InputError(name, "ファイルが見つかりません。", "file not found.")
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            rows, encoding = _rows_from_xlsx(path, file=name, kind=kind), "xlsx"
-        else:
-            text, encoding = decode_bytes(path.read_bytes(), file=name)
-            rows = _rows_from_csv(text)
+            return _sheets_from_xlsx(path, file=name)
+        text, encoding = decode_bytes(path.read_bytes(), file=name)
+        return [Sheet(name, "", _rows_from_csv(text), encoding)]
     except OSError as err:
         raise InputError(name, f"読み込めません（{err.strerror}）。", f"cannot read ({err}).") from None
     except csv.Error as err:
         raise InputError(name, f"CSV として解釈できません（{err}）。", f"not a valid CSV file ({err}).") from None
 
-    header_index = next((i for i, r in enumerate(rows) if isinstance(r, list) and any(c.strip() for c in r)),
-                        None)
+
+def _empty_file(name: str) -> InputError:
+    return InputError(
+        name,
+        "空のファイルです（見出し行がありません）。",
+        "the file is empty (no header row).",
+        "1行目に列名（例: ID, 意見, 種別）を入れてください。",
+        "put column names (e.g. comment_id, text, kind) in the first row.",
+    )
+
+
+_FOOTER = re.compile(r"^(?:合計|総計|小計|計|備考|注記?|以上|出典|資料)(?:\s|[:：、。（(]|$)|^※")
+
+
+def _is_footer(cells: list[str], width: int) -> bool:
+    """A row below the table: its first filled cell is 合計 / 備考 / 注 / 以上 / ※… (counts and notes) and
+    it fills at most half the columns (a full data row that happens to start with ※ is data)."""
+    filled = [c.strip() for c in cells if c.strip()]
+    if not filled:
+        return False
+    return bool(_FOOTER.match(unicodedata.normalize("NFKC", filled[0]))) and len(filled) <= max(2, width // 2)
+
+
+def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str = "") -> RawTable:
+    """A sheet's rows below its header as string cells (``header_index``: 0-based; the first non-blank row
+    when not given).
+
+    Rows with more non-empty cells than the header has columns are refused (shifted columns would put text
+    under the wrong header); fully blank rows are skipped and counted; the rows from the first 合計 / 備考 /
+    注 / ※ row on are below the table and are counted, not read.
+    """
+    rows, name = sheet.rows, sheet.label
     if header_index is None:
-        raise InputError(
-            name,
-            "空のファイルです（見出し行がありません）。",
-            "the file is empty (no header row).",
-            "1行目に列名（例: ID, 意見, 種別）を入れてください。",
-            "put column names (e.g. comment_id, text, kind) in the first row.",
-        )
-    header = [h.strip() for h in rows[header_index]]  # type: ignore[union-attr]
+        header_index = next((i for i, r in enumerate(rows) if isinstance(r, list) and any(c.strip() for c in r)),
+                            None)
+    if header_index is None:
+        raise _empty_file(name)
+    header = [h.strip() for h in rows[header_index]]
     while header and not header[-1]:
         header.pop()
     width = len(header)
     data: list[list[str]] = []
     numbers: list[int] = []
     rejects: list[tuple[str, int, str, str, str]] = []
-    blank = 0
+    blank = footer = footer_from = 0
     for offset, cells in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        if footer_from:
+            footer += 1
+            continue
         if isinstance(cells, tuple):
             rejects.append((name, offset, "", "引用符（\"）が閉じていません / unbalanced or malformed quotes",
                             cells[1][:200]))
             continue
         if not any(c.strip() for c in cells):
             blank += 1
+            continue
+        if data and _is_footer(cells, width):
+            footer_from, footer = offset, 1
             continue
         extra = [c for c in cells[width:] if c.strip()]
         if extra:
@@ -238,10 +298,33 @@ def read_table(path: Path, *, file: str | None = None, kind: str | None = None) 
             continue
         data.append([(cells[i] if i < len(cells) else "") for i in range(width)])
         numbers.append(offset)
-    unique_header = _dedupe_header(header)
-    frame = pd.DataFrame(data, columns=unique_header, dtype="object")
+    # blank rows after the table's last row are not "skipped rows" of the table
+    frame = pd.DataFrame(data, columns=_dedupe_header(header), dtype="object")
     frame[ROW] = pd.Series(numbers, dtype="int64")
-    return RawTable(file=name, frame=frame, encoding=encoding, rejects=make_rejects(rejects), blank_rows=blank)
+    return RawTable(file=name, frame=frame, encoding=sheet.encoding, rejects=make_rejects(rejects),
+                    blank_rows=blank, header_row=header_index + 1, header_how=how, footer_rows=footer,
+                    footer_from=footer_from, sheet=sheet.name, merged=sheet.merged)
+
+
+def read_table(path: Path, *, file: str | None = None, kind: str | None = None) -> RawTable:
+    """Read one CSV/TSV/XLSX file into string cells, with its header row found among the first rows
+    (titles, notes and blank rows above it are skipped; see :func:`pipeline.ingest.header.find_header`).
+    A workbook of several sheets gives the first sheet that holds a table of ``kind`` (else its first)."""
+    from pipeline.ingest.header import find_header
+
+    sheets = read_sheets(path, file=file)
+    if not sheets:
+        raise _empty_file(file or path.name)
+    chosen = sheets[0]
+    if kind is not None and len(sheets) > 1:
+        wanted = {header_key(a) for req in REQUIRED[kind] for a in ALIASES[kind][req]}
+        for sh in sheets:
+            idx, _ = find_header(sh.rows)
+            if idx is not None and wanted & {header_key(h) for h in sh.rows[idx]}:
+                chosen = sh
+                break
+    idx, how = find_header(chosen.rows)
+    return table_from_sheet(chosen, idx, how=how)
 
 
 def _dedupe_header(header: Sequence[str]) -> list[str]:
@@ -252,5 +335,3 @@ def _dedupe_header(header: Sequence[str]) -> list[str]:
         seen[h] = seen.get(h, 0) + 1
         out.append(h if seen[h] == 1 else f"{h}.{seen[h]}")
     return out
-
-

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.ingest.columns import label
+from pipeline.ingest.columns import QUESTION, REPLY, SECTION, label
 from pipeline.ingest.read import ROW, make_rejects
-from pipeline.schemas import FEEDBACK_KINDS, ID_SEPARATORS, KIND_ALIASES, Cards, Feedback, Measures, Votes
+from pipeline.schemas import ALIASES, ID_SEPARATORS, KIND_ALIASES, Cards, Feedback, Measures, Votes
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]
     measure that is not in the policy table.
     """
     known = set(measure_ids)
+    attrs = extra_columns(frame, ALIASES["cards"])
     ok, rejects = [], []
     first: dict[str, int] = {}
     for rec in frame.to_dict("records"):
@@ -123,17 +124,32 @@ def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]
                 Cards.measure_ids: "|".join(mids),
                 Cards.group: rec[Cards.group].strip(),
                 Cards.row: row,
+                **{a: str(rec[a]).strip() for a in attrs},
             })
-    out = pd.DataFrame(ok, columns=list(Cards.to_schema().columns))
+    out = pd.DataFrame(ok, columns=[*Cards.to_schema().columns, *attrs])
     out = out.astype({c: str for c in out.columns if c != Cards.row} | {Cards.row: "int64"})
     return Validated(Cards.validate(out), make_rejects(rejects))
 
 
-def _kind(value: str) -> str | None:
+MAX_KIND_CHARS = 40
+
+
+def _kind(value: str, default: str = "その他") -> str | None:
+    """A comment kind: a known spelling → its canonical kind; blank → ``default``; any other short label
+    (困りごと, 要望 …) is kept as written; None for a cell too long to be a kind (a shifted column)."""
     key = unicodedata.normalize("NFKC", value).strip()
     if not key:
-        return "その他"
-    return KIND_ALIASES.get(key, KIND_ALIASES.get(key.lower()))
+        return default
+    known = KIND_ALIASES.get(key, KIND_ALIASES.get(key.lower()))
+    if known is not None:
+        return known
+    return key if len(key) <= MAX_KIND_CHARS else None
+
+
+def extra_columns(frame: pd.DataFrame, canonical: Iterable[str]) -> list[str]:
+    """The attribute columns of a canonical frame (those after the canonical ones, without internal ones)."""
+    known = set(canonical) | {ROW}
+    return [c for c in frame.columns if c not in known and not c.startswith("_")]
 
 
 def validate_feedback(
@@ -143,22 +159,31 @@ def validate_feedback(
     card_ids: Iterable[str] | None,
     reserved_ids: Iterable[str] = (),
     has_id_column: bool = True,
+    default_kind: str = "その他",
+    id_prefix: str = "F",
 ) -> Validated:
     """Canonical feedback frame in → validated :class:`Feedback` (+ rejects).
 
-    Without an id column, ids are made from the row number (``F0002`` for row 2).  Refused: empty
-    text, empty/duplicate id or an id already used by a card, an unknown ``kind``, a ``card_id``
-    that is not a card of this meeting (checked only when the meeting has cards).
+    Without an id column, ids are made from the row number (``F0002`` for row 2; ``id_prefix`` keeps the ids
+    of a second source apart); a survey row answering several questions gives ``<id>-1``, ``<id>-2`` ….  A
+    blank kind is ``default_kind``; a kind outside the known ones is kept as written.  Refused: empty text,
+    empty/duplicate id or an id already used by a card, a kind cell too long to be a kind, a ``card_id``
+    that is not a card of this meeting (checked only when the meeting has cards).  Attribute columns are
+    kept.
     """
     cards = set(card_ids) if card_ids is not None else None
     reserved = set(reserved_ids)
+    attrs = extra_columns(frame, [*ALIASES["feedback"], SECTION, REPLY, QUESTION])
+    several = "_q" in frame.columns
     ok, rejects = [], []
     first: dict[str, int] = {}
     for rec in frame.to_dict("records"):
         row = int(rec[ROW])
-        cid = clean_id(rec[Feedback.comment_id]) if has_id_column else f"F{row:04d}"
+        cid = clean_id(rec[Feedback.comment_id]) if has_id_column else f"{id_prefix}{row:04d}"
+        if several and cid:
+            cid = f"{cid}-{int(rec['_q'])}"
         text = rec[Feedback.text].strip()
-        kind = _kind(rec[Feedback.kind])
+        kind = _kind(rec[Feedback.kind], default_kind)
         card = clean_id(rec[Feedback.card_id])
         if not cid:
             rejects.append((file, row, Feedback.comment_id, _empty_reason(Feedback.comment_id), text[:80]))
@@ -172,9 +197,9 @@ def validate_feedback(
             rejects.append((file, row, Feedback.text, _empty_reason(Feedback.text), cid))
         elif kind is None:
             rejects.append((file, row, Feedback.kind, (
-                f"種別「{rec[Feedback.kind]}」は使えません（{'・'.join(FEEDBACK_KINDS)}のいずれか）/ "
-                f"unknown kind; use one of {list(FEEDBACK_KINDS)}"
-            ), rec[Feedback.kind]))
+                f"種別が長すぎます（{MAX_KIND_CHARS}文字まで。列がずれていませんか）/ "
+                f"kind longer than {MAX_KIND_CHARS} characters (shifted columns?)"
+            ), rec[Feedback.kind][:80]))
         elif card and cards is not None and card not in cards:
             rejects.append((file, row, Feedback.card_id,
                             f"カードID「{card}」はこの会議のカードにありません / unknown card_id {card}", card))
@@ -186,9 +211,13 @@ def validate_feedback(
                 Feedback.kind: kind,
                 Feedback.card_id: card,
                 Feedback.group: rec[Feedback.group].strip(),
+                Feedback.section: rec.get(SECTION, "").strip(),
+                Feedback.reply: rec.get(REPLY, "").strip(),
+                Feedback.question: rec.get(QUESTION, ""),
                 Feedback.row: row,
+                **{a: str(rec[a]).strip() for a in attrs},
             })
-    out = pd.DataFrame(ok, columns=list(Feedback.to_schema().columns))
+    out = pd.DataFrame(ok, columns=[*Feedback.to_schema().columns, *attrs])
     out = out.astype({c: str for c in out.columns if c != Feedback.row} | {Feedback.row: "int64"})
     return Validated(Feedback.validate(out), make_rejects(rejects))
 

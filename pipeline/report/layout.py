@@ -110,8 +110,25 @@ def measure_group(r: MeetingResult) -> Group:
     ])
 
 
+def attribute_sections(r: MeetingResult) -> list[Section]:
+    """One table per attribute: themes (rows) × the attribute's values (columns), comments counted."""
+    sections: list[Section] = []
+    file = out.THEMES_BY_ATTRIBUTE.file
+    table = r.theme_by_attribute
+    for attr in dict.fromkeys(table["attribute"]):
+        part = table[table["attribute"] == attr]
+        wide = part.pivot_table(index="theme", columns="value", values="items", aggfunc="sum", fill_value=0,
+                                sort=False).reset_index()
+        wide.columns.name = None
+        title = "設問" if attr == "question" else attr
+        sections.append(Section(f"テーマ × {title}（コメント数）", wide,
+                           note=f"属性「{title}」の値ごとに、各テーマのコメント数です（全件は {file}）。"))
+    return sections
+
+
 def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("テーマ別", "themes", [
+        *attribute_sections(r),
         Section("テーマ × 種別（件数）", r.theme_by_kind,
                 note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は models/codebook.yaml。"),
         Section("テーマ × 基本方針（件数）", r.theme_by_pillar,
@@ -183,12 +200,17 @@ def comment_group(r: MeetingResult) -> Group:
 
 
 def comment_list_group(r: MeetingResult) -> Group:
-    items = r.items
-    comments = items[items[Items.source] == "feedback"][[Items.item_id, Items.kind, Items.text]].reset_index(drop=True)
+    items = r.items[r.items[Items.source] == "feedback"]
+    shown = [Items.item_id, Items.kind, *(c for c in (Items.section, Items.question)
+                                          if (items[c].str.strip() != "").any()), Items.text]
+    comments = items[shown].reset_index(drop=True)
     ids = comments[Items.item_id]
     comments = comments.assign(themes=[r.themes.get(i, "") for i in ids],
                                measures=[r.matches.measures_by_item.get(i, "") for i in ids])
     note = "正規化後の本文です（全角英数字の半角化、表記の統一など）。"
+    if len(r.replies):
+        comments = comments.assign(reply=list(items[Items.reply]))
+        note += "「市の考え方」は入力された回答をそのまま並べたもので、分析には使っていません。"
     if len(comments) > MAX_LISTED:
         note += f"最初の {MAX_LISTED} 件です（全 {len(comments)} 件は {out.TAGGED.file}）。"
         comments = comments.head(MAX_LISTED)

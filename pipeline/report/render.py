@@ -30,7 +30,8 @@ LABELS: dict[str, str] = {
     "best_measure_score": "一致度", "recurring_in": "以前の会議", "main_theme": "テーマ", "seed": "きっかけ",
     "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
     "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2", "jaccard": "Jaccard",
-    "cooccurrences": "共起件数", "change": "変更",
+    "cooccurrences": "共起件数", "change": "変更", "section": "該当箇所", "reply": "市の考え方", "question": "設問",
+    "attribute": "属性",
 }
 
 

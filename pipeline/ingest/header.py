@@ -1,0 +1,52 @@
+"""Finding the header row of a table typed by hand: titles, notes, blank rows and merged title cells above it.
+
+Among the first :data:`SEARCH_ROWS` rows, the header is the row whose cells most look like column names
+(:func:`pipeline.ingest.columns.sense` or an exact alias recognises them), with at least two filled cells —
+or one, when the table below has a single column.  When no row has a recognisable column name, it is the
+first row of two or more filled cells followed by another such row; failing that, the first non-blank row.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from pipeline.ingest.columns import sense
+from pipeline.ingest.read import header_key
+from pipeline.schemas import ALIASES
+
+SEARCH_ROWS = 20
+MAX_HEADER_CHARS = 24
+"""A cell longer than this is a title or a note, not a column name."""
+
+_ALIASES = frozenset(header_key(a) for role in ALIASES.values() for names in role.values() for a in names)
+
+
+def _filled(row: object) -> list[str]:
+    return [c.strip() for c in row if c.strip()] if isinstance(row, list) else []
+
+
+def _known(cell: str) -> bool:
+    return len(cell) <= MAX_HEADER_CHARS and (header_key(cell) in _ALIASES or sense(cell) is not None)
+
+
+def find_header(rows: list) -> tuple[int | None, str]:
+    """(0-based index of the header row or None for an empty table, how it was chosen — for messages)."""
+    candidates = [(i, _filled(r)) for i, r in enumerate(rows[: SEARCH_ROWS + 1])]
+    candidates = [(i, cells) for i, cells in candidates if cells][:SEARCH_ROWS]
+    if not candidates:
+        return None, ""
+    first = candidates[0][0]
+    single_column = all(len(cells) <= 1 for _, cells in candidates)
+    best, best_score = None, 0
+    for i, cells in candidates:
+        if len(cells) < 2 and not single_column:
+            continue
+        score = sum(_known(c) for c in cells)
+        if score > best_score:
+            best, best_score = i, score
+    if best is not None:
+        return best, "" if best == first else "列名のある行 / the row with column names"
+    for (i, cells), (_, after) in pairwise(candidates):
+        if len(cells) >= 2 and len(after) >= 2:
+            return i, "" if i == first else "最初の表の行 / the first row of the table"
+    return first, ""
