@@ -134,6 +134,10 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                     help="学習層の教師データ（評価データと重ならないこと）")
     ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します")
     ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
+    ev.add_argument("--measures", type=Path,
+                    help="施策一覧。ラベルに gap 列があるとき、新たな視点(案)も評価します / with a gap column, also "
+                         "evaluate the suggested perspectives against this policy table")
+    ev.add_argument("--stopwords", type=Path, default=Path("models/stopwords.txt"))
 
 
 ROLE_JA = {"cards": "カード", "feedback": "意見", "votes": "投票", "measures": "施策一覧"}
@@ -453,7 +457,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
         errs = errors(ids, texts, truth, predicted_sets(by_item, ids), themes)
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
             console.print(errs.to_string(index=False) if len(errs) else "誤りなし / no errors", markup=False)
+    gap_col = keys.get("gap")
+    if args.measures is not None and gap_col is not None:
+        kinds = list(frame[keys["kind"]]) if "kind" in keys else ["その他"] * len(ids)
+        _eval_perspectives(args, ids, texts, kinds, list(frame[gap_col]))
     return EXIT_OK
+
+
+def _print_frame(title: str, frame) -> None:
+    out = Table(title=title)
+    for col in frame.columns:
+        out.add_column(str(col))
+    for rec in frame.itertuples(index=False):
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
+    console.print(out)
+
+
+def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str], kinds: list[str],
+                       gaps: list[str]) -> None:
+    """Run the whole analysis on the labelled comments as one meeting and score its suggestions."""
+    import tempfile
+
+    import pandas as pd
+
+    from pipeline.analysis import Options, analyse
+    from pipeline.evaluate import perspective_scores
+    from pipeline.ingest import load_meeting
+    from pipeline.models import load_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        meeting = Path(tmp) / "eval"
+        meeting.mkdir()
+        pd.DataFrame({"comment_id": ids, "text": texts, "kind": kinds}).to_csv(meeting / "feedback.csv", index=False)
+        inputs = load_meeting(meeting, args.measures)
+    models = load_models(codebook=args.codebook, lexicon=args.lexicon if args.lexicon.is_file() else None,
+                         stopwords=args.stopwords if args.stopwords.is_file() else None)
+    result = analyse(inputs, models, options=Options(mask_pii=False))
+    per_gap, per_suggestion, totals = perspective_scores(dict(zip(ids, gaps, strict=True)),
+                                                         result.perspectives.suggestions)
+    _print_frame("新たな視点(案) の評価: 抜けている分野ごと / per gap", per_gap)
+    _print_frame("提案ごとの純度 / purity of each suggestion", per_suggestion)
+    console.print(" ".join(f"{k}={v}" for k, v in totals.items()), markup=False)
 
 
 def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):

@@ -68,3 +68,65 @@ def errors(ids: Sequence[str], texts: Sequence[str], truth: pd.DataFrame, predic
 
 def predicted_sets(themes_by_item: Mapping[str, str], ids: Sequence[str]) -> list[set[str]]:
     return [set(filter(None, themes_by_item.get(i, "").split("|"))) for i in ids]
+
+
+# ---------------------------------------------------------------------------------------------
+# Suggested perspectives against a labelled set
+# ---------------------------------------------------------------------------------------------
+
+COVERED, DOCUMENT = "none", "document"
+"""Gap labels that are not gaps: a comment about an area the policy table covers; a comment about the plan
+document itself (wording, pages, structure, data)."""
+
+GAP_COLUMNS = ["gap", "comments", "best_suggestion", "in_best", "recall", "proposed"]
+SUGGESTION_SCORE_COLUMNS = ["perspective_id", "label", "support", "majority", "purity", "covered", "document"]
+
+
+def perspective_scores(gaps: Mapping[str, str], suggestions: pd.DataFrame, *,
+                       proposed_at: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Compare suggestions with each comment's expected gap (``gaps``: comment id → a gap name, ``none`` or
+    ``document``).
+
+    Returns (per gap: the suggestion holding most of its comments and the share it holds — the gap counts as
+    *proposed* when that share is ≥ ``proposed_at``; per suggestion: its majority label and purity, the share of
+    its comments carrying that label; totals: gap recall (mean), mean purity, the share of cited comments about
+    covered areas, document comments cited)."""
+    members = {str(p): [i for i in str(ids).split("|") if i in gaps]
+               for p, ids in zip(suggestions["perspective_id"], suggestions["item_ids"], strict=True)}
+    labels = dict(zip(suggestions["perspective_id"].astype(str), suggestions["label"], strict=True))
+    gap_names = sorted({g for g in gaps.values() if g not in (COVERED, DOCUMENT)})
+    rows = []
+    for g in gap_names:
+        mine = {i for i, lab in gaps.items() if lab == g}
+        best, held = "", 0
+        for p, ids in members.items():
+            n = len(mine & set(ids))
+            if n > held:
+                best, held = p, n
+        recall = held / len(mine) if mine else 0.0
+        rows.append({"gap": g, "comments": len(mine), "best_suggestion": best, "in_best": held,
+                     "recall": round(recall, 3), "proposed": recall >= proposed_at})
+    per_gap = pd.DataFrame(rows, columns=GAP_COLUMNS)
+    srows = []
+    for p, ids in members.items():
+        counts: dict[str, int] = {}
+        for i in ids:
+            counts[gaps[i]] = counts.get(gaps[i], 0) + 1
+        majority = max(sorted(counts), key=lambda k: counts[k]) if counts else ""
+        srows.append({"perspective_id": p, "label": labels[p], "support": len(ids), "majority": majority,
+                      "purity": round(counts.get(majority, 0) / len(ids), 3) if ids else 0.0,
+                      "covered": counts.get(COVERED, 0), "document": counts.get(DOCUMENT, 0)})
+    per_suggestion = pd.DataFrame(srows, columns=SUGGESTION_SCORE_COLUMNS)
+    cited = [i for ids in members.values() for i in ids]
+    totals = {
+        "gaps": len(gap_names),
+        "gaps_proposed": int(per_gap["proposed"].sum()) if len(per_gap) else 0,
+        "gap_recall_mean": round(float(per_gap["recall"].mean()), 3) if len(per_gap) else 0.0,
+        "suggestions": len(per_suggestion),
+        "purity_mean": round(float(per_suggestion["purity"].mean()), 3) if len(per_suggestion) else 1.0,
+        "purity_min": round(float(per_suggestion["purity"].min()), 3) if len(per_suggestion) else 1.0,
+        "cited": len(cited),
+        "cited_covered_share": round(sum(gaps[i] == COVERED for i in cited) / len(cited), 3) if cited else 0.0,
+        "cited_document": sum(gaps[i] == DOCUMENT for i in cited),
+    }
+    return per_gap, per_suggestion, totals

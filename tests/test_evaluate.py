@@ -47,3 +47,28 @@ def test_eval_refuses_a_file_without_theme_columns(tmp_path: Path, capsys: pytes
     assert "テーマ名の列" in capsys.readouterr().err
     f.write_text("id,text,防災\n1,避難,2\n", encoding="utf-8")
     assert main(["eval", str(f), "--codebook", str(ROOT / "models" / "codebook.yaml")]) == EXIT_ERROR
+
+
+def test_the_blind_other_cities_set_is_frozen() -> None:
+    """The blind part was committed before the codebook changed; editing it would void its numbers."""
+    import hashlib
+
+    from tests.conftest import DATA
+
+    blind = (DATA / "eval" / "other_cities" / "blind.csv").read_bytes()
+    assert hashlib.sha256(blind).hexdigest() == "9b63eb43c4d6d9396ee3bf3e02bd1436f9fdfdf5016305cbc66368e2cc5d5365"
+
+
+def test_perspective_scores_by_hand() -> None:
+    import pandas as pd
+
+    from pipeline.evaluate import perspective_scores
+
+    gaps = {"a": "移動", "b": "移動", "c": "移動", "d": "住まい", "e": "none", "f": "document", "g": "住まい"}
+    sugg = pd.DataFrame({"perspective_id": ["V01", "V02"], "label": ["移動手段の確保", "住まい"],
+                         "item_ids": ["a|b|e", "d|f|c"]})
+    per_gap, per_sugg, totals = perspective_scores(gaps, sugg)
+    assert per_gap.set_index("gap")["recall"].to_dict() == {"住まい": 0.5, "移動": 0.667}
+    assert per_sugg["purity"].tolist() == [0.667, 0.333]
+    assert totals["cited_covered_share"] == round(1 / 6, 3) and totals["cited_document"] == 1
+    assert totals["gaps_proposed"] == 0
