@@ -254,6 +254,12 @@ class Rule:
     line: int
 
 
+THEME_KINDS = ("area", "group", "document")
+"""``area``: a field of the plan (移動, 住まい, 相談窓口 …) — a gap when no measure covers it; ``group``: the people a
+comment is about (子ども・若者, 高齢者, 障害) — a gap only when a comment has no area theme; ``document``: comments
+about the plan document itself (wording, pages, data) — listed apart, never a perspective."""
+
+
 @dataclass(frozen=True)
 class Theme:
     theme_id: str
@@ -264,6 +270,15 @@ class Theme:
     rules: tuple[Rule, ...]
     exclude: tuple[Rule, ...]
     line: int
+    gap: str = ""
+    """A short readable name for the theme as a missing perspective (「就労に困難を抱える人への支援」)."""
+    kind: str = "area"
+    related: tuple[str, ...] = ()
+    """Themes whose measures also cover this one (孤立 is covered by a 見守り or 居場所 measure)."""
+
+    @property
+    def gap_label(self) -> str:
+        return self.gap or self.label
 
 
 @dataclass(frozen=True)
@@ -275,6 +290,10 @@ class Codebook:
     @property
     def theme_ids(self) -> list[str]:
         return [t.theme_id for t in self.themes]
+
+    @property
+    def document_themes(self) -> list[str]:
+        return [t.theme_id for t in self.themes if t.kind == "document"]
 
     def theme(self, theme_id: str) -> Theme:
         return next(t for t in self.themes if t.theme_id == theme_id)
@@ -291,7 +310,7 @@ class Problem:
         return f"{self.line}行目 / line {self.line}: {tag}: {self.message}"
 
 
-_THEME_KEYS = {"id", "label", "definition", "pillars", "measures", "rules", "exclude"}
+_THEME_KEYS = {"id", "label", "definition", "pillars", "measures", "rules", "exclude", "gap", "kind", "related"}
 
 
 def _scalar_list(node: yaml.Node, what: str, problems: list[Problem]) -> list[tuple[str, int]]:
@@ -415,6 +434,13 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
             if known_pillars is not None and pid not in known_pillars:
                 problems.append(Problem(pline, f"テーマ「{tid}」の柱「{pid}」は施策一覧にありません / "
                                                f"pillar {pid} is not in the policy table", "warning"))
+        gap, kind = m.get("gap"), m.get("kind")
+        kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else "area"
+        if kind_value not in THEME_KINDS:
+            problems.append(Problem(kind.start_mark.line + 1 if kind is not None else line,
+                                    f"テーマ「{tid}」の kind「{kind_value}」は {'/'.join(THEME_KINDS)} のどれかにしてください / "
+                                    f"kind must be one of {THEME_KINDS}"))
+        related = _scalar_list(m["related"], "related", problems) if "related" in m else []
         themes.append(Theme(
             theme_id=tid,
             label=str(label.value).strip() if isinstance(label, yaml.ScalarNode) else tid,
@@ -424,7 +450,15 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
             rules=tuple(rules),
             exclude=tuple(exclude),
             line=line,
+            gap=str(gap.value).strip() if isinstance(gap, yaml.ScalarNode) else "",
+            kind=kind_value,
+            related=tuple(r for r, _ in related),
         ))
+    for t in themes:
+        for r in t.related:
+            if r not in seen:
+                problems.append(Problem(t.line, f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
+                                                f"related theme {r} does not exist"))
     for core in CORE_THEMES:
         if core not in seen:
             problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
