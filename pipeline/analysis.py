@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,15 @@ from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_te
 from pipeline.models import Models
 from pipeline.network import cooccurrence
 from pipeline.normalise import normalise_items, raw_items
-from pipeline.perspectives import EarlierMeeting, PerspectiveResult, suggest_perspectives, theme_trend
+from pipeline.perspectives import (
+    EarlierMeeting,
+    PerspectiveResult,
+    ThemeLinks,
+    is_empty_answer,
+    suggest_perspectives,
+    theme_links,
+    theme_trend,
+)
 from pipeline.pii import mask_inputs
 from pipeline.review import (
     LOG_COLUMNS,
@@ -126,6 +134,7 @@ class MeetingResult:
     trend: pd.DataFrame
     network_nodes: pd.DataFrame
     network_edges: pd.DataFrame
+    links: ThemeLinks                   # which measures cover which themes (codebook or the table's own text)
     changes: pd.DataFrame               # what the analysts' earlier decisions changed in this run
     review: pd.DataFrame                # the レビュー sheet's rows
     decisions_in_log: int
@@ -366,24 +375,27 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     if overrides is not None:
         changes += link_changes(overrides)
     ids = list(items[Items.item_id])
-    scores = matcher.combine(similarity, [[t for t in themes.get(i, "").split("|") if t] for i in ids], codebook)
+    links = theme_links(inputs.measures, codebook, models.tagger.tag_texts)
+    scores = matcher.combine(similarity, [[t for t in themes.get(i, "").split("|") if t] for i in ids],
+                             links.matching)
     matches = match_items(items, themes, inputs.measures, inputs.cards, matcher=matcher, codebook=codebook,
                           measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None,
                           overrides=overrides, scores=scores)
     on_stage("match")
 
-    clusters = cluster_meeting(items, themes, matches, terms=cache, random_state=options.seed)
+    answered = items[[not (s == "feedback" and is_empty_answer(t))
+                      for s, t in zip(items[Items.source], items[Items.text], strict=True)]]
+    clusters = cluster_meeting(answered, themes, matches, terms=cache, random_state=options.seed)
     votes: dict[str, int] = {}
     if len(tallies.card_votes):
         votes = dict(zip(tallies.card_votes[Cards.card_id], tallies.card_votes["total"], strict=True))
-    perspectives = suggest_perspectives(items, themes, measures=inputs.measures, cards=inputs.cards,
-                                        card_votes=votes, matcher=matcher, codebook=codebook,
-                                        tokeniser=models.tokeniser, stopwords=models.stopwords,
-                                        unexplained_clusters=clusters.unexplained, earlier=history.earlier,
-                                        terms=cache)
+    perspectives = suggest_perspectives(items, themes, evidence=evidence, measures=inputs.measures,
+                                        cards=inputs.cards, card_votes=votes, matcher=matcher, codebook=codebook,
+                                        links=links, tokeniser=models.tokeniser, stopwords=models.stopwords,
+                                        earlier=history.earlier, terms=cache, random_state=options.seed)
     if len(mine):
         table, perspective_changes = apply_perspective_decisions(perspectives.suggestions, mine)
-        perspectives = PerspectiveResult(table, perspectives.covered, perspectives.coverage)
+        perspectives = replace(perspectives, suggestions=table)
         changes += perspective_changes
     on_stage("perspectives")
 
@@ -403,7 +415,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         theme_by_attribute=theme_by_attribute(items[items[Items.source] == "feedback"], themes, codebook.theme_ids),
         replies=replies_table(items, themes),
         trend=theme_trend(inputs.meeting_id, themes, history.earlier, codebook.theme_ids),
-        network_nodes=nodes, network_edges=edges,
+        network_nodes=nodes, network_edges=edges, links=links,
         changes=changes_frame(changes),
         review=review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
                            perspectives.suggestions, previous=history.decisions),

@@ -112,12 +112,14 @@ class MeasureMatcher:
         x = self.vectorizer_.transform(list(texts))
         return np.asarray((x @ self.matrix_.T).todense())
 
-    def link(self, themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
-        """1 where one of an item's themes lists the measure in the codebook, else 0."""
+    def link(self, themes: Sequence[Sequence[str]], links: Codebook | Mapping[str, Iterable[str]] | None) -> np.ndarray:
+        """1 where one of an item's themes is linked to the measure (``links``: theme → measure ids, or a
+        codebook's ``measures:`` lists), else 0."""
         out = np.zeros((len(themes), len(self.measure_ids_)))
-        if codebook is None:
+        if links is None:
             return out
-        linked = {t.theme_id: set(t.measures) for t in codebook.themes}
+        linked = ({t.theme_id: set(t.measures) for t in links.themes} if isinstance(links, Codebook)
+                  else {t: set(ms) for t, ms in links.items()})
         col = {m: j for j, m in enumerate(self.measure_ids_)}
         for i, ts in enumerate(themes):
             for t in ts:
@@ -126,7 +128,8 @@ class MeasureMatcher:
                         out[i, col[mid]] = 1.0
         return out
 
-    def combine(self, similarity: np.ndarray, themes: Sequence[Sequence[str]], codebook: Codebook | None) -> np.ndarray:
+    def combine(self, similarity: np.ndarray, themes: Sequence[Sequence[str]],
+                codebook: Codebook | Mapping[str, Iterable[str]] | None) -> np.ndarray:
         """Scores from :meth:`similarity` rows and each item's themes (the formula in the module docstring)."""
         return np.round((1 - self.link_weight) * similarity + self.link_weight * self.link(themes, codebook), 4)
 

@@ -145,9 +145,24 @@ REPLIES = TableOutput("replies", "replies.csv", "意見と市の考え方", lamb
                       "the input has replies (they are shown, never analysed)")
 PERSPECTIVES = TableOutput(
     "perspectives", "perspectives.csv", "新たな視点", lambda r: r.perspectives.suggestions,
-    "suggested new perspectives (新たな視点(案)), ranked: label, pillar, support and the supporting item ids, the "
-    "nearest measure and its score, status (new / recurring / accepted), main theme, counts, verbatim quotes",
+    "suggested new perspectives (新たな視点(案)), ranked: `label` (a phrase from the comments), `theme_label` (the "
+    "theme's name as a missing perspective), pillar, support and the supporting item ids, the nearest measure and "
+    "its score, status (new / recurring / accepted), main theme, seed, how the label was chosen and the share of "
+    "comments holding it, cohesion, the representative comment, counts, verbatim quotes",
     artifact="perspectives", artifact_view=lambda f: f.drop(columns=["quotes"]))
+PLAN_COMMENTS = TableOutput("plan_comments", "plan_comments.csv", "計画書の記述への意見",
+                            lambda r: r.perspectives.plan_comments,
+                            "comments about the plan document itself (wording, pages, figures, data, structure, the "
+                            "purpose statement) with their section and the words that show it; never proposed as "
+                            "perspectives")
+PERSPECTIVE_DECISIONS = TableOutput(
+    "perspective_decisions", "perspective_decisions.csv", "視点の判定", lambda r: r.perspectives.decisions,
+    "one row per card and comment: how it counts for the perspectives (計画書の記述, 空の回答, 担当課が紐づけ, "
+    "施策案にない分野, 追加すべき視点, テーマでカバー, 文言でカバー, 説明なし), the theme it rests on, its suggestion, "
+    "the nearest measure, its score and the table's threshold")
+THEME_LINKS = TableOutput("theme_links", "theme_links.csv", "テーマと施策案", lambda r: r.links.table,
+                          "which measures cover each theme and how the link was made (`codebook`: the codebook's "
+                          "measure ids; `table`: read from the measure's own text)")
 PERSPECTIVES_COVERED = TableOutput("perspectives_covered", "perspectives_covered.csv", "カバー済みの視点",
                                    lambda r: r.perspectives.covered,
                                    "追加すべき視点 comments not proposed because a measure already covers them")
@@ -180,7 +195,7 @@ REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
 TABLES: tuple[TableOutput, ...] = (
     VOTES_BY_CARD, VOTES_BY_MEASURE, VOTES_BY_PILLAR, VOTES_BY_DEPARTMENT, CARDS_BY_MEASURE, CARDS_UNLINKED,
     COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, THEMES_BY_ATTRIBUTE, REPLIES,
-    PERSPECTIVES, PERSPECTIVES_COVERED,
+    PERSPECTIVES, PLAN_COMMENTS, PERSPECTIVE_DECISIONS, THEME_LINKS, PERSPECTIVES_COVERED,
     THEMES_TREND, CLUSTERS, KEYWORDS, NETWORK_NODES, NETWORK_EDGES, COMMENTS_BY_KIND, TAGGED, EVIDENCE, REJECTS,
     REVIEW,
 )

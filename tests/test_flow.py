@@ -199,7 +199,7 @@ def test_second_meeting_marks_what_recurs_from_the_first(tmp_path: Path) -> None
     out = run(MEETING_2, tmp_path / "out")
     persp = read(out / "perspectives.csv").set_index("main_theme")
     assert persp.loc["就労", "status"] == "recurring" and persp.loc["就労", "recurring_in"] == "2024-05-08"
-    assert persp.loc["子ども・若者", "status"] == "new"
+    assert persp.loc["ひきこもり", "status"] == "new"
     trend = read(out / "themes_trend.csv").set_index("theme")
     assert list(trend.columns) == ["2024-05-08", "2024-05-22"]
     assert int(trend.loc["防災", "2024-05-22"]) > 0
@@ -229,7 +229,7 @@ def test_review_decisions_change_the_next_run(tmp_path: Path, capsys: pytest.Cap
     root, log = tmp_path / "out", tmp_path / "review_decisions.csv"
     first = run(MEETING_2, root, decisions=log)
     persp = read(first / "perspectives.csv").set_index("main_theme")
-    disability = f"perspective|{persp.loc['障害', 'item_ids'].replace('|', '+')}|障害"
+    players = f"perspective|{persp.loc['多様な主体', 'item_ids'].replace('|', '+')}|多様な主体"
     cli = ["--log", str(log), "--out-root", str(root), "--measures", str(MEASURES),
            "--codebook", str(MODELS / "codebook.yaml")]
 
@@ -239,9 +239,9 @@ def test_review_decisions_change_the_next_run(tmp_path: Path, capsys: pytest.Cap
 
     good = fill(first / "report.xlsx", {
         "theme|C15|居場所": ("不採用", ""),
-        "theme|F20|居場所": ("修正", "就労"),
+        "theme|F20|子ども・若者": ("修正", "就労"),
         "measure|C09|P2-3": ("採用", ""),
-        disability: ("不採用", ""),
+        players: ("不採用", ""),
     }, tmp_path / "filled.xlsx")
     assert main(["review", "apply", str(good), *cli]) == EXIT_OK
     assert len(pd.read_csv(log, encoding="utf-8-sig")) == 4
@@ -249,11 +249,11 @@ def test_review_decisions_change_the_next_run(tmp_path: Path, capsys: pytest.Cap
     second = run(MEETING_2, root, decisions=log)
     tagged = read(second / "tagged.csv").set_index("item_id")
     assert "居場所" not in tagged.loc["C15", "themes"].split("|")
-    assert "就労" in tagged.loc["F20", "themes"].split("|") and "居場所" not in tagged.loc["F20", "themes"]
+    assert "就労" in tagged.loc["F20", "themes"].split("|") and "子ども・若者" not in tagged.loc["F20", "themes"]
     assert tagged.loc["C09", "measures"] == "P2-1|P2-3"
     assert "C09" not in set(read(second / "suggested_links.csv")["card_id"])
     assert read(second / "coverage.csv").set_index("measure_id").loc["P2-3", "status"] == "カードのみ"
-    assert "障害" not in set(read(second / "perspectives.csv")["main_theme"])
+    assert "多様な主体" not in set(read(second / "perspectives.csv")["main_theme"])
     html = (second / "report.html").read_text(encoding="utf-8")
     assert "前回までの判定で変わったこと" in html
     man = json.loads((second / "manifest.json").read_text(encoding="utf-8"))

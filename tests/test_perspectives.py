@@ -13,13 +13,17 @@ from pipeline.perspectives import (
     PERSPECTIVE_COLUMNS,
     EarlierMeeting,
     citations,
+    is_empty_answer,
     suggest_perspectives,
+    theme_links,
     theme_trend,
     without_citations,
 )
+from pipeline.perspectives.coverage import text_threshold
 from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser
 from tests.conftest import MEASURES, MEETING_2, MODELS
+from tests.factories import items as factory_items
 
 
 @pytest.fixture(scope="module")
@@ -47,35 +51,34 @@ def test_emphasis_quotes_are_not_citations(measures: pd.DataFrame) -> None:
 
 
 def items_of(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": [r[0] for r in rows], "source": "feedback", "kind": [r[1] for r in rows], "group": "",
-        "card_id": "", "raw_text": [r[2] for r in rows], "text": [normalise_text(r[2]) for r in rows]})
+    return factory_items(rows)
 
 
 def suggest(items: pd.DataFrame, codebook: Codebook, measures: pd.DataFrame, tokeniser: Tokeniser,
             stopwords: frozenset[str], **kw):
-    themes = themes_by_item(Tagger(codebook, tokeniser).tag(items), codebook)
+    tagger = Tagger(codebook, tokeniser)
+    evidence = tagger.tag(items)
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords).fit(measures)
-    return suggest_perspectives(items, themes, measures=measures, cards=None, card_votes={}, matcher=matcher,
-                                codebook=codebook, tokeniser=tokeniser, stopwords=stopwords, **kw)
+    links = theme_links(measures, codebook, tagger.tag_texts)
+    return suggest_perspectives(items, themes_by_item(evidence, codebook), evidence=evidence, measures=measures,
+                                cards=kw.pop("cards", None), card_votes={}, matcher=matcher, codebook=codebook,
+                                links=links, tokeniser=tokeniser, stopwords=stopwords, **kw)
 
 
 COVERED = "地域福祉を担う人材の掘り起こしと育成について、民生委員の話も含め担い手を確保するということは大事"
 NEW = "障害のある人が地元の企業で働ける就労支援の視点も必要ではないか。"
 
 
-def test_coverage_threshold(codebook: Codebook, measures: pd.DataFrame, tokeniser: Tokeniser,
-                            stopwords: frozenset[str]) -> None:
+def test_a_request_the_measures_word_is_covered_and_a_new_one_is_proposed(
+        codebook: Codebook, measures: pd.DataFrame, tokeniser: Tokeniser, stopwords: frozenset[str]) -> None:
     items = items_of([("A", "追加すべき視点", COVERED), ("B", "追加すべき視点", NEW)])
     res = suggest(items, codebook, measures, tokeniser, stopwords)
-    assert res.coverage["A"] >= 0.3 > res.coverage["B"]
+    assert res.coverage["A"] >= res.threshold > res.coverage["B"]
     assert res.suggestions["item_ids"].tolist() == ["B"]
+    assert res.suggestions.loc[0, "main_theme"] == "就労"
     assert res.covered["item_id"].tolist() == ["A"] and res.covered.loc[0, "best_measure_id"] == "P4-1"
     assert list(res.suggestions.columns) == PERSPECTIVE_COLUMNS
-    # the threshold decides: at 0 everything is covered, above 1 nothing is
-    assert suggest(items, codebook, measures, tokeniser, stopwords, cover_threshold=0.0).suggestions.empty
-    both = suggest(items, codebook, measures, tokeniser, stopwords, cover_threshold=1.01).suggestions
-    assert sorted(i for ids in both["item_ids"] for i in ids.split("|")) == ["A", "B"]
+    assert res.decisions.set_index("item_id")["decision"].to_dict() == {"A": "文言でカバー", "B": "追加すべき視点"}
 
 
 def test_a_new_request_after_a_named_measure_is_not_covered(codebook: Codebook, measures: pd.DataFrame,
@@ -83,24 +86,97 @@ def test_a_new_request_after_a_named_measure_is_not_covered(codebook: Codebook, 
     text = ("分野にとらわれない・サポート体制も、福祉分野以外の部分もある。"
             "「福祉」に関わりがないと思っている方への参加・知る機会の充実が必要ではないか。")
     res = suggest(items_of([("A", "追加すべき視点", text)]), codebook, measures, tokeniser, stopwords)
-    assert res.coverage["A"] < 0.3
+    assert res.coverage["A"] < res.threshold
     assert res.suggestions.loc[0, "main_theme"] == "参加・周知"
+    assert res.suggestions.loc[0, "label"] == "「福祉」に関わりがないと思っている方への参加・知る機会の充実"
+
+
+@pytest.mark.parametrize(("scores", "expected"), [
+    ([0.6, 0.7, 0.5], 0.3), ([0.2, 0.1], 0.12), ([0.95, 0.9, 0.99], 0.4), ([], 0.4)])
+def test_the_text_threshold_is_half_the_tables_own_name_similarity(scores: list[float], expected: float) -> None:
+    assert text_threshold(scores) == expected
+
+
+@pytest.mark.parametrize(("text", "empty"), [
+    ("特になし", True), ("特にありません。", True), ("なし", True), ("同上", True), ("無回答", True), ("ー", True),
+    ("特に無し。", True), ("なし（今のままでよい）", False), ("特にないが、バスを増やしてほしい", False)])
+def test_empty_answers(text: str, empty: bool) -> None:
+    assert is_empty_answer(text) is empty
+
+
+OTHER_TABLE = pd.DataFrame({
+    "pillar_id": ["1", "1", "2"], "pillar_name": ["支え合い", "支え合い", "相談"],
+    "measure_id": ["1-1", "1-2", "2-1"],
+    "measure_name": ["日常の見守りと支え合い活動の推進", "身近な居場所と交流の場づくり", "身近な相談窓口の充実"],
+    "description": ["近所の住民による声かけと見守りを広げる。", "サロンや子ども食堂など気軽に集える場を広げる。",
+                    "分野を問わず困りごとを受け止める総合相談窓口を整える。"],
+    "keywords": ["見守り;声かけ", "サロン;居場所", "総合相談;相談窓口"]})
+
+
+def test_links_come_from_another_citys_table_when_its_ids_are_not_the_codebooks(
+        codebook: Codebook, tokeniser: Tokeniser) -> None:
+    links = theme_links(OTHER_TABLE, codebook, Tagger(codebook, tokeniser).tag_texts)
+    assert links.derived
+    assert links.coverage["支え合い"] == ("1-1",) and links.coverage["居場所"] == ("1-2",)
+    assert links.coverage["相談窓口"] == ("2-1",) and links.coverage["移動"] == ()
+    covered = links.covered(codebook)
+    assert {"支え合い", "居場所", "相談窓口", "孤立"} <= covered           # 孤立 through its related themes
+    assert "移動" not in covered and "就労" not in covered
+
+
+def test_sample_table_links_come_from_the_codebook(codebook: Codebook, measures: pd.DataFrame,
+                                                   tokeniser: Tokeniser) -> None:
+    links = theme_links(measures, codebook, Tagger(codebook, tokeniser).tag_texts)
+    assert not links.derived
+    assert links.matching["防災"] == ("P3-1",) and links.matching["就労"] == ()
+
+
+OTHER_COMMENTS = [
+    ("a", "アンケート", "バスの本数が少なく、病院へ通院するのが大変だ。"),
+    ("b", "アンケート", "免許を返納したあとの買い物の足が心配だ。乗り合いタクシーを走らせてほしい。"),
+    ("c", "パブリックコメント", "移動手段の確保について、通院や買い物のための送迎の仕組みを考えてほしい。"),
+    ("d", "パブリックコメント", "P.12の図の文字が小さく、表記も統一されていない。"),
+    ("e", "アンケート", "近所で声をかけ合い、見守りを続けていきたい。"),
+    ("f", "アンケート", "特になし"),
+    ("g", "その他", "外国人住民への情報は、やさしい日本語でも届けてほしい。"),
+]
+
+
+@pytest.fixture(scope="module")
+def other(codebook: Codebook, tokeniser: Tokeniser, stopwords: frozenset[str]):
+    return suggest(items_of(OTHER_COMMENTS), codebook, OTHER_TABLE, tokeniser, stopwords)
+
+
+def test_one_suggestion_per_missing_area_and_each_comment_in_at_most_one(other) -> None:
+    s = other.suggestions
+    assert s["main_theme"].tolist() == ["移動"]                  # 多文化共生 has one comment: below MIN_SUPPORT
+    assert s.loc[0, "item_ids"] == "a|b|c" and s.loc[0, "theme_label"] == "移動手段の確保と外出の支援"
+    cited = [i for ids in s["item_ids"] for i in ids.split("|")]
+    assert len(cited) == len(set(cited))
+    assert 0 < s.loc[0, "cohesion"] <= 1
+    assert len(s.loc[0, "label"]) <= 32 and s.loc[0, "label"] in "".join(t for _, _, t in OTHER_COMMENTS)
+
+
+def test_plan_document_comments_and_empty_answers_are_apart(other) -> None:
+    assert other.plan_comments["item_id"].tolist() == ["d"]
+    assert "表記" in other.plan_comments.loc[0, "evidence"]
+    decided = other.decisions.set_index("item_id")["decision"].to_dict()
+    assert decided == {"a": "施策案にない分野", "b": "施策案にない分野", "c": "施策案にない分野", "d": "計画書の記述",
+                       "e": "テーマでカバー", "f": "空の回答", "g": "施策案にない分野"}
+    assert other.empty_answers == 1
 
 
 @pytest.fixture(scope="module")
 def sample(codebook: Codebook, tokeniser: Tokeniser, stopwords: frozenset[str]) -> pd.DataFrame:
     m = load_meeting(MEETING_2, MEASURES)
     items = normalised_items(m.cards, m.feedback)
-    themes = themes_by_item(Tagger(codebook, tokeniser).tag(items), codebook)
-    matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords).fit(m.measures)
-    return suggest_perspectives(items, themes, measures=m.measures, cards=m.cards, card_votes={}, matcher=matcher,
-                                codebook=codebook, tokeniser=tokeniser, stopwords=stopwords).suggestions
+    return suggest(items, codebook, m.measures, tokeniser, stopwords, cards=m.cards).suggestions
 
 
 @pytest.mark.parametrize(("what", "item", "theme"), [
     ("employment support (就労支援)", "F16", "就労"),
     ("businesses, social-welfare corporations and NPOs as players", "F18", "多様な主体"),
-    ("high-teens who left school or stopped attending", "F20", "子ども・若者"),
+    ("high-teens who left school or stopped attending", "F20", "ひきこもり"),
     ("participation and awareness of people who think welfare is not their business", "F19", "参加・周知"),
     ("recruiting 担い手 beyond the neighbourhood", "F15", "担い手"),
 ])
@@ -109,7 +185,13 @@ def test_sample_meeting_suggests_what_the_report_says_is_missing(sample: pd.Data
     rows = sample[sample["item_ids"].str.split("|").map(lambda ids: item in ids)]
     assert len(rows) == 1, what
     assert rows.iloc[0]["main_theme"] == theme
-    assert rows.iloc[0]["best_measure_score"] < 0.3
+
+
+def test_sample_meeting_labels_are_phrases_of_the_comments(sample: pd.DataFrame) -> None:
+    labels = dict(zip(sample["main_theme"], sample["label"], strict=True))
+    assert labels["就労"] == "「就労支援」という視点"
+    assert labels["多様な主体"] == "企業や社会福祉法人、NPO等にアプローチしていくこと"
+    assert labels["ひきこもり"] == "ハイティーン(16~18歳)の高校中退したかたへの支援が薄い"
 
 
 def test_sample_meeting_does_not_propose_what_is_covered(sample: pd.DataFrame) -> None:

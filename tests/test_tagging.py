@@ -159,7 +159,7 @@ def test_evidence_spans_equal_their_terms_on_the_sample(shipped: Codebook, token
 def test_evidence_for_a_report_comment(shipped: Codebook, tokeniser: Tokeniser) -> None:
     ev = tag_texts_evidence(shipped, tokeniser, "窓口での相談が難しい方に対して，誰でも相談できる場所が重要。")
     assert ev[["theme", "terms", "spans", "score"]].values.tolist() == [
-        ["相談窓口", "相談|相談", "4-6|19-21", 0.75]]
+        ["相談窓口", "窓口|相談|相談", "0-2|4-6|19-21", 0.875]]
 
 
 @pytest.mark.parametrize(("n", "score"), [(1, 0.5), (2, 0.75), (3, 0.875)])

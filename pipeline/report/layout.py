@@ -140,7 +140,9 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
 
 def perspective_group(r: MeetingResult) -> Group:
     p = r.perspectives
-    shown = p.suggestions.drop(columns=["quotes"])
+    shown = p.suggestions[["perspective_id", "label", "theme_label", "pillar_id", "support", "cohesion", "seed",
+                           "label_source", "representative_text", "best_measure_id", "best_measure_score", "status",
+                           "recurring_in", "comments", "cards", "groups", "votes", "item_ids"]]
     raw = dict(zip(r.items[Items.item_id], r.items[Items.raw_text], strict=True))
     kinds = dict(zip(r.items[Items.item_id], r.items[Items.kind], strict=True))
     quotes = pd.DataFrame(
@@ -148,21 +150,33 @@ def perspective_group(r: MeetingResult) -> Group:
                                                                        p.suggestions["item_ids"], strict=True)
          for i in ids.split("|")[:MAX_QUOTES]],
         columns=["perspective_id", "item_id", "kind", "text"])
+    how = ("施策案の文章をコードブックで読んで作りました（このコードブックの施策IDと施策一覧のIDが合わないため）"
+           if r.links.derived else "コードブックの施策IDによります")
     sections = [
         Section("提案（支持の多い順）", shown,
-                note=("どの施策案にも十分に当てはまらない（最も近い施策案との一致度 best_measure_score が 0.3 未満）"
-                      "カード・コメントから作った、施策案に加える視点の候補です。support = 裏付けとなるカード・コメント数、"
-                      "votes = 裏付けのカードへの票。status: new = 今回初めて、recurring = 以前の会議にも出ていた"
-                      "（recurring_in に会議ID）。採否は分析者が判断してください。"),
+                note=("どの施策案もカバーしていない分野のカード・コメント、施策案の文言にない「追加すべき視点」、"
+                      "どのテーマにも施策案にも当てはまらない意見のうちまとまりのあるものから作った、施策案に加える"
+                      "視点の候補です。1件のコメントは1つの提案にだけ入ります。ラベル = 裏付けの意見に共通する語句"
+                      "（なければ代表的な意見の一節）、テーマ = 抜けている視点としてのテーマ名、support = 裏付けの件数、"
+                      "cohesion = 裏付けの意見どうしの文章のまとまり（0〜1）、best_measure = 最も近い施策案と一致度。"
+                      f"テーマと施策案の対応は{how}（{out.THEME_LINKS.file}）。文言でカバーとみなす一致度は "
+                      f"{p.threshold}（施策案名とその施策案の一致度の中央値の半分。施策一覧ごとに決まります）。"
+                      "status: new = 今回初めて、recurring = 以前の会議にも出ていた。採否は分析者が判断してください。"),
                 empty="提案はありません"),
         Section("提案の根拠（原文）", quotes,
                 note=(f"入力されたままの文です（提案ごとに最初の {MAX_QUOTES} 件。全件は {out.PERSPECTIVES.file} の"
-                      " item_ids）。"),
+                      " item_ids、各意見の判定は " + out.PERSPECTIVE_DECISIONS.file + "）。"),
+                empty="なし"),
+        Section("計画書の記述への意見", p.plan_comments,
+                note="文章・表記・ページ・図表・データ・構成など、計画書そのものへの意見です。新たな視点(案)には含めていません。",
                 empty="なし"),
     ]
     if len(p.covered):
         sections.append(Section("既存の施策案でカバーされている「追加すべき視点」", p.covered,
-                                note="施策案と十分に一致するため提案にしなかったコメントです（一致度 0.3 以上）。"))
+                                note=f"施策案の文言と十分に一致する（一致度 {p.threshold} 以上）ため提案にしなかったコメントです。"))
+    if p.empty_answers:
+        sections.append(Section("空の回答", pd.DataFrame(), empty=(
+            f"「特になし」「なし」「同上」などの回答が {p.empty_answers} 件ありました（件数のみ数え、分析には使っていません）。")))
     if len(r.trend.columns) > 2:
         sections.append(Section("テーマの推移（会議ごとの件数）", r.trend))
     return Group("新たな視点(案)", "perspectives", sections)

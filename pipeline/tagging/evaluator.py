@@ -207,6 +207,10 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
                 continue
             matched, occ = matcher.evaluate(rule.expr, doc)
             kept = [o for o in occ if not _overlaps(o, blocked)]
+            if len(kept) < len(occ) and isinstance(rule.expr, And | Near | Seq):
+                # a combination rule whose part was excluded does not stand on its other parts
+                # (「職員が…働く場」: 働く is the staff's, so 場 alone is no evidence of employment support)
+                kept = []
             if matched and kept:
                 occs.update(kept)
                 fired.append(rule.rule_id)
