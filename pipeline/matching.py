@@ -221,7 +221,9 @@ def match_items(
             chosen += [m for m in ov.add.get(item_id, ()) if m not in chosen and m in mids]
             by_item[item_id] = "|".join(chosen)
 
-    coverage = _coverage(items, themes, measures, declared, by_item, measure_votes)
+    # a card staff could not place is counted under the measure its content fits, marked as suggested
+    unplaced = {s["card_id"]: s["suggested"] for s in suggestions if not s["declared"]}
+    coverage = _coverage(items, themes, measures, declared, by_item, measure_votes, unplaced)
     unmatched_mask = np.array([by_item.get(i, "") == "" for i in ids], dtype=bool)
     unmatched = items.loc[unmatched_mask, [Items.item_id, Items.source, Items.kind, Items.text]]
     best = scores.max(axis=1) if len(mids) else pd.Series(0.0, index=ids)
@@ -234,7 +236,7 @@ def match_items(
 
 def _coverage(items: pd.DataFrame, themes: Mapping[str, str], measures: pd.DataFrame,
               declared: Mapping[str, list[str]], by_item: Mapping[str, str],
-              measure_votes: pd.DataFrame | None) -> pd.DataFrame:
+              measure_votes: pd.DataFrame | None, unplaced: Mapping[str, str] | None = None) -> pd.DataFrame:
     sources = dict(zip(items[Items.item_id], items[Items.source], strict=True))
     votes = {}
     if measure_votes is not None and len(measure_votes):
@@ -250,14 +252,16 @@ def _coverage(items: pd.DataFrame, themes: Mapping[str, str], measures: pd.DataF
                 theme_counts[t] = theme_counts.get(t, 0) + 1
         top = sorted(theme_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         v = votes.get(mid, {})
+        suggested = sorted(c for c, m in (unplaced or {}).items() if m == mid)
         status = "カード・コメントあり" if cards and comments else "カードのみ" if cards else \
-            "コメントのみ" if comments else "裏付けなし"
+            "コメントのみ" if comments else "紐づけ案のカードのみ" if suggested else "裏付けなし"
         rows.append({
             "pillar_id": pid, "measure_id": mid, "measure_name": name,
             "cards": len(cards), "card_ids": "|".join(cards),
             "comments": len(comments), "comment_ids": "|".join(comments),
             "votes_round_1": int(v.get("round_1", 0)), "votes_round_2": int(v.get("round_2", 0)),
             "themes": "|".join(f"{t}({n})" for t, n in top),
+            "suggested_card_ids": "|".join(suggested),
             "status": status,
         })
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

@@ -188,7 +188,10 @@ class Coverage(pa.DataFrameModel):
     votes_round_1: Series[int] = pa.Field(ge=0)
     votes_round_2: Series[int] = pa.Field(ge=0)
     themes: Series[str]
-    status: Series[str] = pa.Field(isin=["カード・コメントあり", "カードのみ", "コメントのみ", "裏付けなし"])
+    suggested_card_ids: Series[str]
+    """Cards with no 施策ID whose content fits this measure (a suggestion, not a staff link)."""
+    status: Series[str] = pa.Field(isin=["カード・コメントあり", "カードのみ", "コメントのみ", "紐づけ案のカードのみ",
+                                         "裏付けなし"])
 
     class Config:
         strict = True

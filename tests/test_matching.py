@@ -112,3 +112,15 @@ def test_sample_meeting_matching(tokeniser: Tokeniser, stopwords: frozenset[str]
     assert res.measures_by_item["F17"].split("|")[0] == "P4-1"      # 人材の掘り起こしと育成
     cov = res.coverage.set_index("measure_id")
     assert cov.loc["P3-4", "status"] == "裏付けなし"
+
+
+def test_a_card_without_a_measure_counts_as_a_suggested_link(matcher: MeasureMatcher) -> None:
+    cards = pd.DataFrame({"card_id": ["C7"], "department": ["地域包括ケア推進課"], "title": ["成年後見制度の利用支援"],
+                          "body": ["判断能力が不十分な人の成年後見の申立てと金銭管理を支える。"], "measure_ids": [""],
+                          "group": [""], "row": [2]})
+    items = items_of([("C7", "card", "成年後見制度の利用支援。判断能力が不十分な人の成年後見の申立てと金銭管理を支える。")])
+    res = match_items(items, {}, MEASURES_SMALL, cards, matcher=matcher, codebook=None)
+    assert res.suggestions[["card_id", "declared", "suggested"]].values.tolist() == [["C7", "", "P2-3"]]
+    cov = res.coverage.set_index("measure_id")
+    assert cov.loc["P2-3", "status"] == "紐づけ案のカードのみ" and cov.loc["P2-3", "suggested_card_ids"] == "C7"
+    assert cov.loc["P2-3", "cards"] == 0                       # a suggestion, not a staff link

@@ -62,6 +62,8 @@ COVERED_COLUMNS = ["item_id", "text", "best_measure_id", "best_measure_score"]
 PLAN_COLUMNS = ["item_id", "kind", "section", "text", "evidence"]
 DECISION_COLUMNS = ["item_id", "decision", "theme", "perspective_id", "best_measure_id", "best_measure_score",
                     "threshold"]
+LABEL_TEXTS = 200
+"""Comments (nearest the suggestion's centroid) among which its label is chosen."""
 MIN_SUPPORT = 2
 """A gap theme becomes a suggestion with at least this many items (a request needs only itself)."""
 RANDOM_SETS = 40
@@ -210,6 +212,9 @@ def suggest_perspectives(
     pos = {i: n for n, i in enumerate(ids)}
     scores = {(str(r.item_id), str(r.theme)): float(r.score) for r in evidence.itertuples(index=False)}
     spans = _spans(evidence)
+    item_spans: dict[str, list[tuple[int, int]]] = {}
+    for (i, _), ss in spans.items():
+        item_spans.setdefault(i, []).extend(ss)
     placed = set() if cards is None else {c for c, m in zip(cards[Cards.card_id], cards[Cards.measure_ids],
                                                             strict=True) if m}
     empty = {i for i in ids if col[Items.source][i] == "feedback" and is_empty_answer(text[i])}
@@ -229,10 +234,12 @@ def suggest_perspectives(
         coh, rep_row = cohesion(space.x, [pos[i] for i in members])
         # the request that seeded a suggestion speaks for it; else the comment nearest the centroid
         rep = g["seeds"][0] if g["seeds"] else (ids[rep_row] if rep_row >= 0 else members[0])
-        label, how, share = choose_label(text, members, rep, tokeniser,
-                                         {i: spans.get((i, g["theme"]), ()) for i in members},
-                                         {i: [s for (j, _), ss in spans.items() if j == i for s in ss]
-                                          for i in members})
+        # the label is chosen among the comments nearest the centroid (a suggestion may hold thousands)
+        near = [i for i in members if i in set(_nearest(space.x, [pos[j] for j in members], ids, LABEL_TEXTS))]
+        if rep not in near:
+            near = [rep, *near[:-1]] if len(near) >= LABEL_TEXTS else [rep, *near]
+        label, how, share = choose_label(text, near, rep, tokeniser, {i: spans.get((i, g["theme"]), ()) for i in near},
+                                         {i: item_spans.get(i, []) for i in near})
         n_comments = sum(col[Items.source][i] == "feedback" for i in members)
         rows.append({
             "label": label, "theme_label": gap_names.get(g["theme"], "（テーマなし）"),
@@ -260,6 +267,17 @@ def suggest_perspectives(
         threshold=space.threshold,
         empty_answers=len(empty),
     )
+
+
+def _nearest(x, rows: Sequence[int], ids: Sequence[str], n: int) -> list[str]:
+    """The ``n`` items of ``rows`` nearest their centroid (all of them when there are fewer)."""
+    if len(rows) <= n:
+        return [ids[r] for r in rows]
+    sub = x[list(rows)]
+    centroid = np.asarray(sub.mean(axis=0)).ravel()
+    sims = np.asarray(sub @ centroid).ravel()
+    keep = np.argsort(-sims, kind="stable")[:n]
+    return [ids[rows[k]] for k in sorted(keep)]
 
 
 def _spans(evidence: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, int]]]:

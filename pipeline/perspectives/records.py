@@ -94,7 +94,7 @@ def choose_label(texts: Mapping[str, str], order: Sequence[str], representative:
         spans = evidence.get(i, ())
         for p in per_item[i]:
             content = [u for u in p.units if u not in GENERIC]
-            if len(p.units) < 2 or not content:
+            if len(content) < 2 or p.units[0] in GENERIC or p.units[-1] in GENERIC - {"支援", "充実", "推進"}:
                 continue
             holders = sum(all(u in unit_sets[j] for u in content) for j in order)
             if holders < 2:
@@ -117,13 +117,13 @@ def choose_label(texts: Mapping[str, str], order: Sequence[str], representative:
     return label, "代表的な意見の一節", share
 
 
-_ENDINGS = re.compile(r"(?:を?(?:進めて|考えて|作って|つくって|設けて|増やして|広げて|検討して)?(?:ほしい|欲しい|下さい|ください)|"
+_ENDINGS = re.compile(r"(?:を?(?:進めて|考えて|作って|つくって|設けて|増やして|広げて|検討して)?(?:て|で)?(?:ほしい|欲しい|下さい|ください)|"
                       r"が?必要(?:だ|です|である|ではないか|がある)?|べき(?:だ|である|ではないか)?|と思う|と思います|"
                       r"と感じる|のではないか|ではないか|できないか|でならない|が心配だ|か心配だ|心配だ|"
                       r"(?:てい)?る?(?:ように)?(?:見える|思える))[。.!！?？]*$")
 
 
-_DANGLING = re.compile(r"(?:があると|があれば|であれば|ならば|ので|から|けれど|けど|として|(?<=[\u4e00-\u9fff])して|"
+_DANGLING = re.compile(r"(?:があると|があれば|であれば|ならば|のに|ので|から|けれど|けど|として|(?<=[\u4e00-\u9fff])して|"
                        r"(?<!こ)と|が|を|は|も|に|で|へ|や)$")
 
 
