@@ -392,7 +392,9 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     perspectives = suggest_perspectives(items, themes, evidence=evidence, measures=inputs.measures,
                                         cards=inputs.cards, card_votes=votes, matcher=matcher, codebook=codebook,
                                         links=links, tokeniser=models.tokeniser, stopwords=models.stopwords,
-                                        earlier=history.earlier, terms=cache, random_state=options.seed)
+                                        earlier=history.earlier, terms=cache, random_state=options.seed,
+                                        unexplained_clusters=[str(m).split("|") for m in
+                                                              clusters.unexplained["item_ids"]])
     if len(mine):
         table, perspective_changes = apply_perspective_decisions(perspectives.suggestions, mine)
         perspectives = replace(perspectives, suggestions=table)

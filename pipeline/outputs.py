@@ -21,6 +21,8 @@ from pipeline.schemas import (
     Evidence,
     NetworkEdge,
     NetworkNode,
+    Perspective,
+    PerspectiveDecision,
     Rejects,
     SuggestedLink,
     Tagged,
@@ -149,7 +151,7 @@ PERSPECTIVES = TableOutput(
     "theme's name as a missing perspective), pillar, support and the supporting item ids, the nearest measure and "
     "its score, status (new / recurring / accepted), main theme, seed, how the label was chosen and the share of "
     "comments holding it, cohesion, the representative comment, counts, verbatim quotes",
-    artifact="perspectives", artifact_view=lambda f: f.drop(columns=["quotes"]))
+    schema=Perspective, artifact="perspectives", artifact_view=lambda f: f.drop(columns=["quotes"]))
 PLAN_COMMENTS = TableOutput("plan_comments", "plan_comments.csv", "計画書の記述への意見",
                             lambda r: r.perspectives.plan_comments,
                             "comments about the plan document itself (wording, pages, figures, data, structure, the "
@@ -159,7 +161,7 @@ PERSPECTIVE_DECISIONS = TableOutput(
     "perspective_decisions", "perspective_decisions.csv", "視点の判定", lambda r: r.perspectives.decisions,
     "one row per card and comment: how it counts for the perspectives (計画書の記述, 空の回答, 担当課が紐づけ, "
     "施策案にない分野, 追加すべき視点, テーマでカバー, 文言でカバー, 説明なし), the theme it rests on, its suggestion, "
-    "the nearest measure, its score and the table's threshold")
+    "the nearest measure, its score and the table's threshold", schema=PerspectiveDecision)
 THEME_LINKS = TableOutput("theme_links", "theme_links.csv", "テーマと施策案", lambda r: r.links.table,
                           "which measures cover each theme and how the link was made (`codebook`: the codebook's "
                           "measure ids; `table`: read from the measure's own text)")

@@ -252,6 +252,54 @@ class NetworkEdge(pa.DataFrameModel):
         coerce = True
 
 
+class Perspective(pa.DataFrameModel):
+    """A suggested new perspective (新たな視点(案)): one topic, its comments, how it was labelled."""
+
+    perspective_id: Series[str] = pa.Field(unique=True, str_matches=r"^V\d{2,}$")
+    label: Series[str] = pa.Field(str_length={"min_value": 1})
+    theme_label: Series[str]
+    pillar_id: Series[str]
+    support: Series[int] = pa.Field(ge=1)
+    item_ids: Series[str]
+    best_measure_id: Series[str]
+    best_measure_score: Series[float]
+    status: Series[str] = pa.Field(isin=["new", "recurring", "accepted"])
+    recurring_in: Series[str]
+    main_theme: Series[str]
+    seed: Series[str]
+    label_source: Series[str]
+    phrase_share: Series[float] = pa.Field(ge=0, le=1)
+    cohesion: Series[float] = pa.Field(ge=0, le=1.0001)
+    representative_id: Series[str]
+    representative_text: Series[str]
+    comments: Series[int] = pa.Field(ge=0)
+    cards: Series[int] = pa.Field(ge=0)
+    groups: Series[int] = pa.Field(ge=0)
+    votes: Series[int] = pa.Field(ge=0)
+    quotes: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class PerspectiveDecision(pa.DataFrameModel):
+    """How one card or comment counts for the perspectives."""
+
+    item_id: Series[str] = pa.Field(unique=True)
+    decision: Series[str] = pa.Field(isin=["計画書の記述", "空の回答", "担当課が紐づけ", "施策案にない分野", "追加すべき視点",
+                                           "テーマでカバー", "文言でカバー", "説明なし"])
+    theme: Series[str]
+    perspective_id: Series[str]
+    best_measure_id: Series[str]
+    best_measure_score: Series[float]
+    threshold: Series[float]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 def columns(model: type[pa.DataFrameModel]) -> list[str]:
     """The column names of a schema, in order."""
     return list(model.to_schema().columns)

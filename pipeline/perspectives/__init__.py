@@ -47,21 +47,17 @@ from pipeline.perspectives.seeds import (
     Decision,
     decide,
 )
-from pipeline.schemas import Cards, Items, Measures
+from pipeline.schemas import Cards, Items, Measures, Perspective, PerspectiveDecision, columns
 from pipeline.tokenise import Tokeniser
 
 __all__ = ["COVERED_COLUMNS", "DECISION_COLUMNS", "MAX_QUOTES", "PERSPECTIVE_COLUMNS", "PLAN_COLUMNS", "Citation",
            "EarlierMeeting", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer", "suggest_perspectives",
            "theme_links", "theme_trend", "without_citations"]
 
-PERSPECTIVE_COLUMNS = ["perspective_id", "label", "theme_label", "pillar_id", "support", "item_ids",
-                       "best_measure_id", "best_measure_score", "status", "recurring_in", "main_theme", "seed",
-                       "label_source", "phrase_share", "cohesion", "representative_id", "representative_text",
-                       "comments", "cards", "groups", "votes", "quotes"]
+PERSPECTIVE_COLUMNS = columns(Perspective)
 COVERED_COLUMNS = ["item_id", "text", "best_measure_id", "best_measure_score"]
 PLAN_COLUMNS = ["item_id", "kind", "section", "text", "evidence"]
-DECISION_COLUMNS = ["item_id", "decision", "theme", "perspective_id", "best_measure_id", "best_measure_score",
-                    "threshold"]
+DECISION_COLUMNS = columns(PerspectiveDecision)
 LABEL_TEXTS = 200
 """Comments (nearest the suggestion's centroid) among which its label is chosen."""
 MIN_SUPPORT = 2
@@ -120,20 +116,18 @@ def _space(ids: Sequence[str], text: Mapping[str, str], kinds: Mapping[str, str]
     return _Space(x, sims, cov, text_threshold(name_scores), cites)
 
 
-def _coherent_clusters(ids: Sequence[str], loose: Sequence[str], pos: Mapping[str, int], space: _Space,
-                       text: Mapping[str, str], analyze: Callable[[str], list[str]],
-                       random_state: int) -> list[list[str]]:
-    """Clusters of unexplained items whose cohesion beats random sets of the meeting's items of the same size
-    by two standard deviations (a meeting-calibrated test, not a fixed number)."""
-    from pipeline.clustering import ItemClusterer
-
+def _coherent_clusters(ids: Sequence[str], loose: Sequence[str], clusters: Sequence[Sequence[str]],
+                       pos: Mapping[str, int], space: _Space, random_state: int) -> list[list[str]]:
+    """The clusters of unexplained items (from the clustering stage, restricted to the items no theme and no
+    measure's wording explains) whose cohesion beats random sets of the meeting's items of the same size by two
+    standard deviations (a meeting-calibrated test, not a fixed number)."""
     if len(loose) < 3 or len(ids) < 10:
         return []
-    model = ItemClusterer(analyzer=analyze, random_state=random_state).fit([text[i] for i in loose])
+    free = set(loose)
     rng = np.random.default_rng(random_state)
     out = []
-    for c in range(model.k_):
-        members = [loose[n] for n in np.flatnonzero(model.labels_ == c)]
+    for cluster in clusters:
+        members = [i for i in cluster if i in free]
         if len(members) < 3:
             continue
         own, _ = cohesion(space.x, [pos[i] for i in members])
@@ -199,6 +193,7 @@ def suggest_perspectives(
     stopwords: frozenset[str] = frozenset(),
     earlier: Sequence[EarlierMeeting] = (),
     terms: Callable[[str], list[str]] | None = None,
+    unexplained_clusters: Sequence[Sequence[str]] = (),
     random_state: int = 0,
 ) -> PerspectiveResult:
     """:class:`Items` + themes (+ their evidence) + measures → ranked suggestions (:data:`PERSPECTIVE_COLUMNS`),
@@ -222,7 +217,7 @@ def suggest_perspectives(
                        codebook=codebook, covered_themes=links.covered(codebook), coverage=space.coverage,
                        threshold=space.threshold)
     loose = [d.item_id for d in decisions if d.decision == UNEXPLAINED]
-    groups = _groups(decisions, _coherent_clusters(ids, loose, pos, space, text, analyze, random_state))
+    groups = _groups(decisions, _coherent_clusters(ids, loose, unexplained_clusters, pos, space, random_state))
     mids = list(measures[Measures.measure_id])
     pillar_of = dict(zip(measures[Measures.measure_id], measures[Measures.pillar_id], strict=True))
     gap_names = {t.theme_id: t.gap_label for t in codebook.themes}
