@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ LABEL_TEXTS = 200
 MIN_SUPPORT = 2
 """A gap theme becomes a suggestion with at least this many items (a request needs only itself)."""
 RANDOM_SETS = 40
+_SENTENCE = re.compile(r"[。！？!?\n]+")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def _space(ids: Sequence[str], text: Mapping[str, str], kinds: Mapping[str, str]
     sentences, spans = [], []
     for n, i in enumerate(ids):
         if kinds[i] == REQUEST_KIND and sims.shape[1]:
-            parts = [p for p in pd.Series(stripped[n]).str.split(r"[。！？!?\n]+").iloc[0] if len(analyze(p)) >= 2]
+            parts = [p for p in _SENTENCE.split(stripped[n]) if len(analyze(p)) >= 2]
             if len(parts) > 1:
                 spans.append((i, len(sentences), len(parts)))
                 sentences += parts
@@ -230,7 +232,8 @@ def suggest_perspectives(
         # the request that seeded a suggestion speaks for it; else the comment nearest the centroid
         rep = g["seeds"][0] if g["seeds"] else (ids[rep_row] if rep_row >= 0 else members[0])
         # the label is chosen among the comments nearest the centroid (a suggestion may hold thousands)
-        near = [i for i in members if i in set(_nearest(space.x, [pos[j] for j in members], ids, LABEL_TEXTS))]
+        nearest = set(_nearest(space.x, [pos[j] for j in members], ids, LABEL_TEXTS))
+        near = [i for i in members if i in nearest]
         if rep not in near:
             near = [rep, *near[:-1]] if len(near) >= LABEL_TEXTS else [rep, *near]
         label, how, share = choose_label(text, near, rep, tokeniser, {i: spans.get((i, g["theme"]), ()) for i in near},
