@@ -215,7 +215,8 @@ def suggest_perspectives(
     placed = set() if cards is None else {c for c, m in zip(cards[Cards.card_id], cards[Cards.measure_ids],
                                                             strict=True) if m}
     empty = {i for i in ids if col[Items.source][i] == "feedback" and is_empty_answer(text[i])}
-    decisions = decide(ids, kinds=kinds, placed=placed, empty=empty, themes=themes, scores=scores,
+    cards_ = {i for i in ids if col[Items.source][i] == "card"}
+    decisions = decide(ids, kinds=kinds, cards=cards_, placed=placed, empty=empty, themes=themes, scores=scores,
                        codebook=codebook, covered_themes=links.covered(codebook), coverage=space.coverage,
                        threshold=space.threshold)
     loose = [d.item_id for d in decisions if d.decision == UNEXPLAINED]

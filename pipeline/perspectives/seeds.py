@@ -46,7 +46,7 @@ def ranked_themes(item: str, themes: Mapping[str, str], scores: Mapping[tuple[st
     return sorted(ts, key=lambda t: (-scores.get((item, t), 0.0), order.get(t, len(order))))
 
 
-def decide(ids: Sequence[str], *, kinds: Mapping[str, str], placed: set[str], empty: set[str],
+def decide(ids: Sequence[str], *, kinds: Mapping[str, str], cards: set[str], placed: set[str], empty: set[str],
            themes: Mapping[str, str], scores: Mapping[tuple[str, str], float], codebook: Codebook,
            covered_themes: set[str], coverage: Mapping[str, float], threshold: float) -> list[Decision]:
     """One :class:`Decision` per item (see the module docstring)."""
@@ -55,9 +55,11 @@ def decide(ids: Sequence[str], *, kinds: Mapping[str, str], placed: set[str], em
     out = []
     for i in ids:
         ranked = ranked_themes(i, themes, scores, order)
-        if any(kind_of.get(t) == "document" for t in ranked):
+        if i not in cards and any(kind_of.get(t) == "document" for t in ranked):
+            # a programme card is never a comment on the plan document, whatever its words
             out.append(Decision(i, DOCUMENT))
             continue
+        ranked = [t for t in ranked if kind_of.get(t) != "document"]
         if i in empty:
             out.append(Decision(i, EMPTY))
             continue

@@ -31,7 +31,9 @@ LABELS: dict[str, str] = {
     "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
     "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2", "jaccard": "Jaccard",
     "cooccurrences": "共起件数", "change": "変更", "section": "該当箇所", "reply": "市の考え方", "question": "設問",
-    "attribute": "属性",
+    "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0-1)",
+    "label_source": "ラベルの取り方", "phrase_share": "語句を含む割合", "decision": "判定", "threshold": "しきい値",
+    "suggested_card_ids": "紐づけ案のカード",
 }
 
 
