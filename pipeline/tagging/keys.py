@@ -107,6 +107,9 @@ class RuleKeys:
             toks = plain.tokens(term)
             pieces = [t.surface for t in plain.compounds(toks)] + term.split("・")
             pieces += [k for t in toks if t.pos.startswith("名詞") for k in (t.lemma, t.surface)]
+            # every run of consecutive tokens, so a rule word of several tokens is found inside the term
+            # (成年後見 in 成年後見制度, 後見人 in 市民後見人)
+            pieces += [term[toks[a].start:toks[b].end] for a in range(len(toks)) for b in range(a + 1, len(toks))]
             cached = frozenset(k for p in pieces if p for k in (p, canon(p)))
             self._parts_cache[term] = cached
         return cached
