@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -209,7 +210,7 @@ class _NoTraceback(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], KyoseiError):
             return False
         message = record.getMessage() if record.args else str(record.msg)
-        if record.levelno >= logging.ERROR and any(name in message for name in _our_errors()):
+        if any(f"{name}:" in message or f"{name}(" in message for name in _our_errors()):
             return False
         record.exc_info = None
         record.exc_text = None
@@ -218,14 +219,15 @@ class _NoTraceback(logging.Filter):
         return True
 
 
-def _our_errors() -> set[str]:
+@functools.cache
+def _our_errors() -> frozenset[str]:
     """Names of the input/configuration errors (their messages are printed by the CLI itself)."""
     seen, todo = set(), [KyoseiError]
     while todo:
         cls = todo.pop()
         seen.add(cls.__name__)
         todo += cls.__subclasses__()
-    return seen
+    return frozenset(seen)
 
 
 def _quiet_tracebacks() -> None:

@@ -48,3 +48,19 @@ def meeting2_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
     return Path(meeting_flow(meeting_dir=MEETING_2, measures=MEASURES, out_root=out,
                              lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
                              codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=None))
+
+
+@pytest.fixture
+def no_prefect_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect's console handler keeps the stream pytest swaps per test; logging to it after the swap
+    prints a 'Logging error' traceback that is the harness's, not kyosei's.  Runs here are checked
+    through the CLI's own output, so Prefect's console handler is switched off."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for logger in [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                          if isinstance(lg, logging.Logger))]:
+        for h in list(logger.handlers):
+            if isinstance(h, PrefectConsoleHandler):
+                monkeypatch.setattr(h, "emit", lambda record: None)

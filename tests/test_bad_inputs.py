@@ -21,19 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness"
 
 
 @pytest.fixture(autouse=True)
-def no_prefect_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Prefect's console handler keeps the stream pytest swaps per test; logging to it after the swap
-    prints a 'Logging error' traceback that is the harness's, not kyosei's.  Runs here are checked
-    through the CLI's own output, so Prefect's console handler is switched off."""
-    import logging
-
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    for logger in [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
-                                          if isinstance(lg, logging.Logger))]:
-        for h in list(logger.handlers):
-            if isinstance(h, PrefectConsoleHandler):
-                monkeypatch.setattr(h, "emit", lambda record: None)
+def _console(no_prefect_console: None) -> None:
+    """Runs here are checked through the CLI's own output (see conftest.no_prefect_console)."""
 
 
 def meeting(tmp_path: Path, **replace: Path | bytes | str) -> Path:

@@ -221,7 +221,7 @@ def test_survey_attributes_are_cross_tabulated(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.usefixtures("prefect_harness", "no_prefect_console")
 def test_public_comments_through_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from flows.cli import EXIT_OK, main
 
@@ -246,7 +246,7 @@ def test_public_comments_through_the_command_line(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.integration
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.usefixtures("prefect_harness", "no_prefect_console")
 def test_workshop_workbook_through_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from flows.cli import EXIT_OK, main
 

@@ -30,6 +30,7 @@ def test_validate_lists_every_problem_and_writes_nothing(tmp_path: Path, capsys:
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("prefect_harness", "no_prefect_console")
 def test_missing_column_is_one_message_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     m = tmp_path / "m"
     m.mkdir()

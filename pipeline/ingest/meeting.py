@@ -101,13 +101,19 @@ def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | Non
     return out
 
 
+def _read_measures(path: Path) -> tuple[RawTable, ColumnMap, Validated]:
+    """The policy table as read, its column mapping and its validated rows."""
+    sheets = read_sheets(path, file=path.name)
+    if not sheets:
+        raise InputError(path.name, "空のファイルです。", "the file is empty.")
+    raw = table_from_sheet(sheets[0], find_header(sheets[0].rows)[0])
+    cmap = map_columns(raw, "measures")
+    return raw, cmap, validate_measures(canonical_frame(raw, cmap), file=raw.file)
+
+
 def load_measures(path: Path) -> pd.DataFrame:
     """The validated policy table (rows that cannot be used are left out; :func:`load_meeting` reports them)."""
-    sheets = read_sheets(path, file=path.name)
-    raw = table_from_sheet(sheets[0], find_header(sheets[0].rows)[0]) if sheets else None
-    if raw is None:
-        raise InputError(path.name, "空のファイルです。", "the file is empty.")
-    return validate_measures(canonical_frame(raw, map_columns(raw, "measures")), file=raw.file).ok
+    return _read_measures(path)[2].ok
 
 
 def _fill_merged(frame: pd.DataFrame, raw: RawTable, header: str | None) -> pd.DataFrame:
@@ -213,12 +219,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     rejects: list[pd.DataFrame] = []
     skipped: list[dict[str, str]] = []
 
-    sheets_m = read_sheets(measures_path, file=measures_path.name)
-    raw_m = table_from_sheet(sheets_m[0], find_header(sheets_m[0].rows)[0]) if sheets_m else None
-    if raw_m is None:
-        raise InputError(measures_path.name, "空のファイルです。", "the file is empty.")
-    cmap_m = map_columns(raw_m, "measures")
-    measures = validate_measures(canonical_frame(raw_m, cmap_m), file=raw_m.file)
+    raw_m, cmap_m, measures = _read_measures(measures_path)
     counts.append(_count(raw_m, "measures", measures, cmap_m))
     rejects += [raw_m.rejects, measures.rejects]
 
@@ -274,4 +275,4 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     )
 
 
-__all__ = ["ALIASES", "MeetingInputs", "load_measures", "load_meeting"]
+__all__ = ["MeetingInputs", "load_measures", "load_meeting"]

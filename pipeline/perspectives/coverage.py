@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.normalise import normalise_text
-from pipeline.schemas import Items, Measures
+from pipeline.schemas import Measures
 
 NAME_SHARE = 0.5
 """An item is covered by text when its similarity reaches this share of the table's name-to-measure similarity."""
@@ -162,7 +162,3 @@ def is_empty_answer(text: str) -> bool:
     """特になし / なし / 同上 / 無回答 … (and marks only): counted, never analysed."""
     core = re.sub(r"[\s。、．，.!！?？」「『』()（）]", "", text)
     return bool(EMPTY_ANSWER.fullmatch(core))
-
-
-def item_ids(items: pd.DataFrame) -> list[str]:
-    return list(items[Items.item_id])
