@@ -46,6 +46,16 @@ def _optional(path: Path | None, what: str) -> Path | None:
     return path
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"1 以上の整数にしてください / must be a whole number ≥ 1: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kyosei",
@@ -58,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
+    from pipeline.network import TOP_EDGES, TOP_TERMS
+
     run = sub.add_parser("run", help="会議を分析してレポートを書きます / analyse a meeting and write the report")
     run.add_argument("meeting_dir", type=Path, help="会議フォルダ (meeting.yaml, cards, feedback, votes)")
     run.add_argument("--measures", type=Path, help="施策一覧 CSV/XLSX（既定: data/measures.csv）")
@@ -72,9 +84,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--task-runner", default="serial",
                      help="serial（既定）/ dask（2ワーカーのローカルクラスタ）/ dask=tcp://HOST:8786（既存の Dask クラスタ）")
     run.add_argument("--chunk-size", type=int, default=500, help="Dask で分割する件数（既定 500）")
+    run.add_argument("--network-words", type=_positive, default=TOP_TERMS,
+                     help=f"共起ネットワークで数える語の数（出現件数の多い順。既定 {TOP_TERMS}）")
+    run.add_argument("--network-edges", type=_positive, default=TOP_EDGES,
+                     help=f"共起ネットワークに描く語の組の数（共起の強い順。既定 {TOP_EDGES}）")
+    run.add_argument("--network-mst", action="store_true",
+                     help="共起ネットワークを最小スパニング・ツリー（語をつなぐ最も強い組）だけにします")
     run.add_argument("--no-mask", action="store_true",
                      help="個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）")
-    run.add_argument("--quiet", action="store_true", help="進行状況を表示しません（定期実行向け）")
+    run.add_argument("--quiet", action="store_true", help="エラーのほかは何も表示しません（定期実行向け）")
+    run.add_argument("--verbose", action="store_true", help="Prefect のタスクごとの記録も表示します")
 
 
 def _add_pending(sub: argparse._SubParsersAction) -> None:
@@ -241,38 +260,28 @@ def _quiet_tracebacks() -> None:
                 h.addFilter(_NoTraceback())
 
 
-LARGE_INPUT = 2000
-"""Items above which `kyosei run` shows a progress bar on the terminal (unless --quiet)."""
-
-
-class _ProgressBar(logging.Handler):
-    """Turns the stage messages of ``kyosei.progress`` into a rich progress bar, shown only for meetings of
-    :data:`LARGE_INPUT` items or more (the first message, after reading the inputs, gives the count)."""
+class _StageLines(logging.Handler):
+    """Prints the stage messages of ``kyosei.progress`` as one line each (「3/8 正規化・形態素解析・ルール照合
+    76 件 … 1.2 秒」), then the run's summary lines."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TimeElapsedColumn(), console=console, transient=False)
-        self.task = self.bar.add_task("分析 / analysing", total=8)
-        self.shown: bool | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        summary = getattr(record, "kyosei_summary", None)
+        if summary is not None:
+            console.print("")
+            for line in summary:
+                console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+            return
         step, total = getattr(record, "kyosei_step", None), getattr(record, "kyosei_total", None)
         if step is None:
             return
-        if self.shown is None:
-            self.shown = int(getattr(record, "kyosei_items", 0) or 0) >= LARGE_INPUT
-            if self.shown:
-                self.bar.start()
-        if self.shown:
-            self.bar.update(self.task, completed=step, total=total,
-                            description=f"{getattr(record, 'kyosei_label', '')} 完了")
-
-    def stop(self) -> None:
-        if self.shown:
-            self.bar.stop()
+        label = getattr(record, "kyosei_label", "")
+        detail = getattr(record, "kyosei_detail", "")
+        seconds = float(getattr(record, "kyosei_seconds", 0.0) or 0.0)
+        console.print(f"{step}/{total} {label}　{detail}　{seconds:.1f} 秒", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -280,27 +289,27 @@ def _progress(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    handler = _ProgressBar()
+    handler = _StageLines()
     logger = logging.getLogger("kyosei.progress")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
         yield
     finally:
-        handler.stop()
         logger.removeHandler(handler)
 
 
-def _prefect_env(quiet: bool) -> None:
+def _prefect_env(verbose: bool) -> None:
+    """Prefect's own INFO lines (task and flow states, the temporary server) only with ``--verbose``."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    if quiet:
+    if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 def cmd_run_pending(args: argparse.Namespace) -> int:
-    _prefect_env(args.quiet)
+    _prefect_env(not args.quiet)
     from flows.pending import PendingRunsFailed, run_pending_flow
 
     _quiet_tracebacks()
@@ -322,7 +331,7 @@ def cmd_run_pending(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    _prefect_env(False)
+    _prefect_env(True)
     from prefect.settings import PREFECT_API_URL
 
     from flows.pending import run_pending_flow
@@ -513,20 +522,24 @@ def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _prefect_env(args.quiet)
+    _prefect_env(args.verbose and not args.quiet)
     from flows.meeting import meeting_flow
 
     _quiet_tracebacks()
     measures = args.measures or default_measures(args.meeting_dir)
     if not args.quiet:
-        console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）")
+        console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）", markup=False,
+                      highlight=False, soft_wrap=True)
     # The flow reads and checks the inputs (once) and takes the meeting's lock; an input problem comes back
     # as one message (see main).
     with _progress(not args.quiet):
         out = _run_flow(meeting_flow, args, measures)
-    from pipeline.outputs import REPORT_HTML
+    from pipeline.outputs import REPORT_DOCX, REPORT_HTML, WORKBOOK
 
-    console.print(f"[green]完了 / done:[/] {Path(out) / REPORT_HTML.file}")
+    if not args.quiet:
+        console.print(f"\n[green]完了 / done:[/] {Path(out) / REPORT_HTML.file}", highlight=False, soft_wrap=True)
+        console.print(f"  Word: {Path(out) / REPORT_DOCX.file}　Excel: {Path(out) / WORKBOOK.file}", markup=False,
+                      highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -561,6 +574,9 @@ def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
         decisions=args.decisions,
         mask_pii=not args.no_mask,
         chunk_size=args.chunk_size if runner is not None else 0,
+        network_words=args.network_words,
+        network_edges=args.network_edges,
+        network_mst=args.network_mst,
     )
 
 

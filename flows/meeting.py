@@ -40,6 +40,8 @@ from pipeline.history import load_history
 from pipeline.ingest import MeetingInputs, load_meeting
 from pipeline.manifest import RunFiles, RunInfo, build_manifest
 from pipeline.models import Models, load_models
+from pipeline.network import TOP_EDGES, TOP_TERMS
+from pipeline.summary import run_summary
 from pipeline.writers import write_outputs
 
 SEED = 0
@@ -75,13 +77,15 @@ class StageClock:
         self.artifact: Any = None
         self.t0 = time.perf_counter()
 
-    def done(self, stage: str, *, items: int | None = None) -> None:
-        """``stage`` finished (``items``: the meeting's number of cards and comments, once known)."""
+    def done(self, stage: str, detail: str = "", *, items: int | None = None) -> None:
+        """``stage`` finished; ``detail``: what it found, one short Japanese line (``items``: the meeting's
+        number of cards and comments, once known)."""
         self.timings[stage] = round(time.perf_counter() - self.t0, 3)
         n, total = list(STAGE_LABELS).index(stage) + 1, len(STAGE_LABELS)
         progress_log.info("%d/%d %s", n, total, STAGE_LABELS[stage],
                           extra={"kyosei_step": n, "kyosei_total": total, "kyosei_label": STAGE_LABELS[stage],
-                                 "kyosei_items": items})
+                                 "kyosei_items": items, "kyosei_detail": detail,
+                                 "kyosei_seconds": self.timings[stage]})
         if self.publish:
             pct = round(100 * n / total, 1)
             if self.artifact is None:
@@ -89,6 +93,14 @@ class StageClock:
             else:
                 update_progress_artifact(self.artifact, pct)
         self.t0 = time.perf_counter()
+
+
+def ingest_line(inputs: MeetingInputs) -> str:
+    """「入力 152 行（取込 150、除外 2）、ファイル 4」 for the terminal."""
+    counts = list(inputs.counts)
+    total = {k: sum(int(c.get(k, 0)) for c in counts) for k in ("rows_in", "rows_ok", "rows_rejected")}
+    return (f"{total['rows_in']} 行（取込 {total['rows_ok']}、除外 {total['rows_rejected']}）、"
+            f"ファイル {len(counts)}")
 
 
 class RunLockedError(KyoseiError):
@@ -212,6 +224,9 @@ def meeting_flow(
     decisions: Path | None = Path("models/review_decisions.csv"),
     mask_pii: bool = True,
     chunk_size: int = 0,
+    network_words: int = TOP_TERMS,
+    network_edges: int = TOP_EDGES,
+    network_mst: bool = False,
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder.
 
@@ -225,15 +240,17 @@ def meeting_flow(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
     inputs, models, history = load_task(config)
-    clock.done("ingest", items=sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None))
+    clock.done("ingest", ingest_line(inputs), items=sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None))
     # The lock is taken once the inputs are known to be usable: a run refused for bad input leaves nothing
     # behind, and a second run of the same meeting stops here instead of analysing in vain.
     with run_lock(config.out_root, inputs.meeting_id):
         remove_stale_temporaries(config.out_root, inputs.meeting_id)
-        options = Options(mask_pii=mask_pii, seed=SEED, batch_size=chunk_size or analysis.TEXT_BATCH)
+        options = Options(mask_pii=mask_pii, seed=SEED, batch_size=chunk_size or analysis.TEXT_BATCH,
+                          network_words=network_words, network_edges=network_edges, network_mst=network_mst)
         result = analysis.analyse(inputs, models, history=history, options=options,
                                   map=task_runner_map if chunk_size else map, on_stage=clock.done)
         final, markdown = write_task(result, RunInfo(config, started, clock.timings))
-    clock.done("report")
+    clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")
     publish_artifacts(result, final, markdown)
+    progress_log.info("summary", extra={"kyosei_summary": run_summary(result)})
     return str(final)

@@ -172,8 +172,11 @@ def ctfidf_terms(terms: Sequence[Sequence[str]], labels: Sequence[int], *, top: 
 
 
 def cluster_table(scope: str, ids: Sequence[str], texts: Sequence[str], model: ItemClusterer,
-                  *, prefix: str = "K") -> pd.DataFrame:
-    """One row per cluster: label (top terms), representative item (nearest the centroid), members."""
+                  *, prefix: str = "K", originals: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per cluster: label (top terms), representative item (nearest the centroid), members.
+
+    ``originals``: the texts as written (masked), quoted as the representative (default ``texts``)."""
+    quoted = texts if originals is None else originals
     labels = model.labels_
     tops = ctfidf_terms(model.terms_, labels.tolist())
     rows = []
@@ -187,7 +190,7 @@ def cluster_table(scope: str, ids: Sequence[str], texts: Sequence[str], model: I
         rows.append({
             "scope": scope, "cluster": f"{prefix}{c + 1}", "size": len(members),
             "label": "・".join(terms[:3]), "top_terms": "|".join(terms),
-            "representative_id": ids[rep], "representative_text": texts[rep],
+            "representative_id": ids[rep], "representative_text": quoted[rep],
             "item_ids": "|".join(ids[i] for i in members),
         })
     return pd.DataFrame(rows, columns=CLUSTER_COLUMNS)

@@ -225,7 +225,8 @@ def match_items(
     unplaced = {s["card_id"]: s["suggested"] for s in suggestions if not s["declared"]}
     coverage = _coverage(items, themes, measures, declared, by_item, measure_votes, unplaced)
     unmatched_mask = np.array([by_item.get(i, "") == "" for i in ids], dtype=bool)
-    unmatched = items.loc[unmatched_mask, [Items.item_id, Items.source, Items.kind, Items.text]]
+    unmatched = items.loc[unmatched_mask, [Items.item_id, Items.source, Items.kind, Items.raw_text]].rename(
+        columns={Items.raw_text: "text"})
     best = scores.max(axis=1) if len(mids) else pd.Series(0.0, index=ids)
     unmatched = unmatched.assign(best_measure=[scores.loc[i].idxmax() if len(mids) else "" for i in unmatched[Items.item_id]],
                                  best_score=[round(float(best[i]), 3) for i in unmatched[Items.item_id]])

@@ -55,6 +55,8 @@ class ImageOutput:
     file: str
     render: Callable[[MeetingResult], bytes | None]
     about: str
+    title: str
+    """Japanese title (the workbook's 図 sheet)."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,15 @@ REPORT_HTML = DocumentOutput(
     "URL, readable on a machine without Japanese fonts, printable); sortable and filterable tables; the sections "
     "of `pipeline/report/layout.py`")
 REPORT_MD = DocumentOutput("report_md", "report.md", "the same report as Markdown")
+REPORT_DOCX = DocumentOutput(
+    "report_docx", "report.docx",
+    "the same report as a Word document for the city's 報告書: A4, Japanese fonts, real headings (navigation pane, "
+    "table of contents), charts, tables with repeated header rows (wide ones on landscape pages), page numbers")
 WORKBOOK = DocumentOutput(
     "workbook", "report.xlsx",
     "every table below as a sheet (sheet names in `pipeline/outputs.py`; Japanese headers, frozen header row, "
-    "fitted widths, number formats), a 概要 sheet and the **レビュー** sheet; text cells are always text")
+    "fitted widths, number formats), a 概要 sheet, a 図 sheet with the charts and the **レビュー** sheet; text cells "
+    "are always text")
 MANIFEST = DocumentOutput("manifest", "manifest.json",
                           "versions, input SHA-256 hashes, parameters, seed, rows in/ok/rejected per file, "
                           "header rows and column mappings, timings, the files written")
@@ -205,15 +212,17 @@ TABLES: tuple[TableOutput, ...] = (
 
 # --- images --------------------------------------------------------------------------------------
 
-VOTES_PNG = ImageOutput("votes_png", "votes.png", _votes_chart, "round 1 vs round 2 share of blocks, top cards")
+VOTES_PNG = ImageOutput("votes_png", "votes.png", _votes_chart, "round 1 vs round 2 share of blocks, top cards",
+                        "カード別の票（各回の総票数に占める割合）")
 THEMES_BY_PILLAR_PNG = ImageOutput("themes_by_pillar_png", "themes_by_pillar.png", _heatmap,
-                                   "heatmap of themes × pillars")
+                                   "heatmap of themes × pillars", "テーマ × 基本方針（件数）")
 NETWORK_PNG = ImageOutput("network_png", "network.png", _network,
-                          "keyword co-occurrence network (Jaccard, top 60 edges, community colours)")
+                          "keyword co-occurrence network (Jaccard, top 60 edges or their spanning forest; labels "
+                          "never overlap; community colours with a legend)", "語の共起ネットワーク")
 
 IMAGES: tuple[ImageOutput, ...] = (VOTES_PNG, THEMES_BY_PILLAR_PNG, NETWORK_PNG)
 
-DOCUMENTS: tuple[DocumentOutput, ...] = (REPORT_HTML, REPORT_MD, WORKBOOK, MANIFEST)
+DOCUMENTS: tuple[DocumentOutput, ...] = (REPORT_HTML, REPORT_MD, REPORT_DOCX, WORKBOOK, MANIFEST)
 
 ALL_FILES: tuple[str, ...] = tuple(o.file for o in (*DOCUMENTS, *TABLES, *IMAGES))
 """Every file name a run may write (a run writes the ones whose input is present)."""

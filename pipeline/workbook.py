@@ -108,10 +108,29 @@ def _sheet(wb: Any, styles: _Styles, title: str, frame: pd.DataFrame, *, labels:
     return ws
 
 
+FIGURE_SHEET = "図"
+ROW_PX = 20
+
+
+def _figures(wb: Any, styles: _Styles, images: Sequence[tuple[str, bytes]]) -> None:
+    """The charts (the report's PNGs) one below the other, each under its title, on the 図 sheet."""
+    import struct
+
+    ws = wb.add_worksheet(FIGURE_SHEET)
+    ws.set_column(0, 0, 100)
+    row = 0
+    for title, png in images:
+        ws.write_string(row, 0, title, styles.header)
+        ws.insert_image(row + 1, 0, f"{title}.png", {"image_data": io.BytesIO(png), "object_position": 3})
+        height = struct.unpack(">I", png[20:24])[0]          # PNG IHDR: width at 16, height at 20
+        row += 3 + -(-height // ROW_PX)
+
+
 def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str]],
                    sheets: Sequence[tuple[str, pd.DataFrame]], review: pd.DataFrame, *,
-                   date: str = "", max_rows: int = MAX_ROWS) -> bytes:
-    """The workbook as bytes: 概要, one sheet per table, then レビュー (drop-down for 判定).
+                   date: str = "", max_rows: int = MAX_ROWS, images: Sequence[tuple[str, bytes]] = ()) -> bytes:
+    """The workbook as bytes: 概要, 図 (the charts, when there are any), one sheet per table, then レビュー
+    (drop-down for 判定).
 
     ``date`` (the meeting date, YYYY-MM-DD) is used as the document's created/modified date.  A table
     longer than ``max_rows`` (Excel's limit) continues on numbered sheets.
@@ -131,6 +150,8 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
                                          "次回の分析に反映されます。「キー」列は変更しないでください。")],
                             columns=["項目", "値"])
         _sheet(wb, styles, SUMMARY_SHEET, info, labels=False, wrap=["値"])
+        if images:
+            _figures(wb, styles, images)
         for name, frame in sheets:
             for part_name, part in _parts(name, frame, max_rows):
                 _sheet(wb, styles, part_name, part,

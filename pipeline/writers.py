@@ -20,6 +20,7 @@ from pipeline.analysis import MeetingResult
 from pipeline.manifest import report_summary
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
+from pipeline.report.word import render_docx
 from pipeline.safety import safe_frame
 from pipeline.workbook import build_workbook
 
@@ -49,12 +50,15 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
             written.append(spec.file)
     sheets = [(spec.sheet, frame) for spec, frame in tables if spec is not outputs.REVIEW]
     (folder / outputs.WORKBOOK.file).write_bytes(
-        build_workbook(result.meeting_id, result.title, summary, sheets, result.review, date=result.date))
+        build_workbook(result.meeting_id, result.title, summary, sheets, result.review, date=result.date,
+                       images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))
     ctx = build_report(result, images, summary)
     markdown = render_markdown(ctx)
     (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
     (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
-    written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.MANIFEST.file]
+    (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
+    written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.REPORT_DOCX.file,
+                outputs.MANIFEST.file]
     manifest = {**manifest, "finished_at": now().isoformat(timespec="seconds"), "files": sorted(written)}
     (folder / outputs.MANIFEST.file).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                                 encoding="utf-8")

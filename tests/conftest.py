@@ -50,6 +50,16 @@ def meeting2_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
                              codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=None))
 
 
+@pytest.fixture(scope="session")
+def meeting2_result():  # -> pipeline.analysis.MeetingResult
+    """The 2024-05-22 sample meeting analysed once without Prefect (shipped models, rules only)."""
+    from pipeline.analysis import analyse
+    from pipeline.ingest import load_meeting
+    from tests.factories import shipped_models
+
+    return analyse(load_meeting(MEETING_2, MEASURES), shipped_models())
+
+
 @pytest.fixture
 def no_prefect_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Prefect's console handler keeps the stream pytest swaps per test; logging to it after the swap

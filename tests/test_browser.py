@@ -54,12 +54,15 @@ def test_sorting_a_table(page) -> None:
 
 
 def test_filtering_a_table(page) -> None:
-    box = page.locator("#list input.filter")
-    box.fill("K-Net")
-    visible = page.locator("#list table tbody tr:visible")
-    assert visible.count() == 1 and "K-Net" in visible.first.inner_text()
+    box = page.locator("#opinions h3:has-text('重要な理由') + p + input.filter")
+    table = box.locator("xpath=following-sibling::table[1]")
+    box.fill("K-Net")                                        # typed normalised; the quote is as written
+    visible = table.locator("tbody tr:visible")
+    assert visible.count() == 1 and "K - N e t は登録制なので" in visible.first.inner_text()
+    box.fill("Ｋ－Ｎｅｔ")                                   # full-width finds it too
+    assert table.locator("tbody tr:visible").count() == 1
     box.fill("")
-    assert page.locator("#list table tbody tr:visible").count() == 28
+    assert table.locator("tbody tr:visible").count() == 14
 
 
 def test_screenshot_is_not_blank(page, tmp_path: Path) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,44 @@ def test_failure_inside_the_flow_prints_no_traceback(tmp_path: Path) -> None:
     assert "missing columns" in res.stderr
     assert "Traceback" not in res.stdout + res.stderr
     assert not (tmp_path / "out" / "2024-05-22").exists()
+
+
+def _kyosei(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kyosei run`` on the sample meeting in a real terminal-like subprocess (fresh Prefect home)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "COLUMNS": "200"}
+    return subprocess.run([str(Path(sys.executable).parent / "kyosei"), "run", str(MEETING_2), "--measures",
+                           str(MEASURES), "--out-root", str(tmp_path / "out"), *args],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.integration
+def test_terminal_tells_the_story(tmp_path: Path) -> None:
+    res = _kyosei(tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    stages = [line for line in lines if re.match(r"^\d/8 ", line)]
+    assert [s.split("　")[0] for s in stages] == [
+        "1/8 入力の読み込み", "2/8 個人情報のマスク", "3/8 正規化・形態素解析・ルール照合", "4/8 投票の集計",
+        "5/8 テーマの確定（判定の反映）", "6/8 施策案との照合", "7/8 クラスタと新たな視点", "8/8 レポートの書き出し"]
+    assert all(re.search(r"　\d+\.\d 秒$", s) for s in stages)                 # each with its time
+    assert "152 行（取込 152、除外 0）" in stages[0]                           # 12 measures + 40 cards + 28 + 72
+    assert "68 件（カード 40、コメント 28）" in stages[2]
+    assert "1回目 54 票、2回目 18 票" in stages[3]
+    assert re.search(r"新たな視点 \d+ 件", stages[6])
+    text = res.stdout
+    assert "多いテーマ: 相談窓口" in text and "新たな視点(案):" in text and "取り込めなかった行: なし" in text
+    assert "report.docx" in text and "report.xlsx" in text and "report.html" in text
+    assert "Finished in state" not in text + res.stderr and "prefect" not in (text + res.stderr).lower()
+
+
+@pytest.mark.integration
+def test_quiet_is_silent_and_verbose_shows_prefect(tmp_path: Path) -> None:
+    quiet = _kyosei(tmp_path / "q", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    verbose = _kyosei(tmp_path / "v", "--verbose")
+    assert verbose.returncode == 0
+    assert "Finished in state Completed()" in verbose.stdout + verbose.stderr
+    assert "1/8 入力の読み込み" in verbose.stdout

@@ -95,11 +95,12 @@ def test_manifest_counts_and_hashes(meeting2: Path) -> None:
 
 def test_report_sections(meeting2: Path) -> None:
     html = (meeting2 / "report.html").read_text(encoding="utf-8")
-    for heading in ("概要", "投票結果", "施策別", "裏付けのない施策案", "紐づけの見直し候補", "テーマ別", "テーマ × 種別",
-                    "テーマ × 基本方針", "コメント一覧", "付録", "種別ごとの上位キーワード"):
+    for heading in ("概要", "投票結果", "種別ごとの意見", "重要な理由（14件）", "追加すべき視点（6件）", "感想（8件）",
+                    "施策別", "裏付けのない施策案", "紐づけの見直し候補", "テーマ別", "テーマ × 種別",
+                    "テーマ × 基本方針", "語の共起ネットワーク", "付録", "種別ごとの上位キーワード"):
         assert heading in html
     md = (meeting2 / "report.md").read_text(encoding="utf-8")
-    assert "| C02 | あいネット（福祉の総合相談窓口） | 福祉政策課 | P2-1\\|P2-2 | 7 | 5 |" in md
+    assert "| C02 | あいネット（福祉の総合相談窓口） | 福祉政策課 | P2-1、P2-2 | 7 | 5 |" in md
 
 
 def test_check_outputs_tool_passes(meeting2: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib
 import pandas as pd
+import pytest
 
 from pipeline.network import EDGE_COLUMNS, cooccurrence, draw_network
 
@@ -44,3 +45,101 @@ def test_empty_network_still_draws() -> None:
     nodes, edges = cooccurrence(terms({"1": ["相談"]}))
     assert edges.empty
     assert draw_network(nodes, edges).startswith(b"\x89PNG")
+
+
+# --- readability: no two labels overlap, every label inside the figure ---------------------------------
+
+def label_boxes(fig) -> list:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes for t in ax.texts]
+
+
+def assert_readable(nodes: pd.DataFrame, edges: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    from pipeline.network import network_figure
+
+    fig = network_figure(nodes, edges, title="共起ネットワーク テスト")
+    try:
+        boxes = label_boxes(fig)
+        frame = fig.bbox
+        drawn = {text for text, _ in boxes}
+        assert set(nodes["term"]) <= drawn                               # every word has its label
+        for text, b in boxes:
+            assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, text
+        for n, (ta, a) in enumerate(boxes):
+            for tb, b in boxes[n + 1:]:
+                overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+                overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+                assert overlap_x <= 0 or overlap_y <= 0, (ta, tb)
+    finally:
+        plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def meeting_terms() -> dict[str, pd.DataFrame]:
+    """Item terms of the two sample meetings and of a generated 300-item meeting."""
+    import tempfile
+    from pathlib import Path
+
+    from bench.corpus import generate
+    from pipeline.ingest import load_meeting
+    from pipeline.normalise import normalise_items, raw_items
+    from pipeline.tokenise import item_terms
+    from tests.conftest import MEASURES, MEETING_1, MEETING_2
+    from tests.factories import shipped_models
+
+    models = shipped_models()
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, folder in (("first", MEETING_1), ("second", MEETING_2),
+                             ("300", generate(300, Path(tmp) / "m300"))):
+            inputs = load_meeting(folder, MEASURES)
+            items = normalise_items(raw_items(inputs.cards, inputs.feedback))
+            out[name] = item_terms(items, tokeniser=models.tokeniser, stopwords=models.stopwords)
+    return out
+
+
+@pytest.mark.parametrize("meeting", ["first", "second", "300"])
+@pytest.mark.parametrize("mst", [False, True])
+def test_labels_never_overlap_and_stay_inside(meeting_terms: dict[str, pd.DataFrame], meeting: str,
+                                              mst: bool) -> None:
+    nodes, edges = cooccurrence(meeting_terms[meeting], mst=mst)
+    assert len(nodes) >= 15
+    assert_readable(nodes, edges)
+
+
+def test_spanning_forest_keeps_the_strongest_link_of_every_word() -> None:
+    rows = {"1": ["相談", "窓口", "場所"], "2": ["相談", "窓口", "場所"], "3": ["相談", "窓口"], "4": ["相談", "場所"],
+            "5": ["避難", "災害時"], "6": ["避難", "災害時"]}
+    _, top = cooccurrence(terms(rows), top_edges=10)
+    _, forest = cooccurrence(terms(rows), top_edges=10, mst=True)
+    # 相談–窓口 3/4, 相談–場所 3/4, 場所–窓口 2/4: the triangle loses its weakest side
+    assert top[["term_1", "term_2", "jaccard"]].values.tolist() == [
+        ["災害時", "避難", 1.0], ["場所", "相談", 0.75], ["相談", "窓口", 0.75], ["場所", "窓口", 0.5]]
+    assert forest[["term_1", "term_2"]].values.tolist() == [["災害時", "避難"], ["場所", "相談"], ["相談", "窓口"]]
+
+
+def test_legend_names_every_community_with_its_words() -> None:
+    from pipeline.network import _legend_entries
+
+    nodes, _ = cooccurrence(terms(ROWS), top_terms=10, top_edges=10)
+    assert _legend_entries(nodes) == [(1, "まとまり1: 相談窓口・場所"), (2, "まとまり2: 避難・災害時")]
+
+
+def test_same_picture_in_every_process() -> None:
+    """String hashing changes between Python processes; the layout must not depend on it."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = ("import hashlib, pandas as pd; from pipeline.network import cooccurrence, draw_network; "
+              f"n, e = cooccurrence(pd.DataFrame({[(i, t, t == 'こと') for i, ts in ROWS.items() for t in ts]!r}, "
+              "columns=['item_id', 'term', 'stopword']), top_terms=10, top_edges=10); "
+              "print(hashlib.sha256(draw_network(n, e, title='図')).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    nodes, edges = cooccurrence(terms(ROWS), top_terms=10, top_edges=10)
+    assert digests == {hashlib.sha256(draw_network(nodes, edges, title="図")).hexdigest() + "\n"}

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import outputs
 from pipeline.review import REVIEW_SHEET, SUMMARY_SHEET
+from pipeline.workbook import FIGURE_SHEET
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def test_a_run_writes_exactly_the_declared_files(meeting2_run: Path) -> None:
 
 def test_the_workbook_has_one_sheet_per_declared_table(meeting2_run: Path) -> None:
     wb = openpyxl.load_workbook(meeting2_run / outputs.WORKBOOK.file, read_only=True)
-    assert wb.sheetnames == [SUMMARY_SHEET, *(t.sheet for t in outputs.TABLES if t not in ABSENT)]
+    assert wb.sheetnames == [SUMMARY_SHEET, FIGURE_SHEET, *(t.sheet for t in outputs.TABLES if t not in ABSENT)]
     assert outputs.TABLES[-1].sheet == REVIEW_SHEET
 
 
@@ -39,7 +40,7 @@ def test_table_files_and_sheets_are_unique() -> None:
 def test_readme_output_table_lists_every_file() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Outputs", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"`([\w.]+\.(?:csv|png|html|md|xlsx|json))`", section))
+    listed = set(re.findall(r"`([\w.]+\.(?:csv|png|html|md|xlsx|json|docx))`", section))
     assert listed == set(outputs.ALL_FILES)
 
 

@@ -259,7 +259,7 @@ def suggest_perspectives(
                                tokeniser=tokeniser, stopwords=stopwords, terms=analyze)
     return PerspectiveResult(
         suggestions=frame[PERSPECTIVE_COLUMNS],
-        covered=_covered_requests(decisions, text, kinds, space, mids, pos),
+        covered=_covered_requests(decisions, col[Items.raw_text], kinds, space, mids, pos),
         coverage=space.coverage,
         plan_comments=_plan_comments(decisions, col, spans, codebook),
         decisions=_decision_table(decisions, frame, space, mids, pos),

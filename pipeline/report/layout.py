@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from pipeline import outputs as out
-from pipeline.analysis import MeetingResult
+from pipeline.analysis import MeetingResult, Tallies
 from pipeline.perspectives import MAX_QUOTES
 from pipeline.report.render import Group, ReportContext, Section
 from pipeline.schemas import Items, Measures
@@ -61,9 +61,16 @@ def decision_group(r: MeetingResult) -> Group:
     if r.learned_themes:
         sections.append(Section(
             "学習層", pd.DataFrame({"theme": list(r.learned_themes)}),
-            note=(f"分析者が確認したテーマから学習し、ルールが見落としたテーマを補っています（根拠は {out.EVIDENCE.file} の"
-                  " source=model）。")))
+            note=(f"分析者が確認したテーマから学習し、ルールが見落としたテーマを補っています（どの意見に補ったかは "
+                  f"{out.EVIDENCE.file} に記録しています）。")))
     return Group("判定の反映", "decisions", sections)
+
+
+def _round_note(t: Tallies, rounds: Sequence[int]) -> str:
+    blocks = "、".join(f"{n}回目 {t.round_totals[n]}票" for n in rounds)
+    return (f"回ごとに配るブロックの数が違うため（{blocks}）、票数の差ではなく、その回の総票数に占める割合"
+            "（%）の差（増減(ポイント)）で比べています。票数が減っても割合が上がったカードは、ここでは"
+            "「支持を集めた」に入ります。")
 
 
 def vote_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
@@ -75,20 +82,37 @@ def vote_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     sections.append(Section(
         "カード別の票数（上位20）", _top(t.card_votes, 20),
         **_image(images, out.VOTES_PNG, "カード別の票（各回の総票数に占める割合）"),  # type: ignore[arg-type]
-        note=("最後の回の票数の多い順。増減(ポイント)は各回の総票数に占める割合の差です"
-              "（回ごとに配るブロック数が違うため、票数の差より比較に向きます）。")))
+        note=("最後の回の票数の多い順。「1回目(%)」などはその回の総票数に占める割合、増減(ポイント)は割合の差です。"
+              + (_round_note(t, rounds) if len(rounds) >= 2 else ""))))
     if len(rounds) >= 2:
-        moved = t.card_votes.sort_values(["share_shift", "card_id"], ascending=[False, True], kind="mergesort")
+        moved = t.card_votes.drop(columns=["shift"]).sort_values(["share_shift", "card_id"], ascending=[False, True],
+                                                                 kind="mergesort")
         gains = moved[moved["share_shift"] > 0].head(5)
         losses = moved[moved["share_shift"] < 0].sort_values(["share_shift", "card_id"], kind="mergesort").head(5)
-        sections.append(Section(f"{rounds[0]}回目→{rounds[-1]}回目で支持を集めたカード", gains.reset_index(drop=True)))
-        sections.append(Section(f"{rounds[0]}回目→{rounds[-1]}回目で支持を減らしたカード", losses.reset_index(drop=True)))
+        span = f"{rounds[0]}回目→{rounds[-1]}回目"
+        sections.append(Section(f"{span}で票の割合が上がったカード（支持を集めたカード）", gains.reset_index(drop=True),
+                                note=_round_note(t, rounds), empty="なし"))
+        sections.append(Section(f"{span}で票の割合が下がったカード（支持を減らしたカード）",
+                                losses.reset_index(drop=True), empty="なし"))
     if len(t.pillar_votes):
         sections.append(Section("基本方針（柱）別の票数", t.pillar_votes,
-                                note="複数の施策に紐づくカードの票は、それぞれの施策に数えます（柱では1回だけ）。"))
-        sections.append(Section("施策案別の票数", t.measure_votes))
+                                note=("柱の票 = その柱の施策案に紐づくカードへの票です。1枚のカードが複数の柱に紐づくときは"
+                                      "それぞれの柱に数える（1つの柱では1回だけ）ため、割合（%）を足すと100%を超える"
+                                      "ことがあります。")))
+        sections.append(Section("施策案別の票数", t.measure_votes,
+                                note=("複数の施策案に紐づくカードの票は、それぞれの施策案に数えます（割合の合計は"
+                                      "100%を超えることがあります）。")))
         sections.append(Section("部署別の票数", t.department_votes))
     return Group("投票結果", "votes", sections)
+
+
+SCORE_NOTE = ("一致度（0〜1）は、カード・コメントと施策案の近さです。文章に共通する語（多くの施策案に出る語ほど"
+              "軽く数えます）と、コードブックでのテーマと施策案の対応から計算します。")
+SUPPORT_NOTE = "支持 = その提案を裏付けるカード・コメントの件数です。"
+JACCARD_NOTE = ("共起の強さ（ジャッカード係数、0〜1）は、2つの語の両方を含む件数 ÷ どちらかを含む件数です。"
+                "いつも一緒に使われる語ほど1に近くなります。")
+FEATURE_NOTE = ("特徴語は、そのクラスタに多く他のクラスタに少ない語です（クラスタ内の語の頻度に、全クラスタで"
+                "珍しい語ほど重みをかけたもの）。")
 
 
 def measure_group(r: MeetingResult) -> Group:
@@ -97,16 +121,17 @@ def measure_group(r: MeetingResult) -> Group:
     unsupported = cov[cov["status"] == "裏付けなし"][[Measures.pillar_id, Measures.measure_id, Measures.measure_name]]
     return Group("施策別", "measures", [
         Section("施策案ごとの裏付け（カバレッジ）", cov,
-                note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（スコアがしきい値以上）、"
-                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")),
+                note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
+                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。" + SCORE_NOTE)),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
                 empty="なし（すべての施策案にカードかコメントがあります）"),
         Section(f"紐づけの見直し候補（{out.SUGGESTED_LINKS.file}）", m.suggestions,
-                note=("担当課の紐づけと内容の一致度が大きく違うカードです。score は提案先、declared_score は"
-                      "現在の紐づけ先の一致度。evidence は共通する語。採否は分析者が判断してください。"),
+                note=("担当課の紐づけと内容の一致度が大きく違うカードです。「一致度」は提案先、「現在の一致度」は"
+                      "現在の紐づけ先との一致度、「根拠」は共通する語です。採否は分析者が判断してください。"),
                 empty="なし"),
         Section("どの施策案にも当てはまらないカード・コメント", m.unmatched,
-                note="best_measure / best_score は最も近い施策案とその一致度（しきい値未満）です。", empty="なし"),
+                note="「最も近い施策案」とその一致度（しきい値未満）を並べています。本文は書かれたままです。",
+                empty="なし"),
     ])
 
 
@@ -126,6 +151,15 @@ def attribute_sections(r: MeetingResult) -> list[Section]:
     return sections
 
 
+def _network_note(r: MeetingResult) -> str:
+    o = r.options
+    edges = ("そのうち語どうしをつなぐ最も強い組だけ（最小スパニング・ツリー）" if o.network_mst
+             else f"共起の強い上位 {o.network_edges} 組")
+    return (f"2件以上に出てくる語のうち出現件数の多い {o.network_words} 語について、{edges}を線で結んでいます"
+            "（kyosei run の --network-words / --network-edges / --network-mst で変えられます）。円の大きさは出現件数、"
+            "色は互いに結びつきの強い語のまとまり（凡例）、線の太さは共起の強さです。" + JACCARD_NOTE)
+
+
 def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("テーマ別", "themes", [
         *attribute_sections(r),
@@ -134,6 +168,10 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
         Section("テーマ × 基本方針（件数）", r.theme_by_pillar,
                 **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ"),  # type: ignore[arg-type]
                 note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"),
+        Section("語の共起ネットワーク", r.network_edges,
+                **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
+                note=_network_note(r),
+                empty="共起する語がありません"),
         Section("テーマの定義", r.theme_definitions),
     ])
 
@@ -157,15 +195,16 @@ def perspective_group(r: MeetingResult) -> Group:
                 note=("どの施策案もカバーしていない分野のカード・コメント、施策案の文言にない「追加すべき視点」、"
                       "どのテーマにも施策案にも当てはまらない意見のうちまとまりのあるものから作った、施策案に加える"
                       "視点の候補です。1件のコメントは1つの提案にだけ入ります。ラベル = 裏付けの意見に共通する語句"
-                      "（なければ代表的な意見の一節）、テーマ = 抜けている視点としてのテーマ名、support = 裏付けの件数、"
-                      "cohesion = 裏付けの意見どうしの文章のまとまり（0〜1）、best_measure = 最も近い施策案と一致度。"
-                      f"テーマと施策案の対応は{how}（{out.THEME_LINKS.file}）。文言でカバーとみなす一致度は "
+                      "（なければ代表的な意見の一節）、テーマ = 抜けている視点としてのテーマ名。" + SUPPORT_NOTE +
+                      "まとまり = 裏付けの意見どうしの文章の似かより（0〜1）。最も近い施策案と、その一致度も並べます。"
+                      + SCORE_NOTE + f"テーマと施策案の対応は{how}（{out.THEME_LINKS.file}）。文言でカバーとみなす一致度は "
                       f"{p.threshold}（施策案名とその施策案の一致度の中央値の半分。施策一覧ごとに決まります）。"
-                      "status: new = 今回初めて、recurring = 以前の会議にも出ていた。採否は分析者が判断してください。"),
+                      "状態: 新規 = 今回初めて、以前にも = 以前の会議にも出ていた、採用 = 分析者が採用済み。"
+                      "採否は分析者が判断してください。"),
                 empty="提案はありません"),
         Section("提案の根拠（原文）", quotes,
-                note=(f"入力されたままの文です（提案ごとに最初の {MAX_QUOTES} 件。全件は {out.PERSPECTIVES.file} の"
-                      " item_ids、各意見の判定は " + out.PERSPECTIVE_DECISIONS.file + "）。"),
+                note=(f"書かれたままの文です（個人情報は伏せています。提案ごとに最初の {MAX_QUOTES} 件。全件は "
+                      f"{out.PERSPECTIVES.file} の根拠ID、各意見の判定は {out.PERSPECTIVE_DECISIONS.file}）。"),
                 empty="なし"),
         Section("計画書の記述への意見", p.plan_comments,
                 note="文章・表記・ページ・図表・データ・構成など、計画書そのものへの意見です。新たな視点(案)には含めていません。",
@@ -182,57 +221,62 @@ def perspective_group(r: MeetingResult) -> Group:
     return Group("新たな視点(案)", "perspectives", sections)
 
 
-def cluster_group(r: MeetingResult) -> Group:
+def cluster_sections(r: MeetingResult) -> list[Section]:
     c = r.clusters
-    return Group("クラスタ", "clusters", [
+    method = {"ward": "ウォード法による階層クラスタリング", "minibatch-kmeans": "k平均法"}.get(c.method, c.method)
+    return [
         Section("カードとコメントのクラスタ", c.table.drop(columns=["scope"]),
-                note=(f"{c.method} 法、クラスタ数 {c.k}（シルエット係数が最大の数。最大 √(件数/2)）。"
-                      "label は各クラスタに特徴的な語（c-TF-IDF）、representative はクラスタの中心に最も近い原文。")),
+                note=(f"{method}、クラスタ数 {c.k}（シルエット係数が最大の数。最大 √(件数/2)）。" + FEATURE_NOTE +
+                      "代表的な原文はクラスタの中心に最も近い意見です。")),
         Section("テーマにも施策案にも当てはまらないもののクラスタ", c.unexplained.drop(columns=["scope"]),
                 empty="なし（3件未満）"),
-    ])
+    ]
 
 
-def keyword_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
-    return Group("キーワード", "keywords", [
-        Section("共起ネットワーク", r.network_edges,
-                **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
-                note=("出現件数の多い語（2件以上）どうしの Jaccard 係数が高い上位の組を線で結んでいます。"
-                      "円の大きさは出現件数、色はまとまり（コミュニティ）。"),
-                empty="共起する語がありません"),
-    ])
+REPORT_KINDS: tuple[str, ...] = ("重要な理由", "追加すべき視点", "感想")
+"""The workshop's comment kinds in the order of a 報告書; other kinds follow in the order they are counted."""
 
 
-def comment_group(r: MeetingResult) -> Group:
+def opinion_group(r: MeetingResult) -> Group:
+    """種別ごとの意見: counts, keywords, then every comment of each kind as written (masked)."""
     sections = []
     if len(r.tallies.comments_per_kind):
         sections.append(Section("種別ごとの件数", r.tallies.comments_per_kind))
     if len(r.keywords):
         sections.append(Section("種別ごとの上位キーワード", r.keywords,
                                 note="出現件数は、その語を含むカード・コメントの数です（ストップワードを除く）。"))
-    return Group("コメント", "comments", sections)
-
-
-def comment_list_group(r: MeetingResult) -> Group:
     items = r.items[r.items[Items.source] == "feedback"]
-    shown = [Items.item_id, Items.kind, *(c for c in (Items.section, Items.question)
-                                          if (items[c].str.strip() != "").any()), Items.text]
-    comments = items[shown].reset_index(drop=True)
-    ids = comments[Items.item_id]
-    comments = comments.assign(themes=[r.themes.get(i, "") for i in ids],
-                               measures=[r.matches.measures_by_item.get(i, "") for i in ids])
-    note = "正規化後の本文です（全角英数字の半角化、表記の統一など）。"
-    if len(r.replies):
-        comments = comments.assign(reply=list(items[Items.reply]))
-        note += "「市の考え方」は入力された回答をそのまま並べたもので、分析には使っていません。"
-    if len(comments) > MAX_LISTED:
-        note += f"最初の {MAX_LISTED} 件です（全 {len(comments)} 件は {out.TAGGED.file}）。"
-        comments = comments.head(MAX_LISTED)
-    return Group("コメント一覧", "list", [Section("", comments, filterable=True)] if len(comments) else [], note=note)
+    counted = list(r.tallies.comments_per_kind[Items.kind]) if len(r.tallies.comments_per_kind) else []
+    kinds = [*(k for k in REPORT_KINDS if k in counted), *(k for k in counted if k not in REPORT_KINDS)]
+    kinds += [k for k in dict.fromkeys(items[Items.kind]) if k not in kinds]
+    budget = MAX_LISTED
+    for kind in kinds:
+        part = items[items[Items.kind] == kind]
+        if not len(part):
+            continue
+        cols = [Items.item_id, *(c for c in (Items.group, Items.section, Items.question)
+                                 if (part[c].str.strip() != "").any()), Items.raw_text]
+        table = part[cols].rename(columns={Items.raw_text: "text"}).reset_index(drop=True)
+        ids = table[Items.item_id]
+        table = table.assign(themes=[r.themes.get(i, "") for i in ids],
+                             measures=[r.matches.measures_by_item.get(i, "") for i in ids])
+        if len(r.replies):
+            table = table.assign(reply=list(part[Items.reply]))
+        note = "書かれたままの文です（個人情報は伏せています）。"
+        if len(r.replies):
+            note += "「市の考え方」は入力された回答をそのまま並べたもので、分析には使っていません。"
+        if len(table) > budget:
+            note += f"最初の {budget} 件です（全 {len(table)} 件は {out.TAGGED.file}）。"
+            table = table.head(budget)
+        budget -= len(table)
+        sections.append(Section(f"{kind}（{len(part)}件）", table, note=note, filterable=True,
+                                empty=f"件数が多いため省略しました（全件は {out.TAGGED.file}）。"))
+    return Group("種別ごとの意見", "opinions", sections)
 
 
 def appendix_group(r: MeetingResult, manifest_summary: Sequence[tuple[str, str]]) -> Group:
     return Group("付録", "appendix", [
+        *cluster_sections(r),
         Section(f"取り込めなかった行（{out.REJECTS.file}）", r.inputs.rejects.head(MAX_LISTED), filterable=True,
                 empty="なし（すべての行を取り込みました）"),
         Section("実行情報", pairs=manifest_summary),
@@ -241,11 +285,10 @@ def appendix_group(r: MeetingResult, manifest_summary: Sequence[tuple[str, str]]
 
 def build_report(r: MeetingResult, images: Mapping[str, bytes],
                  manifest_summary: Sequence[tuple[str, str]]) -> ReportContext:
-    """Result → the report's groups, in reading order (groups with nothing to show are left out)."""
+    """Result → the report's groups in the order of a 報告書 (groups with nothing to show are left out)."""
     groups = [
-        summary_group(r), decision_group(r), vote_group(r, images), measure_group(r), theme_group(r, images),
-        perspective_group(r), cluster_group(r), keyword_group(r, images), comment_group(r), comment_list_group(r),
-        appendix_group(r, manifest_summary),
+        summary_group(r), decision_group(r), vote_group(r, images), opinion_group(r), measure_group(r),
+        theme_group(r, images), perspective_group(r), appendix_group(r, manifest_summary),
     ]
     return ReportContext(meeting_id=r.meeting_id, title=str(r.inputs.meta.get("title") or f"会議 {r.meeting_id}"),
                          date=r.date, groups=[g for g in groups if g.sections])

@@ -26,15 +26,28 @@ LABELS: dict[str, str] = {
     "status": "状態", "declared": "現在の紐づけ", "declared_score": "現在の一致度", "suggested": "提案",
     "suggested_name": "提案先の施策案", "score": "一致度", "evidence": "根拠", "best_measure": "最も近い施策案",
     "best_score": "一致度", "カード": "カード",
-    "perspective_id": "ID", "label": "ラベル", "support": "支持", "item_ids": "根拠ID", "best_measure_id": "最も近い施策案",
+    "perspective_id": "ID", "label": "ラベル", "support": "支持(件数)", "item_ids": "根拠ID", "best_measure_id": "最も近い施策案",
     "best_measure_score": "一致度", "recurring_in": "以前の会議", "main_theme": "テーマ", "seed": "きっかけ",
     "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
-    "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2", "jaccard": "Jaccard",
+    "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2",
+    "jaccard": "共起の強さ",
     "cooccurrences": "共起件数", "change": "変更", "section": "該当箇所", "reply": "市の考え方", "question": "設問",
-    "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0-1)",
+    "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0〜1)", "group": "班",
     "label_source": "ラベルの取り方", "phrase_share": "語句を含む割合", "decision": "判定", "threshold": "しきい値",
     "suggested_card_ids": "紐づけ案のカード",
 }
+
+
+VALUES: dict[str, dict[str, str]] = {
+    "source": {"card": "カード", "feedback": "コメント"},
+    "status": {"new": "新規", "recurring": "以前にも", "accepted": "採用"},
+    "kind": {"measures": "施策一覧", "cards": "カード", "feedback": "コメント", "votes": "投票"},
+}
+"""Values the analysis stores in English, as the report shows them (CSV files keep the stored values)."""
+LIST_COLUMNS: frozenset[str] = frozenset({
+    "card_ids", "comment_ids", "item_ids", "themes", "measures", "measure_ids", "top_terms", "evidence",
+    "recurring_in", "suggested_card_ids", "declared"})
+"""Columns holding ``|``-separated lists, shown separated by 「、」 (so that lines break between the ids)."""
 
 
 def label_for(column: str) -> str:
@@ -68,6 +81,17 @@ class Section:
         return "data:image/png;base64," + base64.b64encode(self.image).decode("ascii") if self.image else ""
 
     @property
+    def table(self) -> pd.DataFrame:
+        """The frame as the report shows it: stored English values (:data:`VALUES`) in Japanese."""
+        named = [c for c in self.frame.columns if c in VALUES]
+        lists = [c for c in self.frame.columns if c in LIST_COLUMNS]
+        if not (named or lists) or not len(self.frame):
+            return self.frame
+        return self.frame.assign(
+            **{c: self.frame[c].map(lambda v, c=c: VALUES[c].get(v, v)) for c in named},
+            **{c: self.frame[c].map(lambda v: v.replace("|", "、") if isinstance(v, str) else v) for c in lists})
+
+    @property
     def has_filter(self) -> bool:
         return self.filterable if self.filterable is not None else len(self.frame) > 15
 
@@ -92,7 +116,7 @@ class ReportContext:
     groups: Sequence[Group]
 
 
-def _cell(value: object) -> str:
+def cell_text(value: object) -> str:
     """Numbers as written in a report: at most 3 decimals, no trailing zeros beyond one (13.0, 0.077)."""
     if isinstance(value, float):
         text = f"{value:.3f}".rstrip("0")
@@ -103,7 +127,7 @@ def _cell(value: object) -> str:
 def _md_table(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     def esc(v: object) -> str:
-        return _cell(v).replace("|", "\\|").replace("\n", " ")
+        return cell_text(v).replace("|", "\\|").replace("\n", " ")
     lines = ["| " + " | ".join(label_for(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
@@ -127,7 +151,7 @@ def render_markdown(ctx: ReportContext) -> str:
             if s.pairs:
                 out += [f"- {k}: {v}" for k, v in s.pairs]
             elif len(s.frame) or not s.image_file:
-                out.append(_md_table(s.frame) if len(s.frame) else s.empty)
+                out.append(_md_table(s.table) if len(s.frame) else s.empty)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -137,7 +161,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["label"] = label_for
-    env.filters["cell"] = _cell
+    env.filters["cell"] = cell_text
     env.tests["numeric"] = lambda v: isinstance(v, int | float) and not isinstance(v, bool)
     return env
 

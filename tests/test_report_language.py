@@ -1,0 +1,83 @@
+"""The report speaks plain Japanese: no English words in its own text (titles, notes, headers, the values it
+generates), only ids, file names, command options and a short list of names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline import outputs
+from pipeline.analysis import MeetingResult
+from pipeline.report.layout import build_report
+from pipeline.report.render import ReportContext, label_for
+
+ALLOWED = {"ID", "kyosei", "Word", "Excel", "CSV"}
+"""Names a Japanese reader of a 報告書 knows as they are."""
+ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
+HARMLESS = re.compile(
+    r"[\w./-]+\.(?:csv|xlsx|png|yaml|json|html|md|docx)"   # file names and paths
+    r"|--[a-z-]+"                                           # command options
+    r"|kyosei(?: [a-z-]+)*"                                 # commands (kyosei review apply)
+    r"|\b[A-Z]{1,3}\d[\d-]*\b"                              # ids: P2-1, C02, F01, V01, K1
+    r"|utf-8(?:-sig)?|cp932|shift_jis")                    # encodings in the input-file table
+USER_TEXT = {
+    "text", "title", "label", "representative_text", "department", "term", "term_1", "term_2", "top_terms",
+    "value", "measure_name", "pillar_name", "definition", "theme", "themes", "theme_label", "quotes",
+    "evidence", "section", "question", "reply", "file", "kind", "card_ids", "item_ids", "comment_ids",
+    "measure_ids", "measures", "declared", "suggested", "best_measure", "best_measure_id", "measure_id",
+    "pillar_id", "card_id", "item_id", "perspective_id", "representative_id", "cluster", "recurring_in",
+    "suggested_card_ids", "suggested_name", "group", "main_theme",
+}
+"""Columns that hold what people wrote or named (comments, card titles, the policy table, the codebook)."""
+
+
+def english_words(text: str) -> list[str]:
+    return [w for w in ASCII_WORD.findall(HARMLESS.sub(" ", text)) if w not in ALLOWED]
+
+
+def report_text(ctx: ReportContext) -> list[tuple[str, str]]:
+    """(where, text) for everything the report itself says."""
+    out = [("title", f"{ctx.title}")]
+    for g in ctx.groups:
+        out += [(g.heading, g.heading), (g.heading, g.note)]
+        for s in g.sections:
+            where = f"{g.heading} / {s.title}"
+            out += [(where, s.title), (where, s.note), (where, s.empty if not len(s.frame) else ""),
+                    (where, s.image_alt)]
+            out += [(where, k) for k, _ in s.pairs]
+            if s.title != "実行情報":
+                out += [(where, v) for _, v in s.pairs]
+            table = s.table
+            out += [(where, label_for(c)) for c in table.columns]
+            for c in table.columns:
+                if c not in USER_TEXT and table[c].dtype == object:
+                    out += [(f"{where} [{c}]", str(v)) for v in table[c]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def ctx(meeting2_result: MeetingResult) -> ReportContext:
+    """The sample meeting's report, with the parts only later runs have: analysts' decisions applied, a learned
+    layer, accepted and recurring suggestions."""
+    from dataclasses import replace
+
+    from pipeline.review import change, changes_frame
+
+    r = meeting2_result
+    p = r.perspectives.suggestions.copy()
+    p.loc[0, "status"], p.loc[1, "status"] = "accepted", "recurring"
+    r = replace(r, changes=changes_frame([change("perspective", "V01", "「就労」を採用済みとしました"),
+                                          change("theme", "F01", "テーマ 相談窓口 を外しました")]),
+                learned_themes=("相談窓口",), perspectives=replace(r.perspectives, suggestions=p))
+    return build_report(r, outputs.images(r), [("ソフトウェア", "kyosei 0.1.0、fugashi 1.3")])
+
+
+def test_harmless_patterns() -> None:
+    assert english_words("結果は report.xlsx と models/codebook.yaml、P2-1 と V01、--network-mst で") == []
+    assert english_words("support は支持、c-TF-IDF は特徴度") == ["support", "c", "TF", "IDF"]
+
+
+def test_no_english_in_the_reports_own_text(ctx: ReportContext) -> None:
+    found = [(where, w) for where, text in report_text(ctx) for w in english_words(text)]
+    assert found == []
