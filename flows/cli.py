@@ -11,14 +11,18 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from flows.entry import EXIT_INTERRUPTED, INTERRUPTED
 from pipeline.errors import KyoseiError
 
 if TYPE_CHECKING:
@@ -120,6 +124,8 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
     val.add_argument("meeting_dir", type=Path)
     val.add_argument("--measures", type=Path)
+    val.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"),
+                     help="施策IDの紐づけを確かめるコードブック（既定 models/codebook.yaml）")
 
 
 def _add_codebook(sub: argparse._SubParsersAction) -> None:
@@ -193,6 +199,22 @@ def _print_mapping(c: dict) -> None:
                       markup=False)
 
 
+def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
+    """The same warnings a run prints and puts in the report's 概要 (without the refused rows, listed below)."""
+    from dataclasses import replace
+
+    from pipeline.codebook import load_codebook
+    from pipeline.notices import input_notices, rejected_rows
+
+    codebook = load_codebook(args.codebook) if args.codebook.is_file() else None
+    from pipeline.ingest.discover import found_beside
+
+    default = args.measures is None and not found_beside(args.meeting_dir, default_measures(args.meeting_dir))
+    inputs = replace(inputs, measures_default=default)  # type: ignore[type-var]
+    skip = rejected_rows(inputs)  # type: ignore[arg-type]
+    return [n for n in input_notices(inputs, codebook) if n != skip]  # type: ignore[arg-type]
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.ingest import load_meeting
 
@@ -210,8 +232,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_mapping(c)
     for s in inputs.skipped:
         console.print(f"  {s['file']}: 読みません / not read — {s['reason']}", markup=False)
+    notices = _validate_notices(args, inputs)
+    for line in notices:
+        console.print(f"[yellow]注意 / note:[/] {escape(line)}", soft_wrap=True)
     if len(inputs.rejects) == 0:
-        console.print("[green]問題はありません / no problems found[/]")
+        if notices:
+            console.print("[green]取り込めない行はありません[/]（上の注意を確かめてください）/ no rows refused; "
+                          "read the notes above", soft_wrap=True)
+        else:
+            console.print("[green]問題はありません / no problems found[/]")
         return EXIT_OK
     console.print(f"[red]{len(inputs.rejects)} 行に問題があります / {len(inputs.rejects)} row(s) with problems:[/]")
     for r in inputs.rejects.itertuples(index=False):
@@ -293,10 +322,12 @@ def _progress(enabled: bool) -> Iterator[None]:
     logger = logging.getLogger("kyosei.progress")
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
+    logger.propagate = False                    # the lines are printed once, here, not again by the root logger
     try:
         yield
     finally:
         logger.removeHandler(handler)
+        logger.propagate = True
 
 
 def _prefect_env(verbose: bool) -> None:
@@ -560,6 +591,8 @@ def task_runner(spec: str) -> object | None:
 
 
 def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
+    from pipeline.ingest.discover import found_beside
+
     runner = task_runner(args.task_runner)
     if runner is not None:
         meeting_flow = meeting_flow.with_options(task_runner=runner)
@@ -577,31 +610,76 @@ def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
         network_words=args.network_words,
         network_edges=args.network_edges,
         network_mst=args.network_mst,
+        measures_given=args.measures is not None or found_beside(args.meeting_dir, measures),
     )
 
 
+def _console_encoding() -> None:
+    """A Windows console in CP932 (Shift_JIS) cannot show every character kyosei prints (〜, —, ≥, a comment's
+    emoji): such a character becomes 「?」 instead of stopping the program."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "").replace("_", "")
+        if encoding and encoding not in ("utf8", "utf8sig") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+class _Interrupt:
+    """Ctrl-C: whatever was running when it came (Prefect's server stopping, a client call failing because the
+    server got the signal too), the terminal gets one line and the exit code is 130."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.seen:
+            self.seen = True
+            logging.disable(logging.CRITICAL)          # no Prefect ERROR lines about the crashed run
+        raise KeyboardInterrupt
+
+    def finish(self) -> int:
+        err_console.print(INTERRUPTED, markup=False, soft_wrap=True, highlight=False)
+        # nothing after that line: shutdown messages of other threads and of the temporary server go nowhere
+        sys.stdout.flush()
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    interrupt = _Interrupt()
+    previous = signal.signal(signal.SIGINT, interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
+        args = _parser().parse_args(argv)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        _console_encoding()
         commands = {"run": cmd_run, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
         return commands[args.command](args)
-    except KyoseiError as err:
-        err_console.print("[red]エラー / Error[/]")
-        err_console.print(str(err), markup=False)
-        return EXIT_ERROR
     except KeyboardInterrupt:
-        err_console.print("中断しました（出力は前回のまま）/ interrupted (previous outputs kept)")
-        return 130
+        return interrupt.finish()
+    except KyoseiError as err:
+        if interrupt.seen:
+            return interrupt.finish()
+        err_console.print("[red]エラー / Error[/]")
+        err_console.print(str(err), markup=False, soft_wrap=True)
+        return EXIT_ERROR
     except Exception as err:
+        if interrupt.seen:
+            return interrupt.finish()
         if os.environ.get("KYOSEI_DEBUG"):
             raise
         err_console.print("[red]内部エラー / internal error[/]")
         err_console.print(f"{type(err).__name__}: {err}", markup=False)
-        err_console.print("出力は前回のまま残っています。KYOSEI_DEBUG=1 をつけて再実行すると詳細が出ます。/ "
-                          "Previous outputs are intact; rerun with KYOSEI_DEBUG=1 for the traceback.", markup=False)
+        err_console.print("出力フォルダは前回の結果か、書き終えた今回の結果のどちらかです（書きかけは残りません）。"
+                          "KYOSEI_DEBUG=1 をつけて再実行すると詳細が出ます。/ The output folder holds either the previous "
+                          "or the finished new results; rerun with KYOSEI_DEBUG=1 for the traceback.", markup=False)
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

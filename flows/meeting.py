@@ -14,10 +14,13 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,7 @@ from pipeline.manifest import RunFiles, RunInfo, build_manifest
 from pipeline.models import Models, load_models
 from pipeline.network import TOP_EDGES, TOP_TERMS
 from pipeline.summary import run_summary
-from pipeline.writers import write_outputs
+from pipeline.writers import write_csv, write_outputs
 
 SEED = 0
 """Fixed seed recorded in the manifest (the stages that sample use it)."""
@@ -68,8 +71,8 @@ def _only_io_errors(task: Any, task_run: Any, state: Any) -> bool:
 
 
 class StageClock:
-    """Times the stages; reports progress on the ``kyosei.progress`` logger (the CLI turns it into a
-    progress bar) and, inside a flow run, as a Prefect progress artifact."""
+    """Times the stages; reports progress on the ``kyosei.progress`` logger (the CLI prints
+    one line per stage) and, inside a flow run, as a Prefect progress artifact."""
 
     def __init__(self, *, publish: bool):
         self.timings: dict[str, float] = {}
@@ -134,6 +137,13 @@ def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
         fh.close()
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def remove_stale_temporaries(out_root: Path, meeting_id: str) -> None:
     """Temporary folders left by a run that was killed (the lock guarantees none is in use)."""
     for tmp in out_root.glob(f".{meeting_id}.tmp-*"):
@@ -152,10 +162,39 @@ def swap_in(tmp: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
+class NothingUsableError(KyoseiError):
+    """Every card and comment of the meeting was refused: there is nothing to analyse."""
+
+
+def refuse_if_nothing_usable(inputs: MeetingInputs, out_root: Path) -> None:
+    """A meeting with no usable card or comment stops here with the reasons, and its refused rows are written
+    beside the meeting's output folder (``OUT_ROOT/<id>.rejects.csv``; the output folder itself, and an
+    earlier run's outputs in it, are left as they are)."""
+    if any(f is not None and len(f) for f in (inputs.cards, inputs.feedback)):
+        return
+    out_root.mkdir(parents=True, exist_ok=True)
+    path = out_root / f"{inputs.meeting_id}.{outputs.REJECTS.file}"
+    write_csv(inputs.rejects, path)
+    rows = sum(int(c.get("rows_in", 0)) for c in inputs.counts if c.get("kind") != "measures")
+    reasons = Counter(str(r) for r in inputs.rejects["reason"]).most_common(3)
+    why = "\n".join(f"  - {r}（{n} 行）" for r, n in reasons) or "  - カード・意見の表が見つかりません / no table of cards or comments found"
+    raise NothingUsableError(
+        f"{inputs.meeting_id}: 使えるカード・意見が1件もありません（入力 {rows} 行をすべて除外）。分析していません。\n"
+        f"{inputs.meeting_id}: no usable card or comment (all {rows} input rows refused); nothing was analysed.\n"
+        f"主な理由 / main reasons:\n{why}\n"
+        f"除外した行の一覧 / refused rows: {path}\n"
+        "対処 / Fix: kyosei validate で確かめ、表を直してから実行してください / check with kyosei validate, fix the "
+        "tables and run again.")
+
+
 def load(config: RunConfig) -> tuple[MeetingInputs, Models, History]:
     """Read the meeting, the models and the history (plain function; the flow wraps it in a task)."""
     inputs = load_meeting(config.meeting_dir, config.measures)
-    history = load_history(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")), config.decisions)
+    if not config.measures_given:
+        inputs = replace(inputs, measures_default=True)
+    refuse_if_nothing_usable(inputs, config.out_root)
+    history = load_history(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")), config.decisions,
+                           series=inputs.series)
     models = load_models(codebook=config.codebook, lexicon=config.lexicon, stopwords=config.stopwords,
                          theme_labels=config.theme_labels, decisions=history.decisions)
     return inputs, models, history
@@ -169,6 +208,9 @@ def write(result: MeetingResult, run: RunInfo) -> tuple[Path, str]:
     final = out_root / result.meeting_id
     tmp = Path(tempfile.mkdtemp(prefix=f".{result.meeting_id}.tmp-", dir=out_root))
     try:
+        # mkdtemp makes the folder private (0700); the outputs are for colleagues on a shared drive too, so the
+        # folder follows the user's umask like every file written into it
+        tmp.chmod(0o777 & ~current_umask())
         markdown = write_outputs(result, tmp, build_manifest(result, run))
         swap_in(tmp, final)
     except BaseException:
@@ -198,9 +240,22 @@ def write_task(result: MeetingResult, run: RunInfo) -> tuple[Path, str]:
     return write(result, run)
 
 
+def artifact_key(meeting_id: str) -> str:
+    """The meeting's part of a Prefect artifact key (lowercase ASCII letters, digits, dashes): the id itself when
+    it is already such a key (2024-05-22), else its ASCII letters and digits and a short hash of the whole id
+    (第3回連携会議（7月） → ``3-7-`` + 8 hex digits), so two meetings never share a key."""
+    import hashlib
+
+    ascii_part = re.sub(r"[^a-z0-9]+", "-", meeting_id.lower()).strip("-")
+    if ascii_part == meeting_id:
+        return ascii_part
+    digest = hashlib.sha256(meeting_id.encode("utf-8")).hexdigest()[:8]
+    return f"{ascii_part[:40]}-{digest}".strip("-")
+
+
 def publish_artifacts(result: MeetingResult, final: Path, markdown: str) -> None:
     """The run's summary, a link to the report and the tables :mod:`pipeline.outputs` marks as artifacts."""
-    key = "".join(c if c.isalnum() else "-" for c in result.meeting_id.lower()).strip("-") or "meeting"
+    key = artifact_key(result.meeting_id)
     create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=markdown[:50000],
                              description=f"kyosei report for meeting {result.meeting_id}")
     create_link_artifact(key=f"kyosei-{key}-report", link=(final / outputs.REPORT_HTML.file).resolve().as_uri(),
@@ -227,6 +282,7 @@ def meeting_flow(
     network_words: int = TOP_TERMS,
     network_edges: int = TOP_EDGES,
     network_mst: bool = False,
+    measures_given: bool = True,
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder.
 
@@ -236,7 +292,8 @@ def meeting_flow(
     config = RunConfig(meeting_dir=Path(meeting_dir), measures=Path(measures), codebook=Path(codebook),
                        lexicon=Path(lexicon) if lexicon else None, stopwords=Path(stopwords) if stopwords else None,
                        theme_labels=Path(theme_labels) if theme_labels else None,
-                       decisions=Path(decisions) if decisions else None, out_root=Path(out_root), mask_pii=mask_pii)
+                       decisions=Path(decisions) if decisions else None, out_root=Path(out_root), mask_pii=mask_pii,
+                       measures_given=measures_given)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
     inputs, models, history = load_task(config)

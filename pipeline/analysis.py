@@ -28,6 +28,7 @@ from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_te
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
 from pipeline.normalise import normalise_items, raw_items
+from pipeline.notices import input_notices
 from pipeline.perspectives import (
     EarlierMeeting,
     PerspectiveResult,
@@ -75,6 +76,8 @@ class History:
 
     decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LOG_COLUMNS))
     earlier: tuple[EarlierMeeting, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Folders of the out-root that could not be read as earlier meetings (skipped)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ class MeetingResult:
     learned_themes: tuple[str, ...]
     seed: int
     options: Options = Options()
+    notices: tuple[str, ...] = ()
+    """Warnings for the reader (:mod:`pipeline.notices`): rows refused, columns and sheets not read, the default
+    policy table, codebook links to unknown measures, earlier output folders skipped."""
 
     @property
     def meeting_id(self) -> str:
@@ -441,4 +447,5 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         learned_themes=tuple(tagger.model.themes_) if tagger.model is not None else (),
         seed=options.seed,
         options=options,
+        notices=(*input_notices(inputs, codebook), *history.notes),
     )

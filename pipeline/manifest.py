@@ -33,6 +33,8 @@ class RunFiles:
     decisions: Path | None = None
     out_root: Path = Path("outputs")
     mask_pii: bool = True
+    measures_given: bool = True
+    """False when the user did not name the policy table (the sample's is used; the run warns)."""
 
     def models(self) -> dict[str, Path | None]:
         return {"lexicon": self.lexicon, "stopwords": self.stopwords, "codebook": self.codebook,
@@ -94,6 +96,7 @@ def build_manifest(r: MeetingResult, run: RunInfo) -> dict[str, Any]:
     inputs = r.inputs
     return {
         "meeting_id": r.meeting_id,
+        "series": inputs.series,
         "meeting": inputs.meta,
         "started_at": run.started,
         "finished_at": None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 from pipeline.analysis import MeetingResult
-from pipeline.outputs import REJECTS
 
 TOP = 3
 LABEL_CHARS = 24
@@ -16,10 +15,12 @@ def _short(text: str) -> str:
 
 
 def run_summary(r: MeetingResult) -> list[str]:
-    """Lines: the most frequent themes, the suggested perspectives, measures without support, refused rows."""
+    """Lines: the warnings (:attr:`MeetingResult.notices`), the most frequent themes, the suggested
+    perspectives, measures without support, and 「取り込めなかった行: なし」 when no row was refused."""
     counts = Counter(t for v in r.themes.values() for t in v.split("|") if t)
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-    lines = ["多いテーマ: " + ("、".join(f"{t} {n}件" for t, n in top) if top else "なし")]
+    lines = [f"注意: {n}" for n in r.notices]
+    lines.append("多いテーマ: " + ("、".join(f"{t} {n}件" for t, n in top) if top else "なし"))
     p = r.perspectives.suggestions
     shown = [f"{pid}「{_short(label)}」（{n}件）" for pid, label, n in zip(p["perspective_id"], p["label"], p["support"],
                                                                    strict=True)][:TOP]
@@ -30,11 +31,6 @@ def run_summary(r: MeetingResult) -> list[str]:
     lines.append(f"裏付けのない施策案: {len(bare)}件"
                  + (" — " + "、".join(bare["measure_id"].head(5)) if len(bare) else "")
                  + ("…" if len(bare) > 5 else ""))
-    rejects = r.inputs.rejects
-    if len(rejects):
-        reasons = Counter(rejects["reason"]).most_common(2)
-        lines.append(f"取り込めなかった行: {r.row_totals['rows_rejected']}行（{REJECTS.file}。主な理由: "
-                     + "、".join(f"{why}（{n}）" for why, n in reasons) + "）")
-    else:
-        lines.append("取り込めなかった行: なし")
+    if not len(r.inputs.rejects):
+        lines.append("取り込めなかった行: なし")          # else the first notice says how many and why
     return lines

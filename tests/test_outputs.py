@@ -51,3 +51,16 @@ def test_no_other_module_spells_an_output_file_name() -> None:
         text = path.read_text(encoding="utf-8")
         for name in outputs.ALL_FILES:
             assert name not in text, f"{path.relative_to(ROOT)} spells {name}; use pipeline.outputs"
+
+
+def test_the_same_network_picture_in_html_word_and_excel(meeting2_run: Path) -> None:
+    import base64
+    import zipfile
+
+    png = (meeting2_run / outputs.NETWORK_PNG.file).read_bytes()
+    html = (meeting2_run / outputs.REPORT_HTML.file).read_text(encoding="utf-8")
+    assert base64.b64encode(png).decode("ascii") in html
+    for document in (outputs.REPORT_DOCX, outputs.WORKBOOK):
+        with zipfile.ZipFile(meeting2_run / document.file) as z:
+            media = [z.read(n) for n in z.namelist() if n.endswith(".png")]
+        assert png in media, document.file

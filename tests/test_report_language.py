@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 from pipeline import outputs
@@ -81,3 +82,28 @@ def test_harmless_patterns() -> None:
 def test_no_english_in_the_reports_own_text(ctx: ReportContext) -> None:
     found = [(where, w) for where, text in report_text(ctx) for w in english_words(text)]
     assert found == []
+
+
+def test_terminal_summary_names_themes_suggestions_and_refused_rows(meeting2_result: MeetingResult) -> None:
+    from dataclasses import replace
+
+    from pipeline.notices import input_notices
+    from pipeline.summary import run_summary
+
+    r = meeting2_result
+    lines = run_summary(r)
+    assert lines[0].startswith("多いテーマ: 相談窓口 ")
+    assert lines[1].startswith(f"新たな視点(案): {len(r.perspectives.suggestions)}件 — V01「")
+    assert lines[2] == "裏付けのない施策案: 2件 — P2-3、P3-4"
+    assert lines[3] == "取り込めなかった行: なし"
+    rejects = pd.DataFrame({"file": ["feedback.csv"] * 3, "row": [2, 3, 4], "column": ["text"] * 3,
+                            "reason": ["本文が空です / empty text", "本文が空です / empty text", "種別が不明です"],
+                            "value": ["", "", "x"]})
+    inputs = replace(r.inputs, rejects=rejects,
+                     counts=[{**c, "rows_ok": int(c["rows_ok"]) - (3 if c["file"] == "feedback.csv" else 0),
+                              "rows_rejected": 3 if c["file"] == "feedback.csv" else 0} for c in r.inputs.counts])
+    bad = replace(r, inputs=inputs, notices=tuple(input_notices(inputs)))
+    lines = run_summary(bad)
+    assert lines[0] == ("注意: 取り込めなかった行が 3 行あります（全 152 行中。主な理由: 本文が空です（2件）、"
+                        "種別が不明です（1件））。一覧は rejects.csv。")
+    assert not any(line.startswith("取り込めなかった行") for line in lines)

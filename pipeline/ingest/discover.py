@@ -21,27 +21,41 @@ MEETING_FILE = "meeting.yaml"
 MEASURES_FILE = "measures.csv"
 
 
-_SAFE_ID = re.compile(r"[^\s/\\:*?\"<>|]+")
+_UNSAFE_ID = re.compile(r"[/\\:*?\"<>|\x00-\x1f\x7f]")
+"""Characters a folder name cannot hold on Windows or that would leave the output folder; everything else
+(Japanese, spaces, brackets) is kept as the meeting's name."""
 
 
 def meeting_id_for(meeting_dir: Path, meta: dict[str, object]) -> str:
     """``meeting.yaml``'s ``id`` (a date is written as YYYY-MM-DD), else the folder name.
 
-    An id that could leave the output folder (``..``, slashes) is refused.
+    Japanese, spaces and brackets are kept (「第3回 連携会議 (7月)」); an id a folder cannot be named by, or that
+    could leave the output folder (``..``, slashes), is refused, pointing at what to change (the folder name,
+    or ``meeting.yaml`` when the id comes from it).
     """
     raw = meta.get("id")
     if isinstance(raw, dt.date):
         raw = raw.isoformat()
-    mid = str(raw).strip() if raw not in (None, "") else meeting_dir.resolve().name
-    if not _SAFE_ID.fullmatch(mid) or mid.startswith("."):
+    mid = str(raw).strip() if raw not in (None, "") else meeting_dir.resolve().name.strip()
+    if mid and not _UNSAFE_ID.search(mid) and not mid.startswith(".") and not mid.endswith((".", " ")):
+        return mid
+    if raw not in (None, ""):
         raise InputError(
             str(meeting_dir / MEETING_FILE),
-            f"会議ID「{mid}」は使えません（/ \\ : * ? \" < > | や空白、先頭の . は不可）。",
-            f"meeting id {mid!r} is not allowed (no slashes, spaces or leading dot).",
-            "meeting.yaml の id を 2024-05-22 のような形にしてください。",
-            "set id in meeting.yaml to something like 2024-05-22.",
+            f"meeting.yaml の id「{mid}」は会議IDに使えません（/ \\ : * ? \" < > | と制御文字、先頭の . は不可）。",
+            f"the id {mid!r} in meeting.yaml cannot be a meeting id (no / \\ : * ? \" < > |, control characters "
+            "or leading dot).",
+            "id を「第3回連携会議」や 2024-05-22 のような名前にしてください。",
+            "set id to a name such as 第3回連携会議 or 2024-05-22.",
         )
-    return mid
+    raise InputError(
+        str(meeting_dir),
+        f"フォルダ名「{mid}」は会議IDに使えません（/ \\ : * ? \" < > | と制御文字、先頭の . は不可）。",
+        f"the folder name {mid!r} cannot be a meeting id (no / \\ : * ? \" < > |, control characters or leading "
+        "dot).",
+        f"フォルダ名を変えるか、{MEETING_FILE} を作って「id: 第3回連携会議」のように書いてください。",
+        f"rename the folder, or create {MEETING_FILE} with a line such as 'id: 第3回連携会議'.",
+    )
 
 
 def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
@@ -162,3 +176,11 @@ def find_measures(meeting_dir: Path, data_root: Path | None = None) -> Path:
         if (folder / MEASURES_FILE).is_file():
             return folder / MEASURES_FILE
     return roots[1] / MEASURES_FILE if data_root is not None else Path("data") / MEASURES_FILE
+
+
+def found_beside(meeting_dir: Path, measures: Path, data_root: Path | None = None) -> bool:
+    """Whether a policy table found by :func:`find_measures` belongs to the meeting (in its folder or its data
+    root) rather than being the last resort, ``data/measures.csv`` of the current folder (the sample city's
+    table in a kyosei checkout)."""
+    mine = [meeting_dir, data_root if data_root is not None else meeting_dir.parent.parent]
+    return any((folder / MEASURES_FILE).resolve() == measures.resolve() for folder in mine)

@@ -60,6 +60,11 @@ class MeetingInputs:
     counts: list[dict[str, object]]
     files: dict[str, Path]
     skipped: list[dict[str, str]] = field(default_factory=list)
+    series: str = ""
+    """The meeting series this meeting belongs to (:func:`series_for`): only earlier meetings of the same
+    series count for recurring perspectives and the theme trend."""
+    measures_default: bool = False
+    """True when the policy table was not named by the user (the sample's was used): the report warns."""
 
     @property
     def attributes(self) -> list[str]:
@@ -261,18 +266,47 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     all_rejects = pd.concat(nonempty, ignore_index=True) if nonempty else empty_rejects()
     meta_out = {str(k): ("" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v)))
                 for k, v in meta.items() if k != "columns"}
+    feedback_df = _concat(ok["feedback"])
     return MeetingInputs(
         meeting_id=meeting_id,
         meta=meta_out,
         measures=measures.ok,
         cards=cards_df,
-        feedback=_concat(ok["feedback"]),
+        feedback=feedback_df,
         votes=_concat(ok["votes"]),
         rejects=all_rejects,
         counts=counts,
         files={"measures": measures_path, **files},
         skipped=skipped,
+        series=series_for(meeting_dir, meta, consultation(cards_df, feedback_df, _concat(ok["votes"]))),
     )
 
 
-__all__ = ["MeetingInputs", "load_measures", "load_meeting"]
+WORKSHOP, PUBLIC_COMMENT_ROUND, SURVEY, COMMENTS = "ワークショップ", "パブリックコメント", "アンケート", "意見"
+
+
+def consultation(cards: pd.DataFrame | None, feedback: pd.DataFrame | None, votes: pd.DataFrame | None) -> str:
+    """What kind of consultation the inputs are: a workshop (cards or votes), a public-comment round (every
+    comment a public comment), a survey (answers to questions), else comments."""
+    if cards is not None or votes is not None:
+        return WORKSHOP
+    if feedback is None or not len(feedback):
+        return COMMENTS
+    if (feedback[Feedback.kind] == PUBLIC_COMMENT).all():
+        return PUBLIC_COMMENT_ROUND
+    if Feedback.question in feedback.columns and (feedback[Feedback.question].astype(str).str.strip() != "").any():
+        return SURVEY
+    return COMMENTS
+
+
+def series_for(meeting_dir: Path, meta: Mapping[str, object], kind: str) -> str:
+    """``meeting.yaml``'s ``series``, else the folder the meeting folder is in and the kind of consultation
+    (``連携会議 / ワークショップ``): cities keep one series' meetings in one folder, and a public-comment round,
+    a survey and a workshop are never one series unless ``meeting.yaml`` says so."""
+    declared = meta.get("series")
+    if declared not in (None, ""):
+        return str(declared).strip()
+    return f"{meeting_dir.resolve().parent.name} / {kind}"
+
+
+__all__ = ["MeetingInputs", "consultation", "load_measures", "load_meeting", "series_for"]

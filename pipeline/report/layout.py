@@ -38,6 +38,8 @@ def summary_group(r: MeetingResult) -> Group:
     totals = r.row_totals
     pairs = [
         ("会議", r.inputs.meta.get("title", r.meeting_id)),
+        ("シリーズ", r.inputs.series + (f"（以前の会議: {'、'.join(r.earlier_ids)}）" if r.earlier_ids
+                                        else "（以前の会議はありません）")),
         ("カード", f"{int((items[Items.source] == 'card').sum())}枚"),
         ("コメント", f"{int((items[Items.source] == 'feedback').sum())}件"),
         ("入力行 / 取込 / 除外", f"{totals['rows_in']} / {totals['rows_ok']} / {totals['rows_rejected']}"),
@@ -48,7 +50,10 @@ def summary_group(r: MeetingResult) -> Group:
                                          for n, b in t.round_totals.items())))
     counts = pd.DataFrame(list(r.inputs.counts))
     counts = counts[[c for c in COUNT_COLUMNS if c in counts.columns]]
-    return Group("概要", "summary", [Section("", pairs=pairs), Section("入力ファイル", counts)])
+    sections = [Section("", pairs=pairs)]
+    if r.notices:
+        sections.append(Section("注意（この結果を読む前に確かめてください）", pd.DataFrame({"notice": list(r.notices)})))
+    return Group("概要", "summary", [*sections, Section("入力ファイル", counts)])
 
 
 def decision_group(r: MeetingResult) -> Group:
