@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-MEETINGS := $(sort $(wildcard data/meetings/*/))
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -17,12 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@for m in $(MEETINGS); do \
-	  $(BIN)/kyosei run $$m --quiet --out-root outputs || exit $$?; \
-	done
-	@echo ""
-	@echo "レポート / reports:"
-	@for m in $(MEETINGS); do id=$$(basename $$m); echo "  outputs/$$id/report.html  (outputs/$$id/report.md)"; done
+	$(BIN)/kyosei demo --out-root outputs
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -66,9 +66,38 @@ def _parser() -> argparse.ArgumentParser:
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_eval):
+    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_eval):
         add(sub)
     return p
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="見本の会議（data/meetings）をすべて分析します / analyse the sample meetings")
+    demo.add_argument("--meetings", type=Path, default=Path("data/meetings"), help="会議フォルダの親（既定 data/meetings）")
+    demo.add_argument("--out-root", type=Path, default=Path("outputs"), help="出力先（既定: outputs/）")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Every meeting folder under ``--meetings`` through ``kyosei run --quiet`` (what ``make demo`` does, for a
+    machine without make), then where the reports are."""
+    if not args.meetings.is_dir():
+        err_console.print(f"{args.meetings}: 見本の会議フォルダがありません。kyosei のフォルダで実行してください / "
+                          "sample meetings not found; run this in the kyosei folder", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    from pipeline.outputs import REPORT_DOCX, REPORT_HTML
+
+    meetings = sorted(p for p in args.meetings.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for m in meetings:
+        console.print(f"分析中 / analysing: {m}", markup=False, highlight=False, soft_wrap=True)
+        code = cmd_run(_parser().parse_args(["run", str(m), "--quiet", "--out-root", str(args.out_root)]))
+        if code != EXIT_OK:
+            return code
+    console.print("レポート / reports:", highlight=False)
+    for m in meetings:
+        folder = args.out_root / m.name
+        console.print(f"  {folder / REPORT_HTML.file}  ({folder / REPORT_DOCX.file})", markup=False, highlight=False,
+                      soft_wrap=True)
+    return EXIT_OK
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -655,7 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
-        commands = {"run": cmd_run, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
+        commands = {"run": cmd_run, "demo": cmd_demo, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
         return commands[args.command](args)
     except KeyboardInterrupt:

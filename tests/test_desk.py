@@ -183,3 +183,13 @@ def test_ctrl_c_ends_with_one_line_and_keeps_a_whole_output_folder(tmp_path: Pat
     man = json.loads((folder / outputs.MANIFEST.file).read_text(encoding="utf-8"))
     assert all((folder / f).is_file() for f in man["files"])            # a whole folder, old or new
     assert not list(out.glob(".2024-05-22.tmp-*"))
+
+
+def test_a_cp932_console_gets_question_marks_not_a_crash(tmp_path: Path) -> None:
+    folder = meeting(tmp_path, "会議🌸特別")                      # no CP932 code for 🌸
+    env = {**os.environ, "PYTHONIOENCODING": "cp932"}
+    res = subprocess.run([str(Path(sys.executable).parent / "kyosei"), "validate", str(folder), "--measures",
+                          str(MEASURES)], env=env, capture_output=True, timeout=120, check=False)
+    assert res.returncode == EXIT_OK, res.stderr.decode("cp932", "replace")
+    out = res.stdout.decode("cp932")
+    assert "会議?特別" in out and "問題はありません" in out         # replaced, and the check went on
