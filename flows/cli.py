@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_eval):
+    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_revise,
+                _add_eval):
         add(sub)
     return p
 
@@ -178,6 +179,20 @@ def _add_review(sub: argparse._SubParsersAction) -> None:
     apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"))
     apply.add_argument("--out-root", type=Path, default=Path("outputs"),
                        help=f"その会議の出力（{TAGGED.file}）で対象IDを確認します")
+
+
+def _add_revise(sub: argparse._SubParsersAction) -> None:
+    from pipeline.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+
+    rv = sub.add_parser("revise", help=f"採用した視点から施策案の見直し案（{MEASURES_DRAFT.file}）を書きます")
+    rv.add_argument("out_dir", type=Path, help="その会議の出力フォルダ（outputs/<会議ID>）")
+    rv.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
+                    help="判定の記録（kyosei review apply が書いたもの）")
+    rv.add_argument("--measures", type=Path, help="見直す施策一覧（既定: その会議の分析に使ったもの）")
+    rv.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"))
+    rv.add_argument("--stopwords", type=Path, default=Path("models/stopwords.txt"))
+    rv.add_argument("--out", type=Path, help=f"書き出し先フォルダ（既定: out_dir。{MEASURES_DRAFT.file} と "
+                                             f"{MEASURES_DRAFT_XLSX.file}）")
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -441,6 +456,41 @@ def cmd_codebook_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_revise(args: argparse.Namespace) -> int:
+    """Accepted perspectives → measures_draft.csv / .xlsx beside the meeting's outputs (or in ``--out``)."""
+    import json
+
+    from pipeline.ingest import load_measures
+    from pipeline.matching import content_terms
+    from pipeline.outputs import MANIFEST, MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+    from pipeline.review import load_decisions
+    from pipeline.revision import revise_outputs
+    from pipeline.tokenise import Tokeniser, load_lexicon, load_stopwords
+    from pipeline.workbook import table_workbook
+    from pipeline.writers import write_csv
+
+    manifest = args.out_dir / MANIFEST.file
+    if not manifest.is_file():
+        raise KyoseiError(f"{args.out_dir}: 会議の出力フォルダではありません（{MANIFEST.file} がない）/ not a meeting's "
+                          "output folder; give outputs/<meeting id>")
+    measures_path = args.measures or Path(json.loads(manifest.read_text(encoding="utf-8"))["parameters"]["measures"])
+    tokeniser = Tokeniser(lexicon=load_lexicon(args.lexicon) if args.lexicon.is_file() else None)
+    stop = load_stopwords(args.stopwords) if args.stopwords.is_file() else frozenset()
+    draft = revise_outputs(args.out_dir, load_decisions(args.decisions), load_measures(measures_path),
+                           terms=lambda text: content_terms(tokeniser, text, stop))
+    folder = args.out or args.out_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(draft, folder / MEASURES_DRAFT.file)
+    (folder / MEASURES_DRAFT_XLSX.file).write_bytes(table_workbook("施策一覧", draft))
+    counts = draft["change"].value_counts()
+    summary = "、".join(f"{c} {int(counts[c])}" for c in ("新設", "拡充", "紐づけ追加", "要検討") if c in counts)
+    console.print(f"見直し案 / draft: {folder / MEASURES_DRAFT.file}（施策案 {len(draft)}。{summary or '変更なし'}）",
+                  markup=False, highlight=False, soft_wrap=True)
+    console.print(f"  次の会議 / next meeting: kyosei run MEETING_DIR --measures {folder / MEASURES_DRAFT.file}",
+                  markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
 def cmd_review_apply(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -684,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
-        commands = {"run": cmd_run, "demo": cmd_demo, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
+        commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
         return commands[args.command](args)
     except KeyboardInterrupt:

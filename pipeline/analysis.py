@@ -50,6 +50,7 @@ from pipeline.review import (
     link_overrides,
     review_rows,
 )
+from pipeline.revision import accepted, accepted_card_links, gap_closure, revise_measures, shared_keywords
 from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
 from pipeline.tables import tagged_table, top_keywords
 from pipeline.tagging import EVIDENCE_COLUMNS, themes_by_item
@@ -153,6 +154,11 @@ class MeetingResult:
     learned_themes: tuple[str, ...]
     seed: int
     options: Options = Options()
+    revision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The measures the accepted perspectives would add or change (:func:`pipeline.revision.revise_measures`,
+    changed rows only; empty without accepted perspectives)."""
+    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Perspectives accepted at earlier meetings of the series, and whether this meeting shows them closed."""
     notices: tuple[str, ...] = ()
     """Warnings for the reader (:mod:`pipeline.notices`): rows refused, columns and sheets not read, the default
     policy table, codebook links to unknown measures, earlier output folders skipped."""
@@ -346,6 +352,23 @@ def cluster_meeting(items: pd.DataFrame, themes: Mapping[str, str], matches: Mat
 # ---------------------------------------------------------------------------------------------
 
 
+def loop_tables(inputs: MeetingInputs, items: pd.DataFrame, themes: Mapping[str, str], suggestions: pd.DataFrame,
+                links: ThemeLinks, history: History, terms: Callable[[str], list[str]]) -> tuple[pd.DataFrame,
+                                                                                              pd.DataFrame]:
+    """The 見直し案 (changed measures only) and the earlier accepted perspectives' closure (see
+    :mod:`pipeline.revision`)."""
+    texts = dict(zip(items[Items.item_id], items[Items.text], strict=True))
+    cards = items.loc[items[Items.source] == "card", Items.item_id]
+    draft = revise_measures(inputs.measures, suggestions, history.decisions, inputs.meeting_id, texts=texts,
+                            keywords_for=lambda ts: shared_keywords(terms, ts),
+                            card_links=accepted_card_links(history.decisions, inputs.meeting_id, cards))
+    earlier = [(e.meeting_id, str(rec["label"]), str(rec["main_theme"]), str(rec["item_ids"]))
+               for e in history.earlier if len(e.perspectives)
+               for rec, _, _ in accepted(e.perspectives, history.decisions, e.meeting_id)]
+    gaps = gap_closure(earlier, themes, links.coverage, set(suggestions["main_theme"]))
+    return draft[draft["change"] != ""].reset_index(drop=True), gaps
+
+
 def analyse(inputs: MeetingInputs, models: Models, *, history: History = History(),
             options: Options = Options(), map: Map = map,
             on_stage: Callable[[str, str], None] = lambda stage, detail: None) -> MeetingResult:
@@ -418,6 +441,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         changes += perspective_changes
     on_stage("perspectives", f"クラスタ {clusters.k}、新たな視点 {len(perspectives.suggestions)} 件")
 
+    revision, gaps = loop_tables(inputs, items, themes, perspectives.suggestions, links, history, cache)
     supporting = {i for ids_ in perspectives.suggestions["item_ids"] for i in ids_.split("|")}
     tagged = tagged_table(items, themes=themes, measures=matches.measures_by_item, clusters=clusters.cluster_of,
                           new_perspective={i: 1 for i in supporting})
@@ -448,4 +472,5 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         seed=options.seed,
         options=options,
         notices=(*input_notices(inputs, codebook), *history.notes),
+        revision=revision, gaps=gaps,
     )

@@ -10,6 +10,8 @@ from pipeline.codebook import Codebook
 from pipeline.ingest import MeetingInputs
 from pipeline.schemas import Measures
 
+DRAFT_COLUMNS = ("change", "evidence")
+"""The columns ``kyosei revise`` adds to a policy table: expected when a draft is given back, never a warning."""
 SHOWN = 5
 """Names listed in one line before 「…」."""
 
@@ -44,7 +46,8 @@ def input_notices(inputs: MeetingInputs, codebook: Codebook | None = None) -> li
     if line:
         out.append(line)
     for c in inputs.counts:
-        ignored = list((c.get("mapping") or {}).get("ignored", []))  # type: ignore[union-attr]
+        ignored = [str(v) for v in (c.get("mapping") or {}).get("ignored", [])  # type: ignore[union-attr]
+                   if not (c.get("kind") == "measures" and v in DRAFT_COLUMNS)]
         if ignored:
             out.append(f"{c['file']} の列 {_names([str(v) for v in ignored])} は使っていません"
                        "（日時・空の列など。使うときは meeting.yaml の columns で指定してください）。")

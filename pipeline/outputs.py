@@ -222,6 +222,16 @@ NETWORK_PNG = ImageOutput("network_png", "network.png", _network,
 
 IMAGES: tuple[ImageOutput, ...] = (VOTES_PNG, THEMES_BY_PILLAR_PNG, NETWORK_PNG)
 
+MEASURES_DRAFT = DocumentOutput(
+    "measures_draft", "measures_draft.csv",
+    "written by `kyosei revise`, not by a run: the policy table with the accepted perspectives as new or extended "
+    "measures, in the table's own columns (give it to `--measures` as it is) plus `change` (新設 / 拡充 / 紐づけ追加 / "
+    "要検討) and `evidence` (the supporting item ids)")
+MEASURES_DRAFT_XLSX = DocumentOutput("measures_draft_xlsx", "measures_draft.xlsx",
+                                     "the same draft as a workbook (one sheet, text cells always text)")
+REVISION_FILES: tuple[DocumentOutput, ...] = (MEASURES_DRAFT, MEASURES_DRAFT_XLSX)
+"""Files of ``kyosei revise`` (after a run; not part of :data:`ALL_FILES`)."""
+
 DOCUMENTS: tuple[DocumentOutput, ...] = (REPORT_HTML, REPORT_MD, REPORT_DOCX, WORKBOOK, MANIFEST)
 
 ALL_FILES: tuple[str, ...] = tuple(o.file for o in (*DOCUMENTS, *TABLES, *IMAGES))

@@ -167,3 +167,18 @@ def build_workbook(meeting_id: str, title: str, summary: Sequence[tuple[str, str
                     "input_title": "判定", "input_message": "採用・不採用・修正"})
         wb.close()
     return buf.getvalue()
+
+
+def table_workbook(sheet: str, frame: pd.DataFrame) -> bytes:
+    """One table as a workbook (headers as they are, so it reads back as the same table; text always text)."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="kyosei-xlsx-") as tmp:
+        wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "tmpdir": tmp, "strings_to_formulas": False,
+                                       "strings_to_urls": False, "strings_to_numbers": False})
+        wb.set_properties({"created": datetime(2000, 1, 1, tzinfo=UTC)})
+        _sheet(wb, _Styles(wb), sheet, frame, labels=False,
+               wrap=[c for c in frame.columns if c in ("description", "evidence")])
+        wb.close()
+    return buf.getvalue()

@@ -127,17 +127,25 @@ def test_warnings_on_the_terminal_in_the_report_and_from_validate(tmp_path: Path
     lines[1:] = [f"{line},2024/06/01 10:{n:02d}" for n, line in enumerate(lines[1:])]
     lines.append("F99,,感想,,,2024/06/01 11:00")                    # an empty comment: refused
     (m / "feedback.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import openpyxl
+
+    wb = openpyxl.Workbook()                                      # the meeting's budget sheet: not a table we read
+    wb.active.title = "予算"
+    wb.active.append(["項目", "金額"])
+    wb.active.append(["会場費", 12000])
+    wb.save(m / "会議資料.xlsx")
     other = tmp_path / "施策一覧.csv"
     other.write_text("pillar_id,pillar_name,measure_id,measure_name,description\n"
                      "A,相談,A-1,総合相談窓口の設置,どこに相談すればよいかわからない人の相談を受け止める\n", encoding="utf-8")
     assert main(["validate", str(m), "--measures", str(other)]) != EXIT_OK   # one row refused
     said = capsys.readouterr().out
-    assert "記入日時" in said and "この施策一覧にありません" in said
+    assert "記入日時" in said and "この施策一覧にありません" in said and "会議資料.xlsx［予算］ は読み込んでいません" in said
     assert main(["run", str(m), "--measures", str(other), "--out-root", str(tmp_path / "out")]) == EXIT_OK
     said = capsys.readouterr().out
     assert "注意: 取り込めなかった行が " in said                   # cards linked to measures the table lacks, too
     assert "注意: feedback.csv の列 「記入日時」 は使っていません" in said
     assert "注意: コードブックがテーマと紐づけている施策ID" in said
+    assert "注意: 会議資料.xlsx［予算］ は読み込んでいません（意見・カード・投票の表ではありません）。" in said
     report = (tmp_path / "out" / "第5回" / outputs.REPORT_MD.file).read_text(encoding="utf-8")
     assert "### 注意（この結果を読む前に確かめてください）" in report and "記入日時" in report
 

@@ -221,9 +221,31 @@ def perspective_group(r: MeetingResult) -> Group:
     if p.empty_answers:
         sections.append(Section("空の回答", pd.DataFrame(), empty=(
             f"「特になし」「なし」「同上」などの回答が {p.empty_answers} 件ありました（件数のみ数え、分析には使っていません）。")))
+    if len(r.revision):
+        sections.append(Section("見直し案（採用された視点から）", _with_votes(r), note=(
+            "分析者が採用・修正した新たな視点を、施策一覧への変更案にしたものです。新設 = 視点のラベルを名前、抜けている"
+            "視点と代表的な意見を説明にした新しい施策案（番号は柱の続き）、拡充 = 修正後に施策IDを書いた視点の語を"
+            "その施策案に加える、紐づけ追加 = 採用したカードの紐づけ、要検討 = カードも意見もない施策案（削除は"
+            "しません）。根拠 = 裏付けのカード・意見、票 = 根拠のカードへの票。kyosei revise でこの表を施策一覧の"
+            f"形（{out.MEASURES_DRAFT.file}、{out.MEASURES_DRAFT_XLSX.file}）に書き出し、次の会議の --measures に"
+            "使えます。")))
+    if len(r.gaps):
+        sections.append(Section("以前に採用した視点のその後", r.gaps, note=(
+            "以前の会議で採用した視点ごとに、この会議の意見を見ています。解消 = そのテーマの意見が施策案でカバー"
+            "されている、未解消 = まだ新たな視点として挙がる（またはカバーする施策案がない）、言及なし = この会議に"
+            "そのテーマの意見がない。")))
     if len(r.trend.columns) > 2:
         sections.append(Section("テーマの推移（会議ごとの件数）", r.trend))
     return Group("新たな視点(案)", "perspectives", sections)
+
+
+def _with_votes(r: MeetingResult) -> pd.DataFrame:
+    """The 見直し案 rows with the blocks given to the cards among their evidence."""
+    t = r.tallies.card_votes
+    votes = dict(zip(t["card_id"], t["total"], strict=True)) if len(t) else {}
+    shown = r.revision[[Measures.pillar_id, Measures.measure_id, Measures.measure_name, "change", Measures.description,
+                        Measures.keywords, "evidence"]]
+    return shown.assign(votes=[sum(int(votes.get(i, 0)) for i in str(e).split("|")) for e in shown["evidence"]])
 
 
 def cluster_sections(r: MeetingResult) -> list[Section]:

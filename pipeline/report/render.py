@@ -34,7 +34,8 @@ LABELS: dict[str, str] = {
     "cooccurrences": "共起件数", "change": "変更", "section": "該当箇所", "reply": "市の考え方", "question": "設問",
     "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0〜1)", "group": "班",
     "label_source": "ラベルの取り方", "phrase_share": "語句を含む割合", "decision": "判定", "threshold": "しきい値",
-    "suggested_card_ids": "紐づけ案のカード", "notice": "内容",
+    "suggested_card_ids": "紐づけ案のカード", "notice": "内容", "description": "説明", "keywords": "キーワード",
+    "perspective": "視点", "meeting_id": "会議",
 }
 
 
