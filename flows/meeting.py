@@ -168,7 +168,7 @@ class NothingUsableError(KyoseiError):
 
 def refuse_if_nothing_usable(inputs: MeetingInputs, out_root: Path) -> None:
     """A meeting with no usable card or comment stops here with the reasons, and its refused rows are written
-    beside the meeting's output folder (``OUT_ROOT/<id>.rejects.csv``; the output folder itself, and an
+    beside the meeting's output folder (``OUT_ROOT/<id>.`` + the refused-rows file name; the output folder itself, and an
     earlier run's outputs in it, are left as they are)."""
     if any(f is not None and len(f) for f in (inputs.cards, inputs.feedback)):
         return

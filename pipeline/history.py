@@ -24,7 +24,7 @@ def _earlier(folder: Path) -> tuple[EarlierMeeting | None, str, str]:
     """(the meeting, its series, "") or (None, "", why it cannot be used) for one folder of the out-root."""
     man_path, tagged_path = folder / outputs.MANIFEST.file, folder / outputs.TAGGED.file
     if not man_path.is_file() or not tagged_path.is_file():
-        return None, "", "kyosei の出力ではありません（manifest.json か tagged.csv がない）"
+        return None, "", f"kyosei の出力ではありません（{outputs.MANIFEST.file} か {outputs.TAGGED.file} がない）"
     try:
         man = json.loads(man_path.read_text(encoding="utf-8"))
         tagged = _read(tagged_path)
@@ -36,7 +36,7 @@ def _earlier(folder: Path) -> tuple[EarlierMeeting | None, str, str]:
         return None, "", f"読めません（{type(err).__name__}）"
     missing = [c for c in EARLIER_COLUMNS if c not in tagged.columns]
     if not isinstance(man, dict) or missing:
-        return None, "", f"壊れているか古い形式です（tagged.csv に {', '.join(missing) or '必要な列'} がない）"
+        return None, "", f"壊れているか古い形式です（{outputs.TAGGED.file} に {', '.join(missing) or '必要な列'} がない）"
     if len(persp) and not {"main_theme", "label"} <= set(persp.columns):
         persp = pd.DataFrame()
     mid = str(man.get("meeting_id") or folder.name)

@@ -143,7 +143,7 @@ def cards_per_measure(cards: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFra
     links = links[links[Measures.measure_id] != ""]
     ids = links.groupby(Measures.measure_id)[Cards.card_id].agg(lambda s: "|".join(sorted(s)))
     out = measures[[Measures.pillar_id, Measures.pillar_name, Measures.measure_id, Measures.measure_name]].copy()
-    out["card_ids"] = out[Measures.measure_id].map(ids).fillna("")
+    out["card_ids"] = out[Measures.measure_id].map(ids).astype(object).fillna("")   # no card at all: float NaN
     out["cards"] = out["card_ids"].map(lambda s: len(s.split("|")) if s else 0).astype("int64")
     return out.reset_index(drop=True)
 

@@ -307,9 +307,10 @@ def test_meeting_id_from_yaml_date_and_folder(tmp_path: Path) -> None:
     m = load_meeting(meeting, measures)
     assert m.meeting_id == "2024-06-05" and m.meta["id"] == "2024-06-05"
     assert meeting_id_for(Path("/x/第3回"), {}) == "第3回"
+    assert meeting_id_for(Path("/x/第3回 連携会議 (7月)"), {}) == "第3回 連携会議 (7月)"     # spaces and brackets kept
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "a b"])
+@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "a:b", "会議?", "会議.", "a\\b"])
 def test_meeting_id_that_leaves_the_output_folder_is_refused(bad: str) -> None:
     with pytest.raises(InputError, match="会議ID"):
         meeting_id_for(Path("m"), {"id": bad})
