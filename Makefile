@@ -34,4 +34,5 @@ clean:
 	rm -rf outputs/*/ outputs/.*.tmp-* .pytest_cache .ruff_cache
 
 bench: $(STAMP)
+	$(BIN)/python -m bench.run --overhead
 	$(BIN)/python -m bench.run 1000 10000 100000

@@ -38,7 +38,7 @@ def bare_tokenise(texts: list[str]) -> float:
 def one(n: int) -> dict[str, object]:
     from bench.corpus import generate
     from flows.meeting import RunConfig, StageClock, load, write
-    from pipeline.analysis import analyse
+    from pipeline.analysis import analyse, auto_map
     from pipeline.manifest import RunInfo
     from pipeline.outputs import MANIFEST
 
@@ -58,7 +58,7 @@ def one(n: int) -> dict[str, object]:
         clock = StageClock(publish=False)
         inputs, models, history = load(config)
         clock.done("ingest")
-        result = analyse(inputs, models, history=history, on_stage=clock.done)
+        result = analyse(inputs, models, history=history, on_stage=clock.done, map=auto_map(n))
         out, _ = write(result, RunInfo(config, "", clock.timings))
         b = time.perf_counter() - t0
         timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
@@ -67,7 +67,40 @@ def one(n: int) -> dict[str, object]:
             "peak_mib": round(peak), "distinct": round(100 * len(set(texts)) / len(texts), 1), "stages": timings}
 
 
+EMPTY_FLOW = ("from prefect import flow, task\n"
+              "@task\ndef one():\n    return 1\n"
+              "@flow\ndef empty():\n    return one()\n"
+              "empty()\n")
+
+
+def overhead(repeats: int = 3) -> dict[str, float]:
+    """Seconds of ``kyosei run`` on the 22 May sample meeting and of an empty one-task Prefect flow, each a fresh
+    process against its own temporary Prefect server (median of ``repeats``); kyosei's overhead is the difference."""
+    import os
+    import statistics
+
+    def timed(cmd: list[str], env: dict[str, str]) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_LOGGING_LEVEL": "WARNING"}
+        kyosei = [str(Path(sys.executable).parent / "kyosei"), "run", "data/meetings/2024-05-22", "--quiet",
+                  "--out-root", str(Path(tmp) / "out")]
+        timed([sys.executable, "-c", EMPTY_FLOW], env)                     # first start creates the database
+        empty = statistics.median(timed([sys.executable, "-c", EMPTY_FLOW], env) for _ in range(repeats))
+        meeting = statistics.median(timed(kyosei, env) for _ in range(repeats))
+    return {"empty_flow_s": round(empty, 2), "meeting_s": round(meeting, 2), "overhead_s": round(meeting - empty, 2)}
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--overhead":
+        r = overhead()
+        print(f"empty one-task flow {r['empty_flow_s']} s, sample meeting (kyosei run) {r['meeting_s']} s: "
+              f"meeting overhead over an empty flow {r['overhead_s']} s")
+        return 0
     if argv and argv[0] == "--one":
         print(json.dumps(one(int(argv[1]))))
         return 0

@@ -297,7 +297,8 @@ def meeting_flow(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
     inputs, models, history = load_task(config)
-    clock.done("ingest", ingest_line(inputs), items=sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None))
+    n_items = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)
+    clock.done("ingest", ingest_line(inputs), items=n_items)
     # The lock is taken once the inputs are known to be usable: a run refused for bad input leaves nothing
     # behind, and a second run of the same meeting stops here instead of analysing in vain.
     with run_lock(config.out_root, inputs.meeting_id):
@@ -305,7 +306,7 @@ def meeting_flow(
         options = Options(mask_pii=mask_pii, seed=SEED, batch_size=chunk_size or analysis.TEXT_BATCH,
                           network_words=network_words, network_edges=network_edges, network_mst=network_mst)
         result = analysis.analyse(inputs, models, history=history, options=options,
-                                  map=task_runner_map if chunk_size else map, on_stage=clock.done)
+                                  map=task_runner_map if chunk_size else analysis.auto_map(n_items), on_stage=clock.done)
         final, markdown = write_task(result, RunInfo(config, started, clock.timings))
     clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")
     publish_artifacts(result, final, markdown)

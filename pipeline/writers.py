@@ -24,6 +24,10 @@ from pipeline.report.word import render_docx
 from pipeline.safety import safe_frame
 from pipeline.workbook import build_workbook
 
+WORKBOOK_ROWS = 50_000
+"""Rows of a table's sheet in the workbook (the レビュー sheet is always whole; the CSV files hold every row):
+a 100,000-comment consultation would otherwise write millions of cells nobody opens."""
+
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM, LF line ends, formula-safe cells."""
@@ -48,9 +52,11 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         if spec.key in images:
             (folder / spec.file).write_bytes(images[spec.key])
             written.append(spec.file)
-    sheets = [(spec.sheet, frame) for spec, frame in tables if spec is not outputs.REVIEW]
+    sheets = [(spec.sheet, frame.head(WORKBOOK_ROWS)) for spec, frame in tables if spec is not outputs.REVIEW]
+    cut = [(f"{spec.sheet} シート", f"最初の {WORKBOOK_ROWS:,} 行です（全 {len(frame):,} 行は {spec.file}）")
+           for spec, frame in tables if spec is not outputs.REVIEW and len(frame) > WORKBOOK_ROWS]
     (folder / outputs.WORKBOOK.file).write_bytes(
-        build_workbook(result.meeting_id, result.title, summary, sheets, result.review, date=result.date,
+        build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, result.review, date=result.date,
                        images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))
     ctx = build_report(result, images, summary)
     markdown = render_markdown(ctx)

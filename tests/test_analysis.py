@@ -76,3 +76,37 @@ def test_masking_is_an_option(models: Models) -> None:
     inputs = load_meeting(MEETING_2, MEASURES)
     assert analyse(inputs, models, options=Options(mask_pii=False)).masks is None
     assert set(analyse(inputs, models).masks or {}) == {"name", "phone", "email", "postal_code", "address"}
+
+
+def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
+    from pipeline.analysis import PARALLEL_FROM, auto_map
+
+    assert auto_map(PARALLEL_FROM - 1, cpus=8) is map
+    assert auto_map(PARALLEL_FROM, cpus=1) is map
+    assert auto_map(PARALLEL_FROM, cpus=2) is not map
+
+
+@pytest.mark.integration
+def test_process_pool_gives_the_serial_result(models: Models, result: MeetingResult) -> None:
+    from pipeline import outputs
+    from pipeline.analysis import process_map
+
+    pooled = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=20), map=process_map(2))
+    for spec, frame in outputs.tables(result):
+        pd.testing.assert_frame_equal(frame, spec.get(pooled), obj=spec.file)
+
+
+def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingResult, tmp_path, monkeypatch) -> None:
+    import openpyxl
+
+    from pipeline import outputs, writers
+
+    monkeypatch.setattr(writers, "WORKBOOK_ROWS", 10)
+    monkeypatch.setattr(writers, "report_summary", lambda manifest: [])            # no run information here
+    writers.write_outputs(result, tmp_path, {})
+    wb = openpyxl.load_workbook(tmp_path / outputs.WORKBOOK.file, read_only=True)
+    assert wb[outputs.TAGGED.sheet].max_row == 11                                 # header + 10
+    assert wb["レビュー"].max_row == len(result.review) + 1
+    summary = [tuple(r) for r in wb["概要"].iter_rows(values_only=True)]
+    assert (f"{outputs.TAGGED.sheet} シート", f"最初の 10 行です（全 68 行は {outputs.TAGGED.file}）") in summary
+    assert len(pd.read_csv(tmp_path / outputs.TAGGED.file)) == 68                 # the CSV keeps every row

@@ -34,7 +34,7 @@ RECORD_ROWS = 40
 CM_PER_UNIT = 0.18
 """Width of one half-width character in the 8 pt table text, in cm (a full-width character is two units)."""
 CELL_PADDING_CM = 0.5
-MAX_DOCX_ROWS = 1000
+MAX_DOCX_ROWS = 300
 """Rows of one table in the document (the CSV files and the workbook hold them all)."""
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
