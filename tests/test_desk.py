@@ -139,13 +139,13 @@ def test_warnings_on_the_terminal_in_the_report_and_from_validate(tmp_path: Path
                      "A,相談,A-1,総合相談窓口の設置,どこに相談すればよいかわからない人の相談を受け止める\n", encoding="utf-8")
     assert main(["validate", str(m), "--measures", str(other)]) != EXIT_OK   # one row refused
     said = capsys.readouterr().out
-    assert "記入日時" in said and "この施策一覧にありません" in said and "会議資料.xlsx［予算］ は読み込んでいません" in said
+    assert "記入日時" in said and "この施策一覧にありません" in said and "会議資料.xlsx は読み込んでいません" in said
     assert main(["run", str(m), "--measures", str(other), "--out-root", str(tmp_path / "out")]) == EXIT_OK
     said = capsys.readouterr().out
     assert "注意: 取り込めなかった行が " in said                   # cards linked to measures the table lacks, too
     assert "注意: feedback.csv の列 「記入日時」 は使っていません" in said
     assert "注意: コードブックがテーマと紐づけている施策ID" in said
-    assert "注意: 会議資料.xlsx［予算］ は読み込んでいません（意見・カード・投票の表ではありません）。" in said
+    assert "注意: 会議資料.xlsx は読み込んでいません（意見・カード・投票の表ではありません）。" in said
     report = (tmp_path / "out" / "第5回" / outputs.REPORT_MD.file).read_text(encoding="utf-8")
     assert "### 注意（この結果を読む前に確かめてください）" in report and "記入日時" in report
 
