@@ -253,11 +253,13 @@ def artifact_key(meeting_id: str) -> str:
     return f"{ascii_part[:40]}-{digest}".strip("-")
 
 
-def publish_artifacts(result: MeetingResult, final: Path, markdown: str) -> None:
+def publish_artifacts(result: MeetingResult, final: Path) -> None:
     """The run's summary, a link to the report and the tables :mod:`pipeline.outputs` marks as artifacts."""
     key = artifact_key(result.meeting_id)
-    create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=markdown[:50000],
-                             description=f"kyosei report for meeting {result.meeting_id}")
+    summary = "\n".join([f"# {result.title}", "", *(f"- {line}" for line in run_summary(result)), "",
+                          f"レポート: {final / outputs.REPORT_HTML.file}（Word: {outputs.REPORT_DOCX.file}）"])
+    create_markdown_artifact(key=f"kyosei-{key}-summary", markdown=summary,
+                             description=f"kyosei: what meeting {result.meeting_id} showed (the report has the rest)")
     create_link_artifact(key=f"kyosei-{key}-report", link=(final / outputs.REPORT_HTML.file).resolve().as_uri(),
                          link_text=f"kyosei report {result.meeting_id}", description="self-contained HTML report")
     for spec, frame in outputs.tables(result):
@@ -307,8 +309,8 @@ def meeting_flow(
                           network_words=network_words, network_edges=network_edges, network_mst=network_mst)
         result = analysis.analyse(inputs, models, history=history, options=options,
                                   map=task_runner_map if chunk_size else analysis.auto_map(n_items), on_stage=clock.done)
-        final, markdown = write_task(result, RunInfo(config, started, clock.timings))
+        final, _ = write_task(result, RunInfo(config, started, clock.timings))
     clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")
-    publish_artifacts(result, final, markdown)
+    publish_artifacts(result, final)
     progress_log.info("summary", extra={"kyosei_summary": run_summary(result)})
     return str(final)
