@@ -61,9 +61,19 @@ def mask_patterns(text: str, counts: Counter[str]) -> str:
     return sub(_ADDRESS, ADDRESS, text)
 
 
+def _may_hold_name(text: str, tokeniser: Tokeniser) -> bool:
+    """False only when :func:`mask_names` would find nothing: no lexicon term (parsed differently), no person-name
+    token in MeCab's parse string and no proper noun before an honorific.  Most comments stop here without
+    building tokens (same result; the check reads the parse as one string)."""
+    if tokeniser.has_lexicon_term(text):
+        return True
+    parsed = tokeniser.parse_string(text)
+    return "人名" in parsed or ("固有名詞" in parsed and any(h in text for h in HONORIFICS))
+
+
 def mask_names(text: str, tokeniser: Tokeniser, counts: Counter[str]) -> str:
     """Replace runs of person-name tokens, and proper nouns followed by an honorific, by [氏名]."""
-    if not text:
+    if not text or not _may_hold_name(text, tokeniser):
         return text
     toks = tokeniser.tokens(text)
     spans: list[tuple[int, int, bool]] = []   # start, end, followed by an honorific

@@ -215,6 +215,16 @@ class Tokeniser:
             append(new(Token, (surface, pos, lemma, start, cursor)))
         return out
 
+    def has_lexicon_term(self, text: str) -> bool:
+        """Whether ``text`` holds a lexicon term (:meth:`tokens` then parses it with placeholders)."""
+        return self._term_re is not None and self._term_re.search(text) is not None
+
+    def parse_string(self, text: str) -> str:
+        """MeCab's output for ``text`` as one string (surface, POS, lemma … per line), no tokens built: a cheap
+        check of whether any token could be of some part of speech.  Equals what :meth:`tokens` parses when
+        :meth:`has_lexicon_term` is false."""
+        return self._parse(text)
+
     def tokens(self, text: str) -> list[Token]:
         """Morphemes of ``text`` (already normalised), lexicon terms as single proper nouns.
 

@@ -95,3 +95,26 @@ def test_no_output_carries_personal_data(tmp_path: Path) -> None:
     raw = Path(meeting_flow(meeting_dir=tmp_path / "m", out_root=tmp_path / "internal", mask_pii=False, **kw))
     assert "山田太郎" in every_output_text(raw)
     assert json.loads((raw / "manifest.json").read_text(encoding="utf-8"))["pii_masks"].startswith("off")
+
+
+def test_the_cheap_name_check_never_skips_a_name(tokeniser) -> None:
+    """Masking names through the parse-string check gives exactly what building every text's tokens gives."""
+    import csv
+    from collections import Counter
+
+    from pipeline import pii
+    from tests.conftest import MEETING_1, MEETING_2
+
+    texts = [r["text"] for m in (MEETING_1, MEETING_2)
+             for r in csv.DictReader((m / "feedback.csv").open(encoding="utf-8"))]
+    texts += ["田中さんが相談に来た。", "鈴木一郎さんから電話", "林さんと行った", "あいネットさんに電話した",
+              "民生委員の佐藤委員が見守っている", "柏市の高橋様より"]
+    fast, full = Counter(), Counter()
+    quick = [pii.mask_names(t, tokeniser, fast) for t in texts]
+    always = pii._may_hold_name
+    try:
+        pii._may_hold_name = lambda text, tok: True
+        slow = [pii.mask_names(t, tokeniser, full) for t in texts]
+    finally:
+        pii._may_hold_name = always
+    assert quick == slow and fast == full and full["name"] >= 5
