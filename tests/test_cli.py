@@ -111,3 +111,18 @@ def test_quiet_is_silent_and_verbose_shows_prefect(tmp_path: Path) -> None:
     assert verbose.returncode == 0
     assert "Finished in state Completed()" in verbose.stdout + verbose.stderr
     assert "1/8 入力の読み込み" in verbose.stdout
+
+
+def test_python_m_flows_runs_the_command_only_as_the_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker of the item pool imports the parent's main module as __mp_main__: it must not start a
+    second run."""
+    import runpy
+
+    import flows.entry
+
+    calls: list[str] = []
+    monkeypatch.setattr(flows.entry, "main", lambda: calls.append("run"))
+    runpy.run_module("flows.__main__", run_name="__mp_main__")
+    assert calls == []
+    runpy.run_module("flows.__main__", run_name="__main__")
+    assert calls == ["run"]
