@@ -146,13 +146,16 @@ def kyosei(*args: str) -> int:
     return main([*args])
 
 
+MODEL_ARGS = ["--codebook", str(MODELS / "codebook.yaml"), "--lexicon", str(MODELS / "lexicon.yaml"),
+              "--stopwords", str(MODELS / "stopwords.txt")]
+"""The shipped models, named explicitly (the loop's commands never rely on the current folder)."""
+
+
 @pytest.mark.integration
 @pytest.mark.usefixtures("prefect_harness", "no_prefect_console")
 def test_accept_review_revise_rerun(tmp_path: Path) -> None:
     out, decisions = tmp_path / "out", tmp_path / "decisions.csv"
-    models = ["--codebook", str(MODELS / "codebook.yaml"), "--lexicon", str(MODELS / "lexicon.yaml"),
-              "--stopwords", str(MODELS / "stopwords.txt")]
-    run = ["run", str(MEETING_2), "--out-root", str(out), "--decisions", str(decisions), "--quiet", *models]
+    run = ["run", str(MEETING_2), "--out-root", str(out), "--decisions", str(decisions), "--quiet", *MODEL_ARGS]
     assert kyosei(*run, "--measures", str(MEASURES)) == EXIT_OK
     folder = out / "2024-05-22"
     before = pd.read_csv(folder / outputs.PERSPECTIVES.file, dtype=str, keep_default_na=False)
@@ -185,10 +188,8 @@ def test_accept_review_revise_rerun(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("prefect_harness", "no_prefect_console")
 def test_a_gap_accepted_at_one_meeting_is_closed_at_the_next(tmp_path: Path) -> None:
     out, decisions = tmp_path / "out", tmp_path / "decisions.csv"
-    models = ["--codebook", str(MODELS / "codebook.yaml"), "--lexicon", str(MODELS / "lexicon.yaml"),
-              "--stopwords", str(MODELS / "stopwords.txt")]
     assert kyosei("run", str(MEETING_1), "--out-root", str(out), "--measures", str(MEASURES), "--decisions",
-                  str(decisions), "--quiet", *models) == EXIT_OK
+                  str(decisions), "--quiet", *MODEL_ARGS) == EXIT_OK
     first = out / "2024-05-08"
     # the analysts accept the 就労 perspective, naming the measure they want (修正 with a new name)
     accept_in_sheet(first / outputs.WORKBOOK.file, "就労", tmp_path / "filled.xlsx", "修正", "就労に困難を抱える人の就労支援")
@@ -197,7 +198,7 @@ def test_a_gap_accepted_at_one_meeting_is_closed_at_the_next(tmp_path: Path) -> 
     assert kyosei("revise", str(first), "--decisions", str(decisions)) == EXIT_OK
     shutil.copy(first / outputs.MEASURES_DRAFT.file, tmp_path / "施策一覧_改訂.csv")
     assert kyosei("run", str(MEETING_2), "--out-root", str(out), "--measures", str(tmp_path / "施策一覧_改訂.csv"),
-                  "--decisions", str(decisions), "--quiet", *models) == EXIT_OK
+                  "--decisions", str(decisions), "--quiet", *MODEL_ARGS) == EXIT_OK
     man = json.loads((out / "2024-05-22" / outputs.MANIFEST.file).read_text(encoding="utf-8"))
     assert man["perspectives"]["earlier_meetings"] == ["2024-05-08"]
     report = (out / "2024-05-22" / outputs.REPORT_MD.file).read_text(encoding="utf-8")
