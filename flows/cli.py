@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_review, _add_revise,
+    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_kwic, _add_review,
+                _add_revise,
                 _add_eval):
         add(sub)
     return p
@@ -110,7 +111,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out-root", type=Path, default=Path("outputs"), help="出力先（既定: outputs/）")
     run.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"), help="ユーザー辞書 YAML")
     run.add_argument("--stopwords", type=Path, default=Path("models/stopwords.txt"), help="ストップワード")
-    run.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"), help="テーマのコードブック YAML")
+    run.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"),
+                     help="テーマのコードブック（YAML、または kyosei codebook export の Excel ブック）")
+    run.add_argument("--codebook-layer", type=Path, action="append", default=[], metavar="FILE",
+                     help="コードブックに重ねる追加分（地域の事業名など。何度でも指定可）。会議フォルダとデータフォルダの "
+                          "codebook.local.yaml は指定しなくても重ねます")
+    run.add_argument("--no-local-codebook", action="store_true",
+                     help="会議フォルダ・データフォルダの codebook.local.yaml を重ねません")
     run.add_argument("--theme-labels", type=Path, default=Path("models/theme_labels.csv"),
                      help="学習層の教師データ（分析者が確認したテーマ）")
     run.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
@@ -155,16 +162,44 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     val.add_argument("meeting_dir", type=Path)
     val.add_argument("--measures", type=Path)
     val.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"),
-                     help="施策IDの紐づけを確かめるコードブック（既定 models/codebook.yaml）")
+                     help="施策IDの紐づけを確かめるコードブック（既定 models/codebook.yaml。"
+                          "codebook.local.yaml があれば重ねます）")
 
 
 def _add_codebook(sub: argparse._SubParsersAction) -> None:
     cb = sub.add_parser("codebook", help="コードブックの操作 / codebook tools")
     cb_sub = cb.add_subparsers(dest="codebook_command", required=True)
-    check = cb_sub.add_parser("check", help="コードブックを検査し、誤りを行番号つきで表示します")
+    check = cb_sub.add_parser("check", help="コードブック（YAML か Excel）を検査し、誤りを行番号つきで表示します")
     check.add_argument("file", type=Path, nargs="?", default=Path("models/codebook.yaml"))
+    check.add_argument("--layer", type=Path, action="append", default=[], metavar="FILE",
+                       help="重ねる追加分（codebook.local.yaml など）も一緒に検査します")
     check.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
                        help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）")
+    export = cb_sub.add_parser("export", help="コードブックを Excel ブックに書き出します（シートごとに テーマ・ルール・除外 …）")
+    export.add_argument("codebook", type=Path, help="コードブック YAML（例: models/codebook.yaml）")
+    export.add_argument("out", type=Path, help="書き出す .xlsx")
+    export.add_argument("--layer", type=Path, action="append", default=[], metavar="FILE",
+                        help="重ねる追加分も合わせて1冊にします")
+    export.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"),
+                        help="同義語・辞書語のシートに入れるユーザー辞書（既定 models/lexicon.yaml。なければ入れない）")
+    export.add_argument("--no-lexicon", action="store_true", help="ユーザー辞書の語を入れません（コードブック自身の分だけ）")
+    imp = cb_sub.add_parser("import", help="Excel で編集したコードブックを検査して YAML に書きます（誤りがあれば何も書きません）")
+    imp.add_argument("workbook", type=Path, help="kyosei codebook export の形式の .xlsx")
+    imp.add_argument("out", type=Path, help="書き出す YAML（例: models/codebook.yaml）")
+    imp.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
+                     help="施策一覧（テーマの施策・柱を照合。なければ照合しない）")
+
+
+def _add_kwic(sub: argparse._SubParsersAction) -> None:
+    from pipeline.outputs import KWIC
+
+    kw = sub.add_parser("kwic", help="語の前後の文脈（KWIC）を表示します / show a word in its contexts")
+    kw.add_argument("out_dir", type=Path, help=f"会議の出力フォルダ（outputs/<会議ID>。{KWIC.file} を読みます）")
+    kw.add_argument("word", help="見る語（数えた形「働く」でも書かれた形「働き」でも）")
+    kw.add_argument("--sort", choices=["order", "left", "right"], default="order",
+                    help="並べ方: order（出てきた順。既定）/ left（語の直前の文字から）/ right（直後の文字から）")
+    kw.add_argument("--limit", type=int, default=0, help="表示する行数の上限（既定: すべて）")
+    kw.add_argument("--width", type=int, default=20, help="前後に表示する文字数（既定 20）")
 
 
 def _add_review(sub: argparse._SubParsersAction) -> None:
@@ -248,10 +283,11 @@ def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
     from dataclasses import replace
 
     from pipeline.codebook import load_codebook
+    from pipeline.ingest.discover import find_codebook_layers, found_beside
     from pipeline.notices import input_notices, rejected_rows
 
-    codebook = load_codebook(args.codebook) if args.codebook.is_file() else None
-    from pipeline.ingest.discover import found_beside
+    layers = find_codebook_layers(args.meeting_dir)
+    codebook = load_codebook(args.codebook, layers=layers) if args.codebook.is_file() else None
 
     default = args.measures is None and not found_beside(args.meeting_dir, default_measures(args.meeting_dir))
     inputs = replace(inputs, measures_default=default)  # type: ignore[type-var]
@@ -432,27 +468,158 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_codebook_check(args: argparse.Namespace) -> int:
-    from pipeline.codebook import format_problems, parse_codebook
+def _measure_ids(path: Path | None) -> tuple[list[str] | None, list[str] | None]:
     from pipeline.ingest import load_measures
 
+    if not path or not path.is_file():
+        return None, None
+    measures = load_measures(path)
+    return list(measures["measure_id"]), list(measures["pillar_id"])
+
+
+def _print_problems(problems: Sequence[tuple[Path, object]]) -> None:
+    for file, p in sorted(problems, key=lambda fp: (str(fp[0]), fp[1].where, fp[1].line)):  # type: ignore[attr-defined]
+        console.print(f"{file}: {p}", markup=False, soft_wrap=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a whole file or nothing (a temporary file beside it, then renamed over it)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        err_console.print(f"{args.file}: 読めません / cannot read ({err.strerror})", markup=False)
-        return EXIT_ERROR
-    measure_ids = pillar_ids = None
-    if args.measures and args.measures.is_file():
-        measures = load_measures(args.measures)
-        measure_ids, pillar_ids = list(measures["measure_id"]), list(measures["pillar_id"])
-    book, problems = parse_codebook(text, source=str(args.file), measure_ids=measure_ids, pillar_ids=pillar_ids)
-    for line in format_problems(problems):
-        console.print(f"{args.file}: {line}", markup=False, soft_wrap=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        from pipeline.safety import current_umask
+
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_codebook(args: argparse.Namespace) -> int:
+    return {"check": cmd_codebook_check, "export": cmd_codebook_export,
+            "import": cmd_codebook_import}[args.codebook_command](args)
+
+
+def cmd_codebook_check(args: argparse.Namespace) -> int:
+    from pipeline.codebook import check_codebook
+
+    measure_ids, pillar_ids = _measure_ids(args.measures)
+    book, problems = check_codebook(args.file, layers=args.layer, measure_ids=measure_ids, pillar_ids=pillar_ids)
+    _print_problems(problems)
     if book is None:
         console.print(f"[red]{args.file}: 誤りがあります / the codebook has errors[/]")
         return EXIT_PROBLEMS
     n_rules = sum(len(t.rules) + len(t.exclude) for t in book.themes)
-    console.print(f"[green]{args.file}: OK[/] テーマ {len(book.themes)} / themes, ルール {n_rules} / rules")
+    console.print(f"[green]{args.file}: OK[/] テーマ {len(book.themes)} / themes, ルール {n_rules} / rules"
+                  + (f"（重ねたもの / layers: {', '.join(map(str, args.layer))}）" if args.layer else ""),
+                  highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_codebook_export(args: argparse.Namespace) -> int:
+    import yaml
+
+    from pipeline.codebook import load_codebook
+    from pipeline.codebook_excel import export_workbook
+
+    if args.out.suffix.lower() != ".xlsx":
+        err_console.print(f"{args.out}: 書き出し先は .xlsx にしてください / the output must be an .xlsx file", markup=False)
+        return EXIT_ERROR
+    book = load_codebook(args.codebook, layers=args.layer)
+    lexicon = None
+    if not args.no_lexicon and args.lexicon.is_file():
+        lexicon = yaml.safe_load(args.lexicon.read_text(encoding="utf-8"))
+    _write_atomic(args.out, export_workbook(book, lexicon=lexicon))
+    n_rules = sum(len(t.rules) for t in book.themes)
+    console.print(f"[green]書き出しました / written:[/] {args.out}（テーマ {len(book.themes)}、ルール {n_rules}）",
+                  highlight=False, soft_wrap=True)
+    console.print("Excel で編集したら kyosei codebook import で YAML に戻すか、kyosei run --codebook にそのまま指定します。",
+                  markup=False)
+    return EXIT_OK
+
+
+def cmd_codebook_import(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pipeline.codebook import parse_codebook
+    from pipeline.codebook_excel import workbook_to_yaml
+
+    if not args.workbook.is_file():
+        err_console.print(f"{args.workbook}: ファイルがありません / file not found", markup=False)
+        return EXIT_ERROR
+    text, problems = workbook_to_yaml(args.workbook)
+    book = None
+    if text:
+        measure_ids, pillar_ids = _measure_ids(args.measures)
+        book, more = parse_codebook(text, source=str(args.out), measure_ids=measure_ids, pillar_ids=pillar_ids)
+        problems += [replace(p, where=args.workbook.name) for p in more]
+    _print_problems([(args.workbook, p) for p in problems])
+    if book is None:
+        console.print(f"[red]{args.workbook}: 誤りがあります。{args.out} は書いていません / the workbook has errors; "
+                      f"nothing was written[/]", highlight=False, soft_wrap=True)
+        return EXIT_PROBLEMS
+    _write_atomic(args.out, text.encode("utf-8"))
+    n_rules = sum(len(t.rules) + len(t.exclude) for t in book.themes)
+    console.print(f"[green]書きました / written:[/] {args.out}（テーマ {len(book.themes)}、ルール {n_rules}）",
+                  highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fit(text: str, width: int, *, right: bool) -> str:
+    """``text`` cut to ``width`` columns (full-width characters count two) and padded: right-aligned for a left
+    context, so every occurrence of the word lines up in one column."""
+    while _display_width(text) > width:
+        text = text[1:] if right else text[:-1]
+    pad = " " * (width - _display_width(text))
+    return pad + text if right else text + pad
+
+
+def cmd_kwic(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pipeline.kwic import find_word, search_texts, sort_lines
+    from pipeline.outputs import KWIC, TAGGED
+
+    path = args.out_dir / KWIC.file
+    if not path.is_file():
+        err_console.print(f"{path}: ありません。kyosei run の出力フォルダを指定してください / not found: give the output "
+                          f"folder of a run (outputs/<meeting id>)", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    lines = find_word(table, args.word)
+    where = KWIC.file
+    if not len(lines) and (args.out_dir / TAGGED.file).is_file():
+        texts = pd.read_csv(args.out_dir / TAGGED.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        lines = search_texts(texts, args.word, width=args.width)
+        where = f"{TAGGED.file}（正規化した本文の文字列検索 / plain search of the normalised text）"
+    if not len(lines):
+        console.print(f"「{args.word}」は見つかりません / not found in {args.out_dir}", markup=False)
+        return EXIT_PROBLEMS
+    lines = sort_lines(lines, args.sort)
+    total = len(lines)
+    if args.limit > 0:
+        lines = lines.head(args.limit)
+    id_width = max(_display_width(str(i)) for i in lines["item_id"])
+    kind_width = min(16, max(_display_width(str(k)) for k in lines["kind"]))
+    for item_id, kind, left, term, right, themes in zip(lines["item_id"], lines["kind"], lines["left"], lines["term"],
+                                                        lines["right"], lines["themes"], strict=True):
+        label = f"{_fit(str(item_id), id_width, right=False)} {_fit(str(kind), kind_width, right=False)}"
+        tail = f"  [{themes.replace('|', '、')}]" if themes else ""
+        print(f"{label} {_fit(left, args.width * 2, right=True)} 【{term}】 {_fit(right, args.width * 2, right=False)}"
+              f"{tail}".rstrip())
+    more = f"（{len(lines)} 行を表示）" if len(lines) < total else ""
+    console.print(f"{total} 行{more} / {total} line(s) — {where}", markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -669,6 +836,18 @@ def task_runner(spec: str) -> object | None:
                                           "host": "127.0.0.1", "dashboard_address": None})
 
 
+def _codebook_layers(args: argparse.Namespace) -> list[Path]:
+    """The layers named with --codebook-layer after the codebook.local.yaml files found beside the meeting
+    (those left out with --no-local-codebook); a named file that does not exist is an error."""
+    from pipeline.ingest.discover import find_codebook_layers
+
+    for path in args.codebook_layer:
+        if not path.is_file():
+            raise KyoseiError(f"{path}: コードブックの追加分が見つかりません / codebook layer not found")
+    found = [] if args.no_local_codebook else find_codebook_layers(args.meeting_dir)
+    return [*found, *(p for p in args.codebook_layer if all(p.resolve() != f.resolve() for f in found))]
+
+
 def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
     from pipeline.ingest.discover import found_beside
 
@@ -682,6 +861,7 @@ def _run_flow(meeting_flow, args: argparse.Namespace, measures: Path) -> str:
         lexicon=_optional(args.lexicon, "ユーザー辞書 / lexicon"),
         stopwords=_optional(args.stopwords, "ストップワード / stop words"),
         codebook=args.codebook,
+        codebook_layers=_codebook_layers(args),
         theme_labels=args.theme_labels if args.theme_labels.is_file() else None,
         decisions=args.decisions,
         mask_pii=not args.no_mask,
@@ -734,7 +914,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
-        commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "codebook": cmd_codebook_check, "eval": cmd_eval,
+        commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "codebook": cmd_codebook, "kwic": cmd_kwic, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -41,9 +41,11 @@ from pipeline.analysis import History, ItemBatch, MeetingResult, Options
 from pipeline.errors import KyoseiError
 from pipeline.history import load_history
 from pipeline.ingest import MeetingInputs, load_meeting
+from pipeline.ingest.discover import find_codebook_layers
 from pipeline.manifest import RunFiles, RunInfo, build_manifest
 from pipeline.models import Models, load_models
 from pipeline.network import TOP_EDGES, TOP_TERMS
+from pipeline.safety import current_umask
 from pipeline.summary import run_summary
 from pipeline.writers import write_csv, write_outputs
 
@@ -137,13 +139,6 @@ def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
         fh.close()
 
 
-def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def remove_stale_temporaries(out_root: Path, meeting_id: str) -> None:
     """Temporary folders left by a run that was killed (the lock guarantees none is in use)."""
     for tmp in out_root.glob(f".{meeting_id}.tmp-*"):
@@ -196,7 +191,8 @@ def load(config: RunConfig) -> tuple[MeetingInputs, Models, History]:
     history = load_history(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")), config.decisions,
                            series=inputs.series)
     models = load_models(codebook=config.codebook, lexicon=config.lexicon, stopwords=config.stopwords,
-                         theme_labels=config.theme_labels, decisions=history.decisions)
+                         theme_labels=config.theme_labels, decisions=history.decisions,
+                         codebook_layers=config.codebook_layers)
     return inputs, models, history
 
 
@@ -285,17 +281,21 @@ def meeting_flow(
     network_edges: int = TOP_EDGES,
     network_mst: bool = False,
     measures_given: bool = True,
+    codebook_layers: list[Path] | None = None,
 ) -> str:
     """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder.
 
     ``chunk_size`` > 0 sends the analysis' item batches (of that many items) to the flow's task runner
     (``meeting_flow.with_options(task_runner=DaskTaskRunner(...))``); the outputs are byte-identical to
-    the serial run."""
+    the serial run.  ``codebook_layers`` are merged on top of ``codebook``; ``None`` uses the
+    ``codebook.local.yaml`` files found beside the meeting (:func:`pipeline.ingest.discover.find_codebook_layers`)."""
+    layers = tuple(Path(p) for p in codebook_layers) if codebook_layers is not None else tuple(
+        find_codebook_layers(Path(meeting_dir)))
     config = RunConfig(meeting_dir=Path(meeting_dir), measures=Path(measures), codebook=Path(codebook),
                        lexicon=Path(lexicon) if lexicon else None, stopwords=Path(stopwords) if stopwords else None,
                        theme_labels=Path(theme_labels) if theme_labels else None,
                        decisions=Path(decisions) if decisions else None, out_root=Path(out_root), mask_pii=mask_pii,
-                       measures_given=measures_given)
+                       measures_given=measures_given, codebook_layers=layers)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
     inputs, models, history = load_task(config)

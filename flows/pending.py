@@ -19,6 +19,7 @@ from prefect import flow
 from flows.meeting import meeting_flow
 from pipeline.errors import KyoseiError
 from pipeline.ingest import discover_meetings, find_measures, meeting_id_for, read_meeting_meta
+from pipeline.ingest.discover import find_codebook_layers
 from pipeline.manifest import RunFiles, fingerprint
 from pipeline.outputs import MANIFEST
 
@@ -82,7 +83,8 @@ def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingS
             meeting_id = meeting_id_for(meeting_dir, meta)
             label = meeting_id
             measures = settings.measures or find_measures(meeting_dir, data_root)
-            files = RunFiles(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
+            layers = tuple(find_codebook_layers(meeting_dir, data_root))
+            files = RunFiles(meeting_dir=meeting_dir, measures=measures, out_root=out_root, codebook_layers=layers,
                              **{k: v for k, v in asdict(settings).items() if k != "measures"})
             print_ = fingerprint(files)
             if last_fingerprint(out_root, meeting_id) == print_:
@@ -91,7 +93,7 @@ def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingS
             meeting_flow(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
                          lexicon=settings.lexicon, stopwords=settings.stopwords, codebook=settings.codebook,
                          theme_labels=settings.theme_labels, decisions=settings.decisions,
-                         mask_pii=settings.mask_pii)
+                         mask_pii=settings.mask_pii, codebook_layers=list(layers))
             summary.ran.append(meeting_id)
         except Exception as err:  # one meeting's failure must not stop the others
             summary.failed[label] = str(err) or type(err).__name__

@@ -24,6 +24,7 @@ import pandas as pd
 from pipeline import tally
 from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
 from pipeline.ingest import MeetingInputs
+from pipeline.kwic import kwic_table
 from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
@@ -183,6 +184,10 @@ class MeetingResult:
     changed rows only; empty without accepted perspectives)."""
     gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Perspectives accepted at earlier meetings of the series, and whether this meeting shows them closed."""
+    kwic: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Words in context (:func:`pipeline.kwic.kwic_table`): every occurrence of the evidence words and top keywords."""
+    codebook_files: tuple[str, ...] = ()
+    """The codebook file and the layers merged on top of it, as given."""
     notices: tuple[str, ...] = ()
     """Warnings for the reader (:mod:`pipeline.notices`): rows refused, columns and sheets not read, the default
     policy table, codebook links to unknown measures, earlier output folders skipped."""
@@ -497,4 +502,6 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         options=options,
         notices=(*input_notices(inputs, codebook), *history.notes),
         revision=revision, gaps=gaps,
+        kwic=kwic_table(items, terms, evidence),
+        codebook_files=(codebook.source, *codebook.layers),
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +286,12 @@ class Codebook:
     themes: tuple[Theme, ...]
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "codebook.yaml"
+    terms: tuple[str, ...] = ()
+    """Words the codebook adds to the user lexicon's ``terms`` (kept whole: a city's programme names)."""
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Spelling variants the codebook adds to the lexicon: representative form → variants."""
+    layers: tuple[str, ...] = ()
+    """The files merged on top of ``source`` (:func:`load_codebook`'s ``layers``), in order."""
 
     @property
     def theme_ids(self) -> list[str]:
@@ -304,13 +310,17 @@ class Problem:
     line: int
     message: str
     severity: str = "error"
+    where: str = ""
+    """Where it is when not a line of a YAML file (a workbook's 「シート「ルール」 12行目 B列」)."""
 
     def __str__(self) -> str:
         tag = "エラー / error" if self.severity == "error" else "注意 / warning"
-        return f"{self.line}行目 / line {self.line}: {tag}: {self.message}"
+        at = self.where or f"{self.line}行目 / line {self.line}"
+        return f"{at}: {tag}: {self.message}"
 
 
 _THEME_KEYS = {"id", "label", "definition", "pillars", "measures", "rules", "exclude", "gap", "kind", "related"}
+_TOP_KEYS = {"groups", "themes", "lexicon"}
 
 
 def _scalar_list(node: yaml.Node, what: str, problems: list[Problem]) -> list[tuple[str, int]]:
@@ -334,11 +344,11 @@ def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
 
 
 def _rules(node: yaml.Node | None, theme_id: str, kind: str, groups: Mapping[str, Any],
-           problems: list[Problem]) -> list[Rule]:
+           problems: list[Problem], *, start: int = 1) -> list[Rule]:
     if node is None:
         return []
     out = []
-    for i, (text, line) in enumerate(_scalar_list(node, kind, problems), start=1):
+    for i, (text, line) in enumerate(_scalar_list(node, kind, problems), start=start):
         try:
             expr = parse_rule(text)
         except RuleSyntaxError as err:
@@ -353,12 +363,75 @@ def _rules(node: yaml.Node | None, theme_id: str, kind: str, groups: Mapping[str
     return out
 
 
+def _groups(gnode: yaml.Node | None, base: Mapping[str, tuple[str, ...]],
+            problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    groups = dict(base)
+    if gnode is None:
+        return groups
+    if not isinstance(gnode, yaml.MappingNode):
+        problems.append(Problem(gnode.start_mark.line + 1, "groups は「名前: [語, ...]」にしてください / groups must be a mapping"))
+        return groups
+    for name, node in _mapping(gnode).items():
+        words = [w for w, _ in _scalar_list(node, f"groups.{name}", problems)]
+        for w in words:
+            try:
+                parse_rule(w)
+            except RuleSyntaxError as err:
+                problems.append(Problem(node.start_mark.line + 1, f"グループ @{name} の語「{w}」: {err}"))
+        # a layer's group of the same name adds its words to the base's
+        groups[name] = tuple(dict.fromkeys([*groups.get(name, ()), *words]))
+    return groups
+
+
+def _lexicon(node: yaml.Node | None, base: Codebook | None,
+             problems: list[Problem]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    terms = list(base.terms) if base else []
+    synonyms = {k: list(v) for k, v in (base.synonyms if base else {}).items()}
+    if node is None:
+        return tuple(terms), {k: tuple(v) for k, v in synonyms.items()}
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(line, "lexicon は terms: と synonyms: の項目にしてください / lexicon must be a mapping"))
+        return tuple(terms), {k: tuple(v) for k, v in synonyms.items()}
+    m = _mapping(node)
+    for key in m:
+        if key not in ("terms", "synonyms"):
+            problems.append(Problem(m[key].start_mark.line + 1, f"lexicon の知らない項目「{key}」/ unknown key {key!r} "
+                                                                "(use terms, synonyms)"))
+    if "terms" in m:
+        terms += [t for t, _ in _scalar_list(m["terms"], "lexicon.terms", problems) if t.strip()]
+    snode = m.get("synonyms")
+    if snode is not None and not isinstance(snode, yaml.MappingNode):
+        problems.append(Problem(snode.start_mark.line + 1, "lexicon.synonyms は「代表表記: [別表記, ...]」にしてください / "
+                                                           "synonyms must be a mapping"))
+    elif snode is not None:
+        owner = {v: c for c, vs in synonyms.items() for v in vs}
+        for canon, vnode in _mapping(snode).items():
+            for v, vline in _scalar_list(vnode, f"lexicon.synonyms.{canon}", problems):
+                if owner.get(v, canon) != canon:
+                    problems.append(Problem(vline, f"「{v}」が「{owner[v]}」と「{canon}」の両方の別表記です / "
+                                                   f"{v!r} is a variant of two representative forms"))
+                    continue
+                owner[v] = canon
+                synonyms.setdefault(canon, [])
+                if v not in synonyms[canon]:
+                    synonyms[canon].append(v)
+    return tuple(dict.fromkeys(terms)), {k: tuple(v) for k, v in synonyms.items()}
+
+
 def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Iterable[str] | None = None,
-                   pillar_ids: Iterable[str] | None = None) -> tuple[Codebook | None, list[Problem]]:
+                   pillar_ids: Iterable[str] | None = None,
+                   base: Codebook | None = None) -> tuple[Codebook | None, list[Problem]]:
     """Parse codebook YAML text; returns the codebook (None when it has errors) and every problem.
 
     Problems carry the 1-based line number in the file.  Unknown measure/pillar ids (when the policy
     table is given) and a missing core theme are warnings: the codebook still works.
+
+    With ``base``, the text is a *layer* merged on top of it (a city's additions to the field's codebook):
+    a theme whose id is in ``base`` extends it — its rules and exclusions are added after the base's (rule
+    ids continue the base's numbering), its pillars, measures and related themes are added, and a label,
+    definition, gap name or kind replaces the base's; a new id is a new theme; a group of a known name
+    adds its words; ``lexicon`` terms and synonyms are added.
     """
     problems: list[Problem] = []
     try:
@@ -367,26 +440,22 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         return None, [Problem(line, f"YAML として読めません / not valid YAML: {getattr(err, 'problem', err)}")]
+    if root is None and base is not None:
+        return replace(base, layers=(*base.layers, source)), []
     if not isinstance(root, yaml.MappingNode):
         return None, [Problem(1, "themes: と groups: を持つ形式にしてください / expected keys themes and groups")]
     top = _mapping(root)
+    for key in top:
+        if key not in _TOP_KEYS:
+            problems.append(Problem(top[key].start_mark.line + 1, f"知らない項目「{key}」/ unknown key {key!r} "
+                                                                  f"(use {sorted(_TOP_KEYS)})"))
 
-    groups: dict[str, tuple[str, ...]] = {}
-    gnode = top.get("groups")
-    if gnode is not None:
-        if not isinstance(gnode, yaml.MappingNode):
-            problems.append(Problem(gnode.start_mark.line + 1, "groups は「名前: [語, ...]」にしてください / groups must be a mapping"))
-        else:
-            for name, node in _mapping(gnode).items():
-                words = [w for w, _ in _scalar_list(node, f"groups.{name}", problems)]
-                for w in words:
-                    try:
-                        parse_rule(w)
-                    except RuleSyntaxError as err:
-                        problems.append(Problem(node.start_mark.line + 1, f"グループ @{name} の語「{w}」: {err}"))
-                groups[name] = tuple(words)
+    groups = _groups(top.get("groups"), base.groups if base else {}, problems)
+    terms, synonyms = _lexicon(top.get("lexicon"), base, problems)
 
     tnode = top.get("themes")
+    if tnode is None and base is not None:
+        tnode = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
     if not isinstance(tnode, yaml.SequenceNode):
         line = tnode.start_mark.line + 1 if tnode is not None else 1
         problems.append(Problem(line, "themes: にテーマのリストが必要です / themes must be a list of themes"))
@@ -394,7 +463,7 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
 
     known_measures = set(measure_ids) if measure_ids is not None else None
     known_pillars = set(pillar_ids) if pillar_ids is not None else None
-    themes: list[Theme] = []
+    themes: dict[str, Theme] = {t.theme_id: t for t in base.themes} if base else {}
     seen: dict[str, int] = {}
     for node in tnode.value:
         line = node.start_mark.line + 1
@@ -415,15 +484,18 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
             problems.append(Problem(line, f"テーマ id「{tid}」が重複しています（{seen[tid]}行目）/ duplicate theme id"))
             continue
         seen[tid] = line
-        label = m.get("label")
-        definition = m.get("definition")
+        old = themes.get(tid)
+        label, definition = m.get("label"), m.get("definition")
         for key, val in (("label", label), ("definition", definition)):
+            if val is None and old is not None:
+                continue
             if not isinstance(val, yaml.ScalarNode) or not str(val.value).strip():
                 problems.append(Problem(line, f"テーマ「{tid}」に {key} がありません / theme {tid} needs a {key}"))
-        rules = _rules(m.get("rules"), tid, "rules", groups, problems)
-        if m.get("rules") is None:
+        rules = _rules(m.get("rules"), tid, "rules", groups, problems, start=len(old.rules) + 1 if old else 1)
+        if m.get("rules") is None and old is None:
             problems.append(Problem(line, f"テーマ「{tid}」に rules がありません / theme {tid} has no rules"))
-        exclude = _rules(m.get("exclude"), tid, "exclude", groups, problems)
+        exclude = _rules(m.get("exclude"), tid, "exclude", groups, problems,
+                         start=len(old.exclude) + 1 if old else 1)
         pillars = _scalar_list(m["pillars"], "pillars", problems) if "pillars" in m else []
         measures = _scalar_list(m["measures"], "measures", problems) if "measures" in m else []
         for mid, mline in measures:
@@ -435,50 +507,118 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
                 problems.append(Problem(pline, f"テーマ「{tid}」の柱「{pid}」は施策一覧にありません / "
                                                f"pillar {pid} is not in the policy table", "warning"))
         gap, kind = m.get("gap"), m.get("kind")
-        kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else "area"
+        default_kind = old.kind if old else "area"
+        kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else default_kind
         if kind_value not in THEME_KINDS:
             problems.append(Problem(kind.start_mark.line + 1 if kind is not None else line,
                                     f"テーマ「{tid}」の kind「{kind_value}」は {'/'.join(THEME_KINDS)} のどれかにしてください / "
                                     f"kind must be one of {THEME_KINDS}"))
         related = _scalar_list(m["related"], "related", problems) if "related" in m else []
-        themes.append(Theme(
+
+        def text_of(val: yaml.Node | None, before: str) -> str:
+            return str(val.value).strip() if isinstance(val, yaml.ScalarNode) else before
+
+        def joined(before: tuple[str, ...], added: list[tuple[str, int]]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys([*before, *(x for x, _ in added)]))
+
+        themes[tid] = Theme(
             theme_id=tid,
-            label=str(label.value).strip() if isinstance(label, yaml.ScalarNode) else tid,
-            definition=str(definition.value).strip() if isinstance(definition, yaml.ScalarNode) else "",
-            pillars=tuple(p for p, _ in pillars),
-            measures=tuple(x for x, _ in measures),
-            rules=tuple(rules),
-            exclude=tuple(exclude),
-            line=line,
-            gap=str(gap.value).strip() if isinstance(gap, yaml.ScalarNode) else "",
+            label=text_of(label, old.label if old else tid),
+            definition=text_of(definition, old.definition if old else ""),
+            pillars=joined(old.pillars if old else (), pillars),
+            measures=joined(old.measures if old else (), measures),
+            rules=(*(old.rules if old else ()), *rules),
+            exclude=(*(old.exclude if old else ()), *exclude),
+            line=old.line if old else line,
+            gap=text_of(gap, old.gap if old else ""),
             kind=kind_value,
-            related=tuple(r for r, _ in related),
-        ))
-    for t in themes:
+            related=joined(old.related if old else (), related),
+        )
+    for t in themes.values():
         for r in t.related:
-            if r not in seen:
-                problems.append(Problem(t.line, f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
-                                                f"related theme {r} does not exist"))
-    for core in CORE_THEMES:
-        if core not in seen:
-            problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
+            if r not in themes:
+                problems.append(Problem(seen.get(t.theme_id, t.line),
+                                        f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
+                                        f"related theme {r} does not exist"))
+    if base is None:
+        for core in CORE_THEMES:
+            if core not in themes:
+                problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
     has_errors = any(p.severity == "error" for p in problems)
-    return (None if has_errors else Codebook(tuple(themes), groups, source)), problems
+    if has_errors:
+        return None, problems
+    if base is not None:
+        book = replace(base, themes=tuple(themes.values()), groups=groups, terms=terms, synonyms=synonyms,
+                       layers=(*base.layers, source))
+    else:
+        book = Codebook(tuple(themes.values()), groups, source, terms=terms, synonyms=synonyms)
+    return book, problems
 
 
-def load_codebook(path: Path, *, measure_ids: Iterable[str] | None = None,
-                  pillar_ids: Iterable[str] | None = None) -> Codebook:
-    """Read and parse a codebook file; :class:`ConfigError` lists every error with its line."""
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_codebook_text(path: Path) -> tuple[str, list[Problem]]:
+    """A codebook file's YAML text: the file itself, or a workbook (``kyosei codebook export``'s format)
+    turned into YAML.  The problems are the workbook's rows that cannot be read (sheet, row, column)."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        from pipeline.codebook_excel import workbook_to_yaml
+
+        return workbook_to_yaml(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig"), []
     except OSError as err:
         raise ConfigError(f"{path}: 読めません / cannot read ({err.strerror})") from None
-    book, problems = parse_codebook(text, source=str(path), measure_ids=measure_ids, pillar_ids=pillar_ids)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: UTF-8 のテキストとして読めません / not UTF-8 text") from None
+
+
+def check_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
+                   pillar_ids: Iterable[str] | None = None) -> tuple[Codebook | None, list[tuple[Path, Problem]]]:
+    """Parse a codebook file (YAML or workbook) and its layers; every problem with the file it is in."""
+    found: list[tuple[Path, Problem]] = []
+    book: Codebook | None = None
+    for n, file in enumerate([path, *layers]):
+        text, problems = read_codebook_text(file)
+        if not any(p.severity == "error" for p in problems):
+            book, more = parse_codebook(text, source=str(file), measure_ids=measure_ids, pillar_ids=pillar_ids,
+                                        base=book if n else None)
+            if file.suffix.lower() in WORKBOOK_SUFFIXES:  # lines of the YAML made from it mean nothing to the reader
+                more = [replace(p, where=file.name) for p in more]
+            problems += more
+        else:
+            book = None
+        found += [(file, p) for p in problems]
+        if book is None:
+            break
+    return book, found
+
+
+def load_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
+                  pillar_ids: Iterable[str] | None = None) -> Codebook:
+    """Read and parse a codebook file (YAML, or a workbook from ``kyosei codebook export``) and the layers
+    merged on top of it; :class:`ConfigError` lists every error with its line (or sheet, row and column)."""
+    book, problems = check_codebook(path, layers=layers, measure_ids=measure_ids, pillar_ids=pillar_ids)
     if book is None:
-        errors = [str(p) for p in problems if p.severity == "error"]
-        raise ConfigError(f"{path}: コードブックに誤りがあります / the codebook has errors:\n" + "\n".join(errors)
+        errors = [f"{file}: {p}" if len(layers) else str(p) for file, p in problems if p.severity == "error"]
+        where = path if not layers else ", ".join(map(str, [path, *layers]))
+        raise ConfigError(f"{where}: コードブックに誤りがあります / the codebook has errors:\n" + "\n".join(errors)
                           + "\n対処 / Fix: kyosei codebook check で確認してください / run 'kyosei codebook check'")
     return book
+
+
+def codebook_content(book: Codebook) -> dict[str, Any]:
+    """What a codebook says, without where it was read from (file, lines): two codebooks with equal content
+    tag every text alike.  Used to check that a workbook round trip or a layer changes nothing it should not."""
+    return {
+        "groups": {k: list(v) for k, v in book.groups.items()},
+        "themes": [{"id": t.theme_id, "label": t.label, "definition": t.definition, "gap": t.gap, "kind": t.kind,
+                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
+                    "rules": [(r.rule_id, r.text) for r in t.rules],
+                    "exclude": [(r.rule_id, r.text) for r in t.exclude]} for t in book.themes],
+        "terms": list(book.terms),
+        "synonyms": {k: list(v) for k, v in book.synonyms.items()},
+    }
 
 
 def format_problems(problems: Sequence[Problem]) -> list[str]:

@@ -35,9 +35,12 @@ class RunFiles:
     mask_pii: bool = True
     measures_given: bool = True
     """False when the user did not name the policy table (the sample's is used; the run warns)."""
+    codebook_layers: tuple[Path, ...] = ()
+    """Codebook files merged on top of ``codebook`` (a city's ``codebook.local.yaml``), in order."""
 
     def models(self) -> dict[str, Path | None]:
         return {"lexicon": self.lexicon, "stopwords": self.stopwords, "codebook": self.codebook,
+                **{f"codebook_layer_{n}": p for n, p in enumerate(self.codebook_layers, start=1)},
                 "theme_labels": self.theme_labels, "decisions": self.decisions}
 
 

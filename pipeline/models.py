@@ -3,6 +3,7 @@ theme tagger (rules, plus the learned layer when there are enough analyst labels
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.review import training_labels
 from pipeline.tagging import Tagger
-from pipeline.tokenise import Lexicon, Tokeniser, load_lexicon, load_stopwords
+from pipeline.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon, load_stopwords
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,17 @@ class Models:
 
 def load_models(*, codebook: Path, lexicon: Path | None = None, stopwords: Path | None = None,
                 theme_labels: Path | None = None, decisions: pd.DataFrame | None = None,
-                measure_ids: list[str] | None = None) -> Models:
+                measure_ids: list[str] | None = None, codebook_layers: Sequence[Path] = ()) -> Models:
     """Read the model files (a ``None`` path means: not used).  The learned layer trains on
     ``theme_labels`` plus the theme decisions in the ``decisions`` log.  ``measure_ids`` (the policy
-    table's) lets the codebook check its links."""
-    tokeniser = Tokeniser(lexicon=load_lexicon(lexicon) if lexicon else Lexicon())
+    table's) lets the codebook check its links.  ``codebook_layers`` are merged on top of the codebook (a
+    city's own programme names over the field's themes); the lexicon terms and synonyms the codebook carries
+    are added to the user lexicon."""
+    book = load_codebook(codebook, layers=codebook_layers, measure_ids=measure_ids)
+    lex = extend_lexicon(load_lexicon(lexicon) if lexicon else Lexicon(), book.terms, book.synonyms,
+                         file=str(codebook))
+    tokeniser = Tokeniser(lexicon=lex)
     stop = load_stopwords(stopwords) if stopwords else frozenset()
-    book = load_codebook(codebook, measure_ids=measure_ids)
     extra = training_labels(decisions) if decisions is not None and len(decisions) else None
     tagger = Tagger.build(book, tokeniser, theme_labels, extra_labels=extra)
     return Models(tokeniser=tokeniser, stopwords=stop, codebook=book, tagger=tagger)

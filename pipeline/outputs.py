@@ -45,6 +45,8 @@ class TableOutput:
     artifact: str = ""
     """Published as the Prefect table artifact ``kyosei-<meeting>-<artifact>`` when set and not empty."""
     artifact_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
+    sheet_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
+    """The rows the workbook's sheet shows (the CSV file has every row); a cut is noted in the 概要 sheet."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,22 @@ TAGGED = TableOutput("tagged", "tagged.csv", "カード・コメント", lambda 
 EVIDENCE = TableOutput("evidence", "evidence.csv", "根拠", lambda r: r.evidence,
                        "one row per item × theme: `terms` and `spans` (`start-end` in the normalised text), "
                        "`source` (`rule:<rule ids>`, `model` or `analyst`), `score`", schema=Evidence)
+KWIC_SHEET_LINES = 200
+"""Lines per word on the workbook's KWIC sheet (kwic.csv has them all)."""
+
+
+def _kwic_sheet(frame: pd.DataFrame) -> pd.DataFrame:
+    from pipeline.kwic import per_word
+
+    return per_word(frame, KWIC_SHEET_LINES)
+
+
+KWIC = TableOutput("kwic", "kwic.csv", "KWIC", lambda r: r.kwic if len(r.kwic.columns) else None,
+                   "words in context: every occurrence of each theme's evidence words and of the top 30 keywords — "
+                   "`word` (as counted: lemma or lexicon form), `themes` (themes this occurrence is evidence for), "
+                   "`item_id, source, kind`, `left`, `term`, `right` (about 20 characters each side, from the text as "
+                   "written, masked), `start` (position in that text); the workbook's KWIC sheet shows the first "
+                   f"{KWIC_SHEET_LINES} lines of each word", sheet_view=_kwic_sheet)
 REJECTS = TableOutput("rejects", "rejects.csv", "除外行", lambda r: r.inputs.rejects,
                       "every refused input row: `file, row, column, reason, value`", schema=Rejects)
 REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
@@ -205,7 +223,7 @@ TABLES: tuple[TableOutput, ...] = (
     VOTES_BY_CARD, VOTES_BY_MEASURE, VOTES_BY_PILLAR, VOTES_BY_DEPARTMENT, CARDS_BY_MEASURE, CARDS_UNLINKED,
     COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, THEMES_BY_ATTRIBUTE, REPLIES,
     PERSPECTIVES, PLAN_COMMENTS, PERSPECTIVE_DECISIONS, THEME_LINKS, PERSPECTIVES_COVERED,
-    THEMES_TREND, CLUSTERS, KEYWORDS, NETWORK_NODES, NETWORK_EDGES, COMMENTS_BY_KIND, TAGGED, EVIDENCE, REJECTS,
+    THEMES_TREND, CLUSTERS, KEYWORDS, NETWORK_NODES, NETWORK_EDGES, COMMENTS_BY_KIND, TAGGED, EVIDENCE, KWIC, REJECTS,
     REVIEW,
 )
 """Every table, in workbook sheet order (the レビュー sheet, last, is written with its drop-down)."""

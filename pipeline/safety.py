@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -22,3 +24,11 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(lambda v: neutralise_formula(v) if isinstance(v, str) else v)
     return out
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back): files written for colleagues on a
+    shared drive get the permissions the user's other files get."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -126,6 +126,23 @@ def parse_lexicon(data: object, *, file: str = "lexicon.yaml") -> Lexicon:
     return Lexicon(terms=terms, synonyms=synonyms)
 
 
+def extend_lexicon(lexicon: Lexicon, terms: Sequence[str], synonyms: Mapping[str, Sequence[str]], *,
+                   file: str = "codebook") -> Lexicon:
+    """``lexicon`` plus the terms and synonyms a codebook carries (its ``lexicon:`` part); a variant given two
+    different representative forms is a :class:`ConfigError`."""
+    if not terms and not synonyms:
+        return lexicon
+    extra = parse_lexicon({"terms": list(terms), "synonyms": {k: list(v) for k, v in synonyms.items()}}, file=file)
+    merged = dict(lexicon.synonyms)
+    for variant, canon in extra.synonyms.items():
+        if merged.get(variant, canon) != canon:
+            raise ConfigError(f"{file}: 「{variant}」がユーザー辞書では「{merged[variant]}」、コードブックでは「{canon}」の"
+                              f"別表記です / {variant!r} has two representative forms")
+        merged[variant] = canon
+    all_terms = tuple(sorted({*lexicon.terms, *extra.terms}, key=lambda s: (-len(s), s)))
+    return Lexicon(terms=all_terms, synonyms=merged)
+
+
 def load_lexicon(path: Path) -> Lexicon:
     """Read ``models/lexicon.yaml`` (safe loader)."""
     try:

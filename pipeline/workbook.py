@@ -182,3 +182,26 @@ def table_workbook(sheet: str, frame: pd.DataFrame) -> bytes:
                wrap=[c for c in frame.columns if c in ("description", "evidence")])
         wb.close()
     return buf.getvalue()
+
+
+def sheets_workbook(sheets: Sequence[tuple[str, pd.DataFrame]], *, wrap: dict[str, list[str]] | None = None,
+                    choices: dict[str, dict[str, list[str]]] | None = None) -> bytes:
+    """Several tables as one workbook (headers as they are; text always text; fixed dates).  ``choices``
+    gives a sheet's column a drop-down list of allowed values."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="kyosei-xlsx-") as tmp:
+        wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "tmpdir": tmp, "strings_to_formulas": False,
+                                       "strings_to_urls": False, "strings_to_numbers": False})
+        wb.set_properties({"created": datetime(2000, 1, 1, tzinfo=UTC)})
+        styles = _Styles(wb)
+        for name, frame in sheets:
+            ws = _sheet(wb, styles, name, frame, labels=False, wrap=(wrap or {}).get(name, []))
+            for col, values in (choices or {}).get(name, {}).items():
+                j = list(frame.columns).index(col)
+                ws.data_validation(1, j, max(len(frame), 1) + 500, j, {
+                    "validate": "list", "source": values, "ignore_blank": True,
+                    "error_title": col, "error_message": "・".join(values) + " から選んでください"})
+        wb.close()
+    return buf.getvalue()

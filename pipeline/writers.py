@@ -52,9 +52,11 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         if spec.key in images:
             (folder / spec.file).write_bytes(images[spec.key])
             written.append(spec.file)
-    sheets = [(spec.sheet, frame.head(WORKBOOK_ROWS)) for spec, frame in tables if spec is not outputs.REVIEW]
-    cut = [(f"{spec.sheet} シート", f"最初の {WORKBOOK_ROWS:,} 行です（全 {len(frame):,} 行は {spec.file}）")
-           for spec, frame in tables if spec is not outputs.REVIEW and len(frame) > WORKBOOK_ROWS]
+    shown = [(spec, frame, spec.sheet_view(frame).head(WORKBOOK_ROWS)) for spec, frame in tables
+             if spec is not outputs.REVIEW]
+    sheets = [(spec.sheet, view) for spec, _, view in shown]
+    cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {len(frame):,} 行は {spec.file}）")
+           for spec, frame, view in shown if len(view) < len(frame)]
     (folder / outputs.WORKBOOK.file).write_bytes(
         build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, result.review, date=result.date,
                        images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))

@@ -16,11 +16,18 @@ MODELS = ROOT / "models"
 MEASURES = DATA / "measures.csv"
 MEETING_1 = DATA / "meetings" / "2024-05-08"
 MEETING_2 = DATA / "meetings" / "2024-05-22"
+LOCAL_CODEBOOK = DATA / "codebook.local.yaml"
+"""The sample city's layer over the field's codebook (its programme names, pillars and measure ids)."""
 
 
 @pytest.fixture(scope="session")
 def tokeniser() -> Tokeniser:
-    return Tokeniser(lexicon=load_lexicon(MODELS / "lexicon.yaml"))
+    """The sample city's tokeniser: the shipped lexicon plus the terms its codebook layer adds."""
+    from pipeline.codebook import load_codebook
+    from pipeline.tokenise import extend_lexicon
+
+    book = load_codebook(MODELS / "codebook.yaml", layers=[LOCAL_CODEBOOK])
+    return Tokeniser(lexicon=extend_lexicon(load_lexicon(MODELS / "lexicon.yaml"), book.terms, book.synonyms))
 
 
 @pytest.fixture(scope="session")

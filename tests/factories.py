@@ -11,7 +11,7 @@ import pandas as pd
 from pipeline.models import Models, load_models
 from pipeline.normalise import normalise_text
 from pipeline.schemas import Items
-from tests.conftest import MEETING_2, MODELS
+from tests.conftest import LOCAL_CODEBOOK, MEETING_2, MODELS
 
 
 def items(rows: Sequence[tuple[str, str, str]], *, source: str | None = None, group: str = "") -> pd.DataFrame:
@@ -30,6 +30,7 @@ def meeting_copy(tmp_path: Path, source: Path = MEETING_2, **replace: Path | byt
     """A copy of a sample meeting with some files replaced (file name → corpus file, bytes or text)."""
     m = tmp_path / "m"
     shutil.copytree(source, m)
+    shutil.copy(LOCAL_CODEBOOK, m / LOCAL_CODEBOOK.name)  # the sample city's codebook layer comes along
     for name, content in replace.items():
         target = m / name.replace("_", ".", 1) if "." not in name else m / name
         for old in m.glob(target.stem + ".*"):
@@ -44,6 +45,9 @@ def meeting_copy(tmp_path: Path, source: Path = MEETING_2, **replace: Path | byt
     return m
 
 
-def shipped_models(*, codebook: Path = MODELS / "codebook.yaml") -> Models:
-    """The shipped lexicon, stop words and codebook, rules only (no analyst labels)."""
-    return load_models(codebook=codebook, lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt")
+def shipped_models(*, codebook: Path = MODELS / "codebook.yaml",
+                   layers: Sequence[Path] = (LOCAL_CODEBOOK,)) -> Models:
+    """The shipped lexicon, stop words and codebook with the sample city's layer, rules only (no analyst
+    labels); ``layers=()`` for the field's codebook alone."""
+    return load_models(codebook=codebook, lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
+                       codebook_layers=layers)

@@ -108,5 +108,5 @@ def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingRe
     assert wb[outputs.TAGGED.sheet].max_row == 11                                 # header + 10
     assert wb["レビュー"].max_row == len(result.review) + 1
     summary = [tuple(r) for r in wb["概要"].iter_rows(values_only=True)]
-    assert (f"{outputs.TAGGED.sheet} シート", f"最初の 10 行です（全 68 行は {outputs.TAGGED.file}）") in summary
+    assert (f"{outputs.TAGGED.sheet} シート", f"10 行を表示しています（全 68 行は {outputs.TAGGED.file}）") in summary
     assert len(pd.read_csv(tmp_path / outputs.TAGGED.file)) == 68                 # the CSV keeps every row

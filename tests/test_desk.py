@@ -18,7 +18,7 @@ import pytest
 from flows.cli import EXIT_ERROR, EXIT_OK, main
 from flows.meeting import artifact_key
 from pipeline import outputs
-from tests.conftest import MEASURES, MEETING_1, MEETING_2
+from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness", "no_prefect_console")]
 
@@ -28,6 +28,7 @@ def meeting(tmp_path: Path, name: str, source: Path = MEETING_2, **yaml: str) ->
     name is the meeting's id)."""
     folder = tmp_path / name
     shutil.copytree(source, folder)
+    shutil.copy(LOCAL_CODEBOOK, folder / LOCAL_CODEBOOK.name)  # the sample city's codebook layer comes along
     (folder / "meeting.yaml").write_text("".join(f"{k}: {v}\n" for k, v in yaml.items()), encoding="utf-8")
     return folder
 

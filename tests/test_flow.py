@@ -18,7 +18,7 @@ import pytest
 
 from flows.meeting import meeting_flow
 from pipeline.errors import InputError
-from tests.conftest import MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
+from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -114,6 +114,7 @@ def test_check_outputs_tool_passes(meeting2: Path) -> None:
 
 def copy_meeting(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
+    shutil.copy(LOCAL_CODEBOOK, dst / LOCAL_CODEBOOK.name)  # the sample city's codebook layer comes along
     return dst
 
 

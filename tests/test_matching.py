@@ -11,7 +11,7 @@ from pipeline.matching import COVERAGE_COLUMNS, SUGGESTION_COLUMNS, MeasureMatch
 from pipeline.normalise import normalise_text, normalised_items
 from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser
-from tests.conftest import MEASURES, MEETING_2, MODELS
+from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 
 MEASURES_SMALL = pd.DataFrame({
     "pillar_id": ["P2", "P2", "P3"],
@@ -97,7 +97,7 @@ def test_coverage_statuses(matcher: MeasureMatcher) -> None:
 
 def test_sample_meeting_matching(tokeniser: Tokeniser, stopwords: frozenset[str]) -> None:
     m = load_meeting(MEETING_2, MEASURES)
-    cb = load_codebook(MODELS / "codebook.yaml")
+    cb = load_codebook(MODELS / "codebook.yaml", layers=[LOCAL_CODEBOOK])  # the sample city's measure ids
     items = normalised_items(m.cards, m.feedback)
     themes = themes_by_item(Tagger(cb, tokeniser).tag(items), cb)
     matcher = MeasureMatcher(tokeniser=tokeniser, stopwords=stopwords, threshold=0.3).fit(m.measures)

@@ -11,7 +11,7 @@ import pytest
 
 from flows.pending import PendingRunsFailed, Settings, run_pending, run_pending_flow
 from pipeline.ingest import discover_meetings as discover
-from tests.conftest import DATA, MODELS
+from tests.conftest import DATA, LOCAL_CODEBOOK, MODELS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -26,6 +26,7 @@ def data_root(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     shutil.copytree(DATA / "meetings", root / "meetings")
     shutil.copy(DATA / "measures.csv", root / "measures.csv")
+    shutil.copy(LOCAL_CODEBOOK, root / LOCAL_CODEBOOK.name)
     return root
 
 

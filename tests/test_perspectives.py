@@ -22,13 +22,14 @@ from pipeline.perspectives import (
 from pipeline.perspectives.coverage import text_threshold
 from pipeline.tagging import Tagger, themes_by_item
 from pipeline.tokenise import Tokeniser
-from tests.conftest import MEASURES, MEETING_2, MODELS
+from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 from tests.factories import items as factory_items
 
 
 @pytest.fixture(scope="module")
 def codebook() -> Codebook:
-    return load_codebook(MODELS / "codebook.yaml")
+    """The field's codebook with the sample city's layer (its pillars and measure ids)."""
+    return load_codebook(MODELS / "codebook.yaml", layers=[LOCAL_CODEBOOK])
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def _outside(path: Path, folder: Path) -> InputError:
 def other_tables(folder: Path) -> list[Path]:
     """Table files of a meeting folder not named cards/feedback/votes/measures (a city's own file names:
     パブコメ結果.xlsx, ワークショップ記録.xlsx); hidden files and Excel's lock files (~$…) are not tables."""
-    named = {f"{k}{s}" for k in (*INPUT_KINDS, "measures") for s in SUFFIXES}
+    named = {f"{k}{s}" for k in (*INPUT_KINDS, "measures") for s in SUFFIXES} | set(CODEBOOK_LAYER_FILES)
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES and p.name not in named
                   and not p.name.startswith((".", "~$")))
@@ -184,3 +184,25 @@ def found_beside(meeting_dir: Path, measures: Path, data_root: Path | None = Non
     table in a kyosei checkout)."""
     mine = [meeting_dir, data_root if data_root is not None else meeting_dir.parent.parent]
     return any((folder / MEASURES_FILE).resolve() == measures.resolve() for folder in mine)
+
+
+CODEBOOK_LAYER_FILES = ("codebook.local.yaml", "codebook.local.xlsx")
+"""A city's additions to the field's codebook (its programme names, local words), merged on top of it."""
+
+
+def find_codebook_layers(meeting_dir: Path, data_root: Path | None = None) -> list[Path]:
+    """The codebook layers that belong to a meeting: ``codebook.local.yaml`` (or ``.xlsx``) in its data root
+    (``run-pending``'s ``DATA_ROOT``, else two levels up: ``data/meetings/<id>`` → ``data/``), then in the
+    meeting folder itself (merged last, so a meeting's own additions come on top of the city's)."""
+    root = data_root if data_root is not None else meeting_dir.parent.parent
+    out: list[Path] = []
+    for folder in (root, meeting_dir):
+        for name in CODEBOOK_LAYER_FILES:
+            path = folder / name
+            if not path.is_file():
+                continue
+            if not path.resolve().is_relative_to(folder.resolve()):  # never follow a link out of the folder
+                raise _outside(path, folder)
+            if all(path.resolve() != p.resolve() for p in out):
+                out.append(path)
+    return out

@@ -177,8 +177,37 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
                 **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
                 note=_network_note(r),
                 empty="共起する語がありません"),
+        kwic_section(r),
         Section("テーマの定義", r.theme_definitions),
     ])
+
+
+KWIC_WORDS = 150
+KWIC_LINES = 40
+"""Words the HTML report's KWIC list offers and lines shown per word (the KWIC table file has every line)."""
+
+
+def kwic_section(r: MeetingResult) -> Section:
+    from pipeline.kwic import per_word
+
+    k = r.kwic
+    if not len(k):
+        return Section("語の前後（KWIC）", pd.DataFrame(), empty="該当なし", picker="word")
+    words = list(dict.fromkeys(k["word"]))
+    shown = per_word(k[k["word"].isin(set(words[:KWIC_WORDS]))], KWIC_LINES)
+    cut = len(shown) < len(k)
+    return Section(
+        "語の前後（KWIC）", shown[["word", "themes", "item_id", "kind", "left", "term", "right"]],
+        picker="word", reverse_sort=("left",),
+        note=("テーマの根拠になった語と上位のキーワードが、どのカード・コメントでどう使われたかを、書かれたままの前後"
+              "約20文字とともに示します。一覧で語を選ぶと、その語の行だけを表示します。「左の文脈」の見出しで並べ替えると"
+              "語の直前の文字から、「右の文脈」では直後の文字から並びます。テーマ列は、その箇所が根拠になったテーマです。"
+              + (f"語は出現の多い {KWIC_WORDS} 語まで、1語 {KWIC_LINES} 行までです（全 {len(k):,} 行は "
+                 f"{out.KWIC.file}）。" if cut else f"全 {len(k):,} 行は {out.KWIC.file} にもあります。")
+              + "端末では kyosei kwic 出力フォルダ 語 で同じ一覧を表示できます。"),
+        print_note=(f"語の前後（KWIC）は HTML のレポートで語を選んで見られます。全 {len(k):,} 行は {out.KWIC.file}、"
+                    f"Excel のブックの「{out.KWIC.sheet}」シートにもあります（1語 {out.KWIC_SHEET_LINES} 行まで）。"),
+    )
 
 
 def perspective_group(r: MeetingResult) -> Group:

@@ -35,7 +35,7 @@ LABELS: dict[str, str] = {
     "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0〜1)", "group": "班",
     "label_source": "ラベルの取り方", "phrase_share": "語句を含む割合", "decision": "判定", "threshold": "しきい値",
     "suggested_card_ids": "紐づけ案のカード", "notice": "内容", "description": "説明", "keywords": "キーワード",
-    "perspective": "視点", "meeting_id": "会議",
+    "perspective": "視点", "meeting_id": "会議", "word": "見出し語", "left": "左の文脈", "right": "右の文脈",
 }
 
 
@@ -74,6 +74,12 @@ class Section:
     pairs: Sequence[tuple[str, str]] = ()
     filterable: bool | None = None
     """Show a filter box above the table (default: when it has more than 15 rows)."""
+    picker: str = ""
+    """A column whose values the HTML reader picks from a list (the table shows that value's rows); the printed
+    reports (Markdown, Word) show the title and ``print_note`` instead of the table."""
+    print_note: str = ""
+    reverse_sort: Sequence[str] = ()
+    """Columns sorted from their last character (a KWIC left context: the characters nearest the word first)."""
 
     @property
     def image_data_uri(self) -> str:
@@ -95,6 +101,14 @@ class Section:
     @property
     def has_filter(self) -> bool:
         return self.filterable if self.filterable is not None else len(self.frame) > 15
+
+    @property
+    def choices(self) -> list[tuple[str, int]]:
+        """The picker's values with their number of rows, in the table's order."""
+        if not self.picker or not len(self.frame):
+            return []
+        counts = self.frame[self.picker].value_counts(sort=False)
+        return [(str(v), int(counts[v])) for v in dict.fromkeys(self.frame[self.picker])]
 
 
 @dataclass(frozen=True)
@@ -149,7 +163,9 @@ def render_markdown(ctx: ReportContext) -> str:
                 out += [s.note, ""]
             if s.image_file:
                 out += [f"![{s.image_alt or s.title}]({s.image_file})", ""]
-            if s.pairs:
+            if s.picker:
+                out.append(s.print_note or s.empty)
+            elif s.pairs:
                 out += [f"- {k}: {v}" for k, v in s.pairs]
             elif len(s.frame) or not s.image_file:
                 out.append(_md_table(s.table) if len(s.frame) else s.empty)
@@ -163,6 +179,7 @@ def _env() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["label"] = label_for
     env.filters["cell"] = cell_text
+    env.filters["reversed_text"] = lambda v: str(v)[::-1]
     env.tests["numeric"] = lambda v: isinstance(v, int | float) and not isinstance(v, bool)
     return env
 

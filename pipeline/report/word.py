@@ -251,7 +251,9 @@ class _Writer:
             self.paragraph(s.note, "Kyosei Note")
         if s.image:
             self.image(s.image, s.image_alt or s.title)
-        if s.pairs:
+        if s.picker:
+            self.paragraph(s.print_note or s.empty)
+        elif s.pairs:
             self.table(["項目", "内容"], [(k, v) for k, v in s.pairs], widths=(4.0, self.text_width_cm - 4.0))
         elif len(frame):
             shown = frame.head(MAX_DOCX_ROWS)
