@@ -234,6 +234,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
     ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
     ev.add_argument("--codebook", type=Path, default=Path("models/codebook.yaml"))
+    ev.add_argument("--codebook-layer", type=Path, action="append", default=[], metavar="FILE",
+                    help="コードブックに重ねる追加分（見本の会議の評価では data/codebook.local.yaml）")
     ev.add_argument("--lexicon", type=Path, default=Path("models/lexicon.yaml"))
     ev.add_argument("--theme-labels", type=Path, default=Path("models/theme_labels.csv"),
                     help="学習層の教師データ（評価データと重ならないこと）")
@@ -658,6 +660,21 @@ def cmd_revise(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _layers_of_run(out_dir: Path) -> list[Path]:
+    """The codebook layers a run merged (its manifest's ``codebook_layer_<n>``), those still on disk: a theme a
+    city's layer adds is a theme its analysts may name in the review sheet."""
+    import json
+
+    from pipeline.outputs import MANIFEST
+
+    try:
+        params = json.loads((out_dir / MANIFEST.file).read_text(encoding="utf-8")).get("parameters", {})
+    except (OSError, ValueError):
+        return []
+    keys = sorted((k for k in params if k.startswith("codebook_layer_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    return [Path(params[k]) for k in keys if params[k] and Path(params[k]).is_file()]
+
+
 def cmd_review_apply(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -674,7 +691,7 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
         err_console.print(f"{args.workbook}: 「{SUMMARY_SHEET}」シートに会議IDがありません / no meeting id in the "
                           f"{SUMMARY_SHEET} sheet", markup=False)
         return EXIT_ERROR
-    book = load_codebook(args.codebook)
+    book = load_codebook(args.codebook, layers=_layers_of_run(args.out_root / meeting_id))
     measures = load_measures(args.measures)
     tagged_path = args.out_root / meeting_id / TAGGED.file
     known = None
@@ -720,7 +737,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     id_col = next((keys[k] for k in ("id", "item_id", "comment_id") if k in keys), None)
     ids = list(frame[id_col]) if id_col else [str(i + 2) for i in range(len(frame))]
-    tagger = _tagger(args.codebook, args.lexicon, None if args.no_model else args.theme_labels)
+    tagger = _tagger(args.codebook, args.lexicon, None if args.no_model else args.theme_labels, args.codebook_layer)
     themes = label_columns(frame, tagger.codebook.theme_ids)
     if not themes:
         err_console.print(f"{raw.file}: コードブックのテーマ名の列がありません / no column is a theme id "
@@ -779,7 +796,8 @@ def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str
         pd.DataFrame({"comment_id": ids, "text": texts, "kind": kinds}).to_csv(meeting / "feedback.csv", index=False)
         inputs = load_meeting(meeting, args.measures)
     models = load_models(codebook=args.codebook, lexicon=args.lexicon if args.lexicon.is_file() else None,
-                         stopwords=args.stopwords if args.stopwords.is_file() else None)
+                         stopwords=args.stopwords if args.stopwords.is_file() else None,
+                         codebook_layers=args.codebook_layer)
     result = analyse(inputs, models, options=Options(mask_pii=False))
     per_gap, per_suggestion, totals = perspective_scores(dict(zip(ids, gaps, strict=True)),
                                                          result.perspectives.suggestions)
@@ -788,14 +806,15 @@ def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str
     console.print(" ".join(f"{k}={v}" for k, v in totals.items()), markup=False)
 
 
-def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None):
+def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None, layers: Sequence[Path] = ()):
     from pipeline.codebook import load_codebook
     from pipeline.tagging import Tagger
-    from pipeline.tokenise import Tokeniser, load_lexicon
+    from pipeline.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon
 
-    lex = load_lexicon(lexicon) if lexicon and lexicon.is_file() else None
-    tok = Tokeniser(lexicon=lex)
-    return Tagger.build(load_codebook(codebook), tok, theme_labels if theme_labels and theme_labels.is_file() else None)
+    book = load_codebook(codebook, layers=layers)
+    lex = load_lexicon(lexicon) if lexicon and lexicon.is_file() else Lexicon()
+    tok = Tokeniser(lexicon=extend_lexicon(lex, book.terms, book.synonyms, file=str(codebook)))
+    return Tagger.build(book, tok, theme_labels if theme_labels and theme_labels.is_file() else None)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -107,7 +107,7 @@ def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
         ev["word"] = ev["term"].where(ev["term"].notna(), ev["ev_term"]).astype(str)
     else:
         ev = ev.assign(word=pd.Series(dtype=str))
-    content = terms[~terms["stopword"]] if "stopword" in terms.columns else terms
+    content = terms[~terms["stopword"].astype(bool).to_numpy()] if "stopword" in terms.columns else terms
     counts = content.drop_duplicates(["item_id", "term"])["term"].value_counts()
     keywords = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_keywords]
     words = set(ev["word"]) | {w for w, _ in keywords}

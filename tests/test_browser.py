@@ -75,3 +75,18 @@ def test_screenshot_is_not_blank(page, tmp_path: Path) -> None:
     assert ImageStat.Stat(img).stddev[0] > 5                    # not one flat colour
     dark = sum(img.histogram()[:128]) / (img.size[0] * img.size[1])
     assert dark > 0.005                                          # text and table lines were drawn
+
+
+def test_picking_a_word_shows_its_lines_and_sorting_by_left_context(page) -> None:
+    pick = page.locator("select.pick")
+    table = page.locator("table.kwic")
+    rows = table.locator("tbody tr:visible")
+    first = pick.locator("option").first.get_attribute("value")
+    assert first == "支援" and rows.count() == 26                   # the most frequent word, shown on load
+    pick.select_option("見守る")
+    assert rows.count() == 4
+    assert rows.locator("td:nth-child(3)").all_inner_texts() == ["C12", "C18", "C22", "C31"]
+    assert "日頃の" in rows.first.inner_text() and "見守り" in rows.first.inner_text()
+    table.locator("th", has_text="左の文脈").click()                  # read from the word outwards
+    assert rows.locator("td:nth-child(3)").all_inner_texts() == ["C22", "C31", "C12", "C18"]
+    assert page.errors == []
