@@ -69,12 +69,13 @@ def context(raw: str, norm: str, spans: Sequence[tuple[int, int]], *,
             width: int = CONTEXT) -> list[tuple[str, str, str, int]]:
     """``(left, term, right, raw start)`` for each span of the normalised text, cut from the raw text."""
     m = offset_map(raw, norm) if spans else []
-    out = []
-    for start, end in spans:
-        rs = m[min(start, len(norm))]
-        re_ = m[end - 1] + 1 if end > start else rs
-        out.append((_clean(raw[max(0, rs - width):rs]), _clean(raw[rs:re_]), _clean(raw[re_:re_ + width]), rs))
-    return out
+    return [_cut(raw, m, start, end, width) for start, end in spans]
+
+
+def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[str, str, str, int]:
+    rs = m[min(start, len(m) - 1)]
+    re_ = m[end - 1] + 1 if end > start else rs
+    return _clean(raw[max(0, rs - width):rs]), _clean(raw[rs:re_]), _clean(raw[re_:re_ + width]), rs
 
 
 def _evidence_rows(evidence: pd.DataFrame) -> pd.DataFrame:
@@ -122,32 +123,39 @@ def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     if not len(occ):
         return pd.DataFrame(columns=KWIC_COLUMNS)
 
-    order = {i: n for n, i in enumerate(items[Items.item_id].astype(str))}
-    occ = occ[occ["item_id"].isin(order)]
-    occ = occ.assign(_order=occ["item_id"].map(order))
-    n_lines = occ["word"].value_counts()
-    occ = occ.assign(_n=occ["word"].map(n_lines))
-    occ = occ.sort_values(["_n", "word", "_order", "start", "end"], ascending=[False, True, True, True, True],
-                          kind="stable")
+    ids = items[Items.item_id].astype(str).tolist()
+    order = {i: n for n, i in enumerate(ids)}
+    occ = occ[occ["item_id"].isin(order)].reset_index(drop=True)
+    raws = dict(zip(ids, items[Items.raw_text].tolist(), strict=True))
+    norms = dict(zip(ids, items[Items.text].tolist(), strict=True))
+    sources = dict(zip(ids, items[Items.source].tolist(), strict=True))
+    kinds = dict(zip(ids, items[Items.kind].tolist(), strict=True))
 
-    info = items.set_index(items[Items.item_id].astype(str))
-    rows = []
-    for item_id, part in occ.groupby("_order", sort=False):
-        del item_id
-        first = part.iloc[0]
-        rec = info.loc[first["item_id"]]
-        raw = str(rec[Items.raw_text]) if isinstance(rec[Items.raw_text], str) and rec[Items.raw_text] else \
-            str(rec[Items.text])
-        cut = context(raw, str(rec[Items.text]), list(zip(part["start"], part["end"], strict=True)), width=width)
-        for idx, (left, term, right, rs) in zip(part.index, cut, strict=True):
-            rows.append((idx, left, term, right, rs, rec[Items.source], rec[Items.kind]))
-    ctx = pd.DataFrame(rows, columns=["_idx", "left", "term", "right", "start_raw", "source", "kind"]).set_index("_idx")
-    occ = occ.join(ctx)
+    lefts, cuts, rights, starts = [], [], [], []
+    maps: dict[str, list[int]] = {}
+    for item_id, start, end in zip(occ["item_id"], occ["start"], occ["end"], strict=True):
+        norm = str(norms[item_id])
+        raw = raws[item_id] if isinstance(raws[item_id], str) and raws[item_id] else norm
+        m = maps.get(item_id)
+        if m is None:
+            if len(maps) > 1000:  # items come in any order; keep the cache small
+                maps.clear()
+            m = maps[item_id] = offset_map(raw, norm)
+        left, cut, right, rs = _cut(raw, m, int(start), int(end), width)
+        lefts.append(left)
+        cuts.append(cut)
+        rights.append(right)
+        starts.append(rs)
+    n_lines = occ["word"].value_counts()
     out = pd.DataFrame({
-        "word": occ["word"], "themes": occ["themes"], "item_id": occ["item_id"], "source": occ["source"],
-        "kind": occ["kind"], "left": occ["left"], "term": occ["term"], "right": occ["right"],
-        "start": occ["start_raw"].astype("int64"),
+        "word": occ["word"], "themes": occ["themes"], "item_id": occ["item_id"],
+        "source": occ["item_id"].map(sources), "kind": occ["item_id"].map(kinds),
+        "left": lefts, "term": cuts, "right": rights, "start": pd.Series(starts, dtype="int64"),
+        "_n": occ["word"].map(n_lines), "_order": occ["item_id"].map(order), "_end": occ["end"],
+        "_pos": occ["start"],
     })
+    out = out.sort_values(["_n", "word", "_order", "_pos", "_end"], ascending=[False, True, True, True, True],
+                          kind="stable")
     return out.reset_index(drop=True)[KWIC_COLUMNS]
 
 

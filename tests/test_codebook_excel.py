@@ -342,3 +342,15 @@ def test_a_run_with_the_workbook_as_codebook_tags_by_the_new_word(exported: Path
     manifest = (out / "2024-05-22" / "manifest.json").read_text(encoding="utf-8")
     assert "codebook.xlsx" in manifest and "codebook_layer_1" in manifest
     assert (DATA / "codebook.local.yaml").is_file()
+
+
+def test_a_changed_layer_changes_the_run_fingerprint(tmp_path: Path) -> None:
+    from pipeline.manifest import RunFiles, fingerprint
+
+    layer = tmp_path / "codebook.local.yaml"
+    shutil.copy(LOCAL_CODEBOOK, layer)
+    files = RunFiles(meeting_dir=MEETING_2, measures=MEASURES, codebook=BASE, codebook_layers=(layer,))
+    before = fingerprint(files)
+    assert fingerprint(RunFiles(meeting_dir=MEETING_2, measures=MEASURES, codebook=BASE)) != before
+    layer.write_text(layer.read_text(encoding="utf-8") + "  - id: 移動\n    rules: [コミュニティバス]\n", encoding="utf-8")
+    assert fingerprint(files) != before                            # run-pending reruns the meeting

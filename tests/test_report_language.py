@@ -13,7 +13,7 @@ from pipeline.analysis import MeetingResult
 from pipeline.report.layout import build_report
 from pipeline.report.render import ReportContext, label_for
 
-ALLOWED = {"ID", "kyosei", "Word", "Excel", "CSV"}
+ALLOWED = {"ID", "kyosei", "Word", "Excel", "CSV", "KWIC"}  # KWIC: the name KH Coder users know (KWICコンコーダンス)
 """Names a Japanese reader of a 報告書 knows as they are."""
 ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
 HARMLESS = re.compile(
