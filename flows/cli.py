@@ -537,7 +537,7 @@ def cmd_codebook_export(args: argparse.Namespace) -> int:
     if not args.no_lexicon and args.lexicon.is_file():
         lexicon = yaml.safe_load(args.lexicon.read_text(encoding="utf-8"))
     _write_atomic(args.out, export_workbook(book, lexicon=lexicon))
-    n_rules = sum(len(t.rules) for t in book.themes)
+    n_rules = sum(len(t.rules) + len(t.exclude) for t in book.themes)
     console.print(f"[green]書き出しました / written:[/] {args.out}（テーマ {len(book.themes)}、ルール {n_rules}）",
                   highlight=False, soft_wrap=True)
     console.print("Excel で編集したら kyosei codebook import で YAML に戻すか、kyosei run --codebook にそのまま指定します。",
