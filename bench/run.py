@@ -53,6 +53,7 @@ def one(n: int) -> dict[str, object]:
         a = bare_tokenise(texts)
         config = RunConfig(meeting_dir=meeting, measures=ROOT / "data" / "measures.csv",
                            codebook=ROOT / "models" / "codebook.yaml", lexicon=ROOT / "models" / "lexicon.yaml",
+                           codebook_layers=(ROOT / "data" / "codebook.local.yaml",),
                            stopwords=ROOT / "models" / "stopwords.txt", out_root=Path(tmp) / "out")
         t0 = time.perf_counter()
         clock = StageClock(publish=False)

@@ -24,7 +24,7 @@ import pandas as pd
 from pipeline import tally
 from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
 from pipeline.ingest import MeetingInputs
-from pipeline.kwic import kwic_table
+from pipeline.kwic import kwic_index
 from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
@@ -185,7 +185,8 @@ class MeetingResult:
     gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Perspectives accepted at earlier meetings of the series, and whether this meeting shows them closed."""
     kwic: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """Words in context (:func:`pipeline.kwic.kwic_table`): every occurrence of the evidence words and top keywords."""
+    """Words in context, compact (:func:`pipeline.kwic.kwic_index`): every occurrence of the evidence words and top
+    keywords; :func:`pipeline.kwic.kwic_lines` cuts the lines."""
     codebook_files: tuple[str, ...] = ()
     """The codebook file and the layers merged on top of it, as given."""
     notices: tuple[str, ...] = ()
@@ -502,6 +503,6 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         options=options,
         notices=(*input_notices(inputs, codebook), *history.notes),
         revision=revision, gaps=gaps,
-        kwic=kwic_table(items, terms, evidence),
+        kwic=kwic_index(items, terms, evidence),
         codebook_files=(codebook.source, *codebook.layers),
     )

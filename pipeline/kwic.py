@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
@@ -28,7 +28,19 @@ KWIC_COLUMNS = ["word", "themes", "item_id", "source", "kind", "left", "term", "
 """``word``: the word as counted (lemma or lexicon form); ``themes``: themes this occurrence is evidence for
 (|-joined, empty when it is not evidence); ``left``/``term``/``right``: the text as written; ``start``: the
 term's position in the text as written (0-based)."""
-_SPACE = re.compile(r"[\r\n\t]+")
+_BLANKS = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
+"""Line breaks and tabs shown as spaces in a line of context (one character each, so positions stay)."""
+
+
+class _CharNFKC(dict[str, str]):
+    """Each character's NFKC form, computed once (a meeting's texts use a few thousand characters)."""
+
+    def __missing__(self, c: str) -> str:
+        self[c] = unicodedata.normalize("NFKC", c)
+        return self[c]
+
+
+_NFKC = _CharNFKC()
 
 
 def offset_map(raw: str, norm: str) -> list[int]:
@@ -37,15 +49,19 @@ def offset_map(raw: str, norm: str) -> list[int]:
     Each raw character is NFKC-normalised on its own (so ``㈱`` → ``(株)`` maps back to one character); when
     that equals ``norm`` the map is direct, otherwise the two are aligned (spaces removed, repeated marks
     folded, punctuation changed by normalisation) and positions between aligned blocks follow the last one."""
-    expanded: list[str] = []
-    back: list[int] = []
-    for j, c in enumerate(raw):
-        for ch in unicodedata.normalize("NFKC", c):
-            expanded.append(ch)
-            back.append(j)
-    exp = "".join(expanded)
+    if len(raw) == len(norm) and unicodedata.normalize("NFKC", raw) == norm:
+        return list(range(len(raw) + 1))  # each character normalised on its own, in place (the usual case)
+    parts = [_NFKC[c] for c in raw]
+    exp = "".join(parts)
+    if len(exp) == len(raw):
+        back: list[int] = list(range(len(raw)))
+    else:
+        back = [j for j, p in enumerate(parts) for _ in p]
     if exp == norm:
         return [*back, len(raw)]
+    walked = _walk(exp, back, norm, len(raw))
+    if walked is not None:
+        return walked
     out = [-1] * (len(norm) + 1)
     matcher = difflib.SequenceMatcher(None, exp, norm, autojunk=False)
     for a, b, size in matcher.get_matching_blocks():
@@ -61,8 +77,36 @@ def offset_map(raw: str, norm: str) -> list[int]:
     return out
 
 
+def _walk(exp: str, back: Sequence[int], norm: str, raw_len: int) -> list[int] | None:
+    """Align by walking both texts once, the way normalisation changes a text: a space, an invisible or a repeated
+    character dropped, a character replaced, rarely one inserted.  ``None`` when more than a tenth of the
+    normalised text had to be guessed (then :func:`offset_map` aligns with difflib)."""
+    out = [raw_len] * (len(norm) + 1)
+    i = j = guessed = 0
+    n, m = len(exp), len(norm)
+    while j < m and i < n:
+        c = exp[i]
+        if c == norm[j]:
+            out[j] = back[i]
+            i += 1
+            j += 1
+        elif c.isspace() or not c.isprintable() or (i and c == exp[i - 1]):
+            i += 1
+        elif j + 1 < m and c == norm[j + 1]:
+            out[j] = back[i]
+            j += 1
+            guessed += 1
+        else:
+            out[j] = back[i]
+            i += 1
+            j += 1
+            guessed += 1
+    guessed += m - j
+    return out if guessed * 10 <= m else None
+
+
 def _clean(text: str) -> str:
-    return _SPACE.sub(" ", text)
+    return text.translate(_BLANKS)
 
 
 def context(raw: str, norm: str, spans: Sequence[tuple[int, int]], *,
@@ -91,9 +135,15 @@ def _evidence_rows(evidence: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item_id", "theme", "ev_term", "start", "end"])
 
 
-def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
-               top_keywords: int = TOP_KEYWORDS, width: int = CONTEXT) -> pd.DataFrame:
-    """Every occurrence of the themes' evidence words and of the top keywords, with its context.
+INDEX_COLUMNS = ["word", "themes", "item", "raw_start", "raw_end"]
+"""The compact form a run keeps (:attr:`MeetingResult.kwic`): ``word`` and ``themes`` categorical, ``item`` the row of
+the item in the items table, ``raw_start``/``raw_end`` the occurrence in the text as written; lines are cut from it
+when written (:func:`kwic_lines`), so a 100,000-comment meeting does not hold a million context strings."""
+
+
+def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
+               top_keywords: int = TOP_KEYWORDS) -> pd.DataFrame:
+    """Every occurrence of the themes' evidence words and of the top keywords (:data:`INDEX_COLUMNS`).
 
     ``terms`` is the analysis' keyword-candidate table (one row per occurrence: ``item_id, term, start, end,
     stopword``), ``evidence`` the theme evidence (``terms`` and ``spans`` per item × theme).  An evidence span
@@ -115,48 +165,76 @@ def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     occ = pd.concat([t.loc[t["term"].isin(words), ["item_id", "start", "end", "term"]].rename(columns={"term": "word"}),
                      ev[["item_id", "start", "end", "word"]]], ignore_index=True)
     occ = occ.drop_duplicates(["item_id", "start", "end", "word"])
-    themes = (ev.groupby(["item_id", "start", "end"], sort=False)["theme"]
-              .agg(lambda s: "|".join(dict.fromkeys(s))).rename("themes").reset_index()) if len(ev) else \
-        pd.DataFrame(columns=["item_id", "start", "end", "themes"])
-    occ = occ.merge(themes, on=["item_id", "start", "end"], how="left")
-    occ["themes"] = occ["themes"].fillna("")
-    if not len(occ):
-        return pd.DataFrame(columns=KWIC_COLUMNS)
-
+    themes_at: dict[tuple[str, int, int], list[str]] = {}
+    for key_theme in zip(ev["item_id"], ev["start"], ev["end"], ev["theme"], strict=True):
+        at = themes_at.setdefault(key_theme[:3], [])
+        if key_theme[3] not in at:
+            at.append(key_theme[3])
+    occ = occ.assign(themes=["|".join(themes_at.get(k, ())) for k in
+                             zip(occ["item_id"], occ["start"], occ["end"], strict=True)])
     ids = items[Items.item_id].astype(str).tolist()
     order = {i: n for n, i in enumerate(ids)}
-    occ = occ[occ["item_id"].isin(order)].reset_index(drop=True)
-    raws = dict(zip(ids, items[Items.raw_text].tolist(), strict=True))
-    norms = dict(zip(ids, items[Items.text].tolist(), strict=True))
-    sources = dict(zip(ids, items[Items.source].tolist(), strict=True))
-    kinds = dict(zip(ids, items[Items.kind].tolist(), strict=True))
+    occ = occ[occ["item_id"].isin(order)]
+    if not len(occ):
+        return pd.DataFrame({c: pd.Series(dtype="int32" if c.startswith(("item", "raw")) else "category")
+                             for c in INDEX_COLUMNS})
+    occ = occ.assign(item=occ["item_id"].map(order).astype("int32")).sort_values(["item", "start", "end"],
+                                                                                 kind="stable")
+    # positions in the text as written: one alignment per item, in item order
+    raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
+    rs, re_ = [], []
+    current, m = -1, []
+    for item, start, end in zip(occ["item"].tolist(), occ["start"].tolist(), occ["end"].tolist(), strict=True):
+        if item != current:
+            current = item
+            norm = str(norms[item])
+            raw = raws[item] if isinstance(raws[item], str) and raws[item] else norm
+            m = offset_map(raw, norm)
+        a = m[min(start, len(m) - 1)]
+        rs.append(a)
+        re_.append(m[end - 1] + 1 if end > start else a)
+    occ = occ.assign(raw_start=pd.array(rs, dtype="int32"), raw_end=pd.array(re_, dtype="int32"))
+    n_lines = occ["word"].map(occ["word"].value_counts())
+    occ = occ.assign(_n=n_lines).sort_values(["_n", "word", "item", "start", "end"],
+                                             ascending=[False, True, True, True, True], kind="stable")
+    out = occ[INDEX_COLUMNS].reset_index(drop=True)
+    return out.astype({"word": "category", "themes": "category"})
 
-    lefts, cuts, rights, starts = [], [], [], []
-    maps: dict[str, list[int]] = {}
-    for item_id, start, end in zip(occ["item_id"], occ["start"], occ["end"], strict=True):
-        norm = str(norms[item_id])
-        raw = raws[item_id] if isinstance(raws[item_id], str) and raws[item_id] else norm
-        m = maps.get(item_id)
-        if m is None:
-            if len(maps) > 1000:  # items come in any order; keep the cache small
-                maps.clear()
-            m = maps[item_id] = offset_map(raw, norm)
-        left, cut, right, rs = _cut(raw, m, int(start), int(end), width)
-        lefts.append(left)
-        cuts.append(cut)
-        rights.append(right)
-        starts.append(rs)
-    n_lines = occ["word"].value_counts()
-    out = pd.DataFrame({
-        "word": occ["word"], "themes": occ["themes"], "item_id": occ["item_id"],
-        "source": occ["item_id"].map(sources), "kind": occ["item_id"].map(kinds),
-        "left": lefts, "term": cuts, "right": rights, "start": pd.Series(starts, dtype="int64"),
-        "_n": occ["word"].map(n_lines), "_order": occ["item_id"].map(order), "_end": occ["end"],
-        "_pos": occ["start"],
-    })
-    out = out.sort_values(["_n", "word", "_order", "_pos", "_end"], ascending=[False, True, True, True, True],
-                          kind="stable")
-    return out.reset_index(drop=True)[KWIC_COLUMNS]
+
+def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT) -> pd.DataFrame:
+    """The lines (:data:`KWIC_COLUMNS`) of some rows of a :func:`kwic_index`, cut from the text as written."""
+    if not len(index):
+        return pd.DataFrame(columns=KWIC_COLUMNS)
+    raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
+    rows = index["item"].to_numpy()
+    texts: dict[int, str] = {}
+    lefts, cuts, rights = [], [], []
+    for item, a, b in zip(rows.tolist(), index["raw_start"].tolist(), index["raw_end"].tolist(), strict=True):
+        text = texts.get(item)
+        if text is None:
+            raw = raws[item] if isinstance(raws[item], str) and raws[item] else str(norms[item])
+            text = texts[item] = raw.translate(_BLANKS)
+        lefts.append(text[max(0, a - width):a])
+        cuts.append(text[a:b])
+        rights.append(text[b:b + width])
+    return pd.DataFrame({
+        "word": index["word"].astype(str).to_numpy(), "themes": index["themes"].astype(str).to_numpy(),
+        "item_id": items[Items.item_id].astype(str).to_numpy()[rows],
+        "source": items[Items.source].to_numpy()[rows], "kind": items[Items.kind].to_numpy()[rows],
+        "left": lefts, "term": cuts, "right": rights, "start": index["raw_start"].astype("int64").to_numpy(),
+    }, columns=KWIC_COLUMNS)
+
+
+def kwic_chunks(index: pd.DataFrame, items: pd.DataFrame, *, size: int = 50_000) -> Iterator[pd.DataFrame]:
+    """:func:`kwic_lines` of the whole index, ``size`` rows at a time (for writing the CSV file)."""
+    for i in range(0, max(len(index), 1), size):
+        yield kwic_lines(index.iloc[i:i + size], items)
+
+
+def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
+               top_keywords: int = TOP_KEYWORDS, width: int = CONTEXT) -> pd.DataFrame:
+    """Every line at once (:func:`kwic_index` then :func:`kwic_lines`): for small meetings and tests."""
+    return kwic_lines(kwic_index(items, terms, evidence, top_keywords=top_keywords), items, width=width)
 
 
 def per_word(frame: pd.DataFrame, n: int) -> pd.DataFrame:

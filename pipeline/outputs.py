@@ -8,7 +8,7 @@ outputs by these objects.  A file name appears nowhere else in the code.  A tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -45,8 +45,10 @@ class TableOutput:
     artifact: str = ""
     """Published as the Prefect table artifact ``kyosei-<meeting>-<artifact>`` when set and not empty."""
     artifact_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
-    sheet_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
-    """The rows the workbook's sheet shows (the CSV file has every row); a cut is noted in the 概要 sheet."""
+    full: Callable[[MeetingResult], Iterator[pd.DataFrame]] | None = None
+    """When set, ``get`` is what the workbook shows and the CSV file is written from these chunks (every row), so
+    a long table is never held whole; the cut is noted in the 概要 sheet."""
+    full_rows: Callable[[MeetingResult], int] = lambda r: 0
 
 
 @dataclass(frozen=True)
@@ -201,18 +203,24 @@ KWIC_SHEET_LINES = 200
 """Lines per word on the workbook's KWIC sheet (kwic.csv has them all)."""
 
 
-def _kwic_sheet(frame: pd.DataFrame) -> pd.DataFrame:
-    from pipeline.kwic import per_word
+def _kwic_sheet(r: MeetingResult) -> pd.DataFrame | None:
+    from pipeline.kwic import kwic_lines, per_word
 
-    return per_word(frame, KWIC_SHEET_LINES)
+    return kwic_lines(per_word(r.kwic, KWIC_SHEET_LINES), r.items) if len(r.kwic.columns) else None
 
 
-KWIC = TableOutput("kwic", "kwic.csv", "KWIC", lambda r: r.kwic if len(r.kwic.columns) else None,
+def _kwic_all(r: MeetingResult) -> Iterator[pd.DataFrame]:
+    from pipeline.kwic import kwic_chunks
+
+    return kwic_chunks(r.kwic, r.items)
+
+
+KWIC = TableOutput("kwic", "kwic.csv", "KWIC", _kwic_sheet,
                    "words in context: every occurrence of each theme's evidence words and of the top 30 keywords — "
                    "`word` (as counted: lemma or lexicon form), `themes` (themes this occurrence is evidence for), "
                    "`item_id, source, kind`, `left`, `term`, `right` (about 20 characters each side, from the text as "
                    "written, masked), `start` (position in that text); the workbook's KWIC sheet shows the first "
-                   f"{KWIC_SHEET_LINES} lines of each word", sheet_view=_kwic_sheet)
+                   f"{KWIC_SHEET_LINES} lines of each word", full=_kwic_all, full_rows=lambda r: len(r.kwic))
 REJECTS = TableOutput("rejects", "rejects.csv", "除外行", lambda r: r.inputs.rejects,
                       "every refused input row: `file, row, column, reason, value`", schema=Rejects)
 REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,

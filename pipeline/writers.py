@@ -8,7 +8,7 @@ The caller (the flow) chooses the folder — a temporary one it swaps in afterwa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,13 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
+def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
+    """:func:`write_csv` of a table that comes in parts (one header, the parts' rows in order)."""
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        for n, chunk in enumerate(chunks):
+            safe_frame(chunk).to_csv(f, index=False, header=n == 0, lineterminator="\n")
+
+
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> str:
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
@@ -46,17 +53,20 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     for spec, frame in tables:
         if spec.schema is not None:
             spec.schema.validate(frame)
-        write_csv(frame, folder / spec.file)
+        if spec.full is not None:
+            write_csv_chunks(spec.full(result), folder / spec.file)
+        else:
+            write_csv(frame, folder / spec.file)
         written.append(spec.file)
     for spec in outputs.IMAGES:
         if spec.key in images:
             (folder / spec.file).write_bytes(images[spec.key])
             written.append(spec.file)
-    shown = [(spec, frame, spec.sheet_view(frame).head(WORKBOOK_ROWS)) for spec, frame in tables
+    shown = [(spec, max(len(frame), spec.full_rows(result)), frame.head(WORKBOOK_ROWS)) for spec, frame in tables
              if spec is not outputs.REVIEW]
     sheets = [(spec.sheet, view) for spec, _, view in shown]
-    cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {len(frame):,} 行は {spec.file}）")
-           for spec, frame, view in shown if len(view) < len(frame)]
+    cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {rows:,} 行は {spec.file}）")
+           for spec, rows, view in shown if len(view) < rows]
     (folder / outputs.WORKBOOK.file).write_bytes(
         build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, result.review, date=result.date,
                        images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))

@@ -12,9 +12,12 @@ import pytest
 from flows.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
 from pipeline import outputs
 from pipeline.kwic import (
+    INDEX_COLUMNS,
     KWIC_COLUMNS,
     context,
     find_word,
+    kwic_chunks,
+    kwic_lines,
     kwic_table,
     offset_map,
     per_word,
@@ -56,21 +59,27 @@ def test_context_near_both_ends_and_newlines_shown_as_spaces() -> None:
 
 # ---- the sample meeting (rules only), contexts counted by hand --------------------------------
 
-def test_a_lemma_lists_every_inflected_form(meeting2_result) -> None:
-    k = meeting2_result.kwic
+@pytest.fixture(scope="module")
+def lines(meeting2_result) -> pd.DataFrame:
+    """Every line of the sample meeting (the run keeps the compact index; lines are cut from it)."""
+    return kwic_lines(meeting2_result.kwic, meeting2_result.items)
+
+
+def test_a_lemma_lists_every_inflected_form(meeting2_result, lines: pd.DataFrame) -> None:
+    k = lines
     assert list(k.columns) == KWIC_COLUMNS
-    lines = k[k["word"] == "見守る"]
-    assert list(lines["item_id"]) == ["C12", "C18", "C22", "C31"]      # cards in input order
-    assert list(lines["term"]) == ["見守り", "見守り", "見守り", "見守る"]  # as written, counted as 見守る
-    c12 = lines.iloc[0]
+    mimamoru = k[k["word"] == "見守る"]
+    assert list(mimamoru["item_id"]) == ["C12", "C18", "C22", "C31"]      # cards in input order
+    assert list(mimamoru["term"]) == ["見守り", "見守り", "見守り", "見守る"]  # as written, counted as 見守る
+    c12 = mimamoru.iloc[0]
     # C12 is 「K-Net（要援護者支え合いネットワーク）」+「。」+ its body: 見守り starts at character 50
     assert (c12["left"], c12["right"], c12["start"]) == ("の情報を町会・自治会などと共有し、日頃の",
                                                          "と災害時の安否確認につなげる。", 50)
     assert c12["themes"] == "支え合い" and c12["source"] == "card" and c12["kind"] == "カード"
 
 
-def test_evidence_lines_carry_their_theme_and_the_parentheses_as_written(meeting2_result) -> None:
-    k = meeting2_result.kwic
+def test_evidence_lines_carry_their_theme_and_the_parentheses_as_written(meeting2_result, lines: pd.DataFrame) -> None:
+    k = lines
     c12 = k[(k["word"] == "支え合い") & (k["item_id"] == "C12")].iloc[0]
     assert (c12["left"], c12["term"], c12["right"], c12["themes"]) == (
         "K-Net（要援護者", "支え合い", "ネットワーク）。登録した要援護者の情報を", "支え合い")
@@ -79,8 +88,8 @@ def test_evidence_lines_carry_their_theme_and_the_parentheses_as_written(meeting
     assert f16["themes"] == "就労" and f16["kind"] == "追加すべき視点"
 
 
-def test_lines_are_ordered_by_word_frequency_then_item_then_position(meeting2_result) -> None:
-    k = meeting2_result.kwic
+def test_lines_are_ordered_by_word_frequency_then_item_then_position(meeting2_result, lines: pd.DataFrame) -> None:
+    k = lines
     sizes = k.groupby("word", sort=False).size()
     assert list(sizes) == sorted(sizes, reverse=True)
     assert k["word"].iloc[0] == "支援"                                   # the most frequent word first
@@ -90,12 +99,19 @@ def test_lines_are_ordered_by_word_frequency_then_item_then_position(meeting2_re
         assert keys == sorted(keys)
 
 
-def test_every_line_is_a_real_place_in_the_text_as_written(meeting2_result) -> None:
+def test_every_line_is_a_real_place_in_the_text_as_written(meeting2_result, lines: pd.DataFrame) -> None:
     raw = dict(zip(meeting2_result.items["item_id"], meeting2_result.items["raw_text"], strict=True))
-    for row in meeting2_result.kwic.itertuples():
+    for row in lines.itertuples():
         text = raw[row.item_id]
         assert text[row.start:row.start + len(row.term)] == row.term
         assert text[:row.start].replace("\n", " ").endswith(row.left)
+
+
+def test_the_run_keeps_a_compact_index(meeting2_result, lines: pd.DataFrame) -> None:
+    index = meeting2_result.kwic
+    assert list(index.columns) == INDEX_COLUMNS and len(index) == len(lines)
+    assert str(index["word"].dtype) == "category" and str(index["raw_start"].dtype) == "int32"
+    assert pd.concat(list(kwic_chunks(index, meeting2_result.items, size=100)), ignore_index=True).equals(lines)
 
 
 def test_without_evidence_or_terms_the_table_is_empty_with_its_columns() -> None:

@@ -188,13 +188,13 @@ KWIC_LINES = 40
 
 
 def kwic_section(r: MeetingResult) -> Section:
-    from pipeline.kwic import per_word
+    from pipeline.kwic import kwic_lines, per_word
 
     k = r.kwic
     if not len(k):
         return Section("語の前後（KWIC）", pd.DataFrame(), empty="該当なし", picker="word")
     words = list(dict.fromkeys(k["word"]))
-    shown = per_word(k[k["word"].isin(set(words[:KWIC_WORDS]))], KWIC_LINES)
+    shown = kwic_lines(per_word(k[k["word"].isin(set(words[:KWIC_WORDS]))], KWIC_LINES), r.items)
     cut = len(shown) < len(k)
     return Section(
         "語の前後（KWIC）", shown[["word", "themes", "item_id", "kind", "left", "term", "right"]],
