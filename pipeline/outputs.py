@@ -112,7 +112,8 @@ REPORT_DOCX = DocumentOutput(
     "table of contents), charts, tables with repeated header rows (wide ones on landscape pages), page numbers")
 WORKBOOK = DocumentOutput(
     "workbook", "report.xlsx",
-    "every table below as a sheet (sheet names in `pipeline/outputs.py`; Japanese headers, frozen header row, "
+    "every table below as a sheet, up to 10,000 rows each (the CSV file has every row; the 概要 sheet says what was "
+    "cut) (sheet names in `pipeline/outputs.py`; Japanese headers, frozen header row, "
     "fitted widths, number formats), a 概要 sheet, a 図 sheet with the charts and the **レビュー** sheet; text cells "
     "are always text")
 MANIFEST = DocumentOutput("manifest", "manifest.json",
@@ -199,7 +200,7 @@ TAGGED = TableOutput("tagged", "tagged.csv", "カード・コメント", lambda 
 EVIDENCE = TableOutput("evidence", "evidence.csv", "根拠", lambda r: r.evidence,
                        "one row per item × theme: `terms` and `spans` (`start-end` in the normalised text), "
                        "`source` (`rule:<rule ids>`, `model` or `analyst`), `score`", schema=Evidence)
-KWIC_SHEET_LINES = 200
+KWIC_SHEET_LINES = 50
 """Lines per word on the workbook's KWIC sheet (kwic.csv has them all)."""
 
 

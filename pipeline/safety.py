@@ -22,7 +22,14 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: neutralise_formula(v) if isinstance(v, str) else v)
+            values = out[col]
+            # vectorised test first: most cells start with no formula character and are left as they are
+            try:
+                risky = values.str.startswith(FORMULA_PREFIXES, na=False)
+            except AttributeError:  # an object column without any text (numbers, lists): nothing to neutralise
+                continue
+            if risky.any():
+                out.loc[risky, col] = values[risky].map(neutralise_formula)
     return out
 
 

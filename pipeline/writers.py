@@ -24,7 +24,7 @@ from pipeline.report.word import render_docx
 from pipeline.safety import safe_frame
 from pipeline.workbook import build_workbook
 
-WORKBOOK_ROWS = 50_000
+WORKBOOK_ROWS = 10_000
 """Rows of a table's sheet in the workbook (the レビュー sheet is always whole; the CSV files hold every row):
 a 100,000-comment consultation would otherwise write millions of cells nobody opens."""
 
