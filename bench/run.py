@@ -74,9 +74,37 @@ EMPTY_FLOW = ("from prefect import flow, task\n"
               "empty()\n")
 
 
-def overhead(repeats: int = 3) -> dict[str, float]:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``prefect server start`` on a free local port (its own PREFECT_HOME); returns the process and its API URL."""
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("the Prefect server did not start")
+
+
+def overhead(repeats: int = 3, *, server: bool = False) -> dict[str, float]:
     """Seconds of ``kyosei run`` on the 22 May sample meeting and of an empty one-task Prefect flow, each a fresh
-    process against its own temporary Prefect server (median of ``repeats``); kyosei's overhead is the difference."""
+    process (median of ``repeats``); kyosei's overhead is the difference.  Without ``server`` each process starts its
+    own temporary Prefect server (ephemeral mode); with it both talk to one running ``prefect server start``."""
     import os
     import statistics
 
@@ -88,19 +116,30 @@ def overhead(repeats: int = 3) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "PREFECT_LOGGING_LEVEL": "WARNING"}
-        kyosei = [str(Path(sys.executable).parent / "kyosei"), "run", "data/meetings/2024-05-22", "--quiet",
-                  "--out-root", str(Path(tmp) / "out")]
-        timed([sys.executable, "-c", EMPTY_FLOW], env)                     # first start creates the database
-        empty = statistics.median(timed([sys.executable, "-c", EMPTY_FLOW], env) for _ in range(repeats))
-        meeting = statistics.median(timed(kyosei, env) for _ in range(repeats))
+        env.pop("PREFECT_API_URL", None)
+        proc = None
+        if server:
+            proc, env["PREFECT_API_URL"] = _start_server(env)
+        try:
+            kyosei = [str(Path(sys.executable).parent / "kyosei"), "run", "data/meetings/2024-05-22", "--quiet",
+                      "--out-root", str(Path(tmp) / "out")]
+            timed([sys.executable, "-c", EMPTY_FLOW], env)                 # first start creates the database
+            timed(kyosei, env)                                             # and the first run warms the disk cache
+            empty = statistics.median(timed([sys.executable, "-c", EMPTY_FLOW], env) for _ in range(repeats))
+            meeting = statistics.median(timed(kyosei, env) for _ in range(repeats))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
     return {"empty_flow_s": round(empty, 2), "meeting_s": round(meeting, 2), "overhead_s": round(meeting - empty, 2)}
 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--overhead":
-        r = overhead()
-        print(f"empty one-task flow {r['empty_flow_s']} s, sample meeting (kyosei run) {r['meeting_s']} s: "
-              f"meeting overhead over an empty flow {r['overhead_s']} s")
+        for server, mode in ((True, "with a running Prefect server"), (False, "ephemeral (a temporary server per run)")):
+            r = overhead(server=server)
+            print(f"{mode}: empty one-task flow {r['empty_flow_s']} s, sample meeting (kyosei run) {r['meeting_s']} s: "
+                  f"meeting overhead over an empty flow {r['overhead_s']} s")
         return 0
     if argv and argv[0] == "--one":
         print(json.dumps(one(int(argv[1]))))

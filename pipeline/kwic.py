@@ -213,7 +213,7 @@ def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT
         text = texts.get(item)
         if text is None:
             raw = raws[item] if isinstance(raws[item], str) and raws[item] else str(norms[item])
-            text = texts[item] = raw.translate(_BLANKS)
+            text = texts[item] = raw.translate(_BLANKS) if ("\n" in raw or "\r" in raw or "\t" in raw) else raw
         lefts.append(text[max(0, a - width):a])
         cuts.append(text[a:b])
         rights.append(text[b:b + width])

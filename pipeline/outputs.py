@@ -226,7 +226,8 @@ REJECTS = TableOutput("rejects", "rejects.csv", "除外行", lambda r: r.inputs.
                       "every refused input row: `file, row, column, reason, value`", schema=Rejects)
 REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
                      "the レビュー sheet's rows (one per suggested theme tag, measure link and perspective); the "
-                     "workbook's last sheet, with a drop-down for 判定")
+                     "workbook's last sheet, with a drop-down for 判定 (beyond 20,000 rows the sheet keeps every perspective and "
+                     "measure link and the first theme tags; this file has them all)")
 
 TABLES: tuple[TableOutput, ...] = (
     VOTES_BY_CARD, VOTES_BY_MEASURE, VOTES_BY_PILLAR, VOTES_BY_DEPARTMENT, CARDS_BY_MEASURE, CARDS_UNLINKED,

@@ -90,6 +90,18 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
     return pd.DataFrame(out, columns=REVIEW_COLUMNS)
 
 
+def review_sheet(review: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """The レビュー sheet's rows: all of them up to ``max_rows``; beyond, every new perspective and measure link and
+    the first theme tags up to ``max_rows`` (in their order) — a person reviews the suggestions, not 100,000 tags,
+    and ``review.csv`` keeps every row."""
+    if len(review) <= max_rows:
+        return review
+    is_theme = (review[R_KIND] == KIND_LABELS["theme"]).to_numpy()
+    room = max(0, max_rows - int((~is_theme).sum()))
+    keep = ~is_theme | (is_theme.cumsum() <= room)
+    return review[keep].reset_index(drop=True)
+
+
 def _perspective_items(perspectives: pd.DataFrame, perspective_id: str) -> str:
     """A perspective is identified by its supporting items, joined with '+' (the key uses '|')."""
     row = perspectives[perspectives["perspective_id"] == perspective_id]

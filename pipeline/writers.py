@@ -21,12 +21,15 @@ from pipeline.manifest import report_summary
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
+from pipeline.review import review_sheet
 from pipeline.safety import safe_frame
 from pipeline.workbook import build_workbook
 
 WORKBOOK_ROWS = 10_000
-"""Rows of a table's sheet in the workbook (the レビュー sheet is always whole; the CSV files hold every row):
+"""Rows of a table's sheet in the workbook (the CSV files hold every row):
 a 100,000-comment consultation would otherwise write millions of cells nobody opens."""
+REVIEW_ROWS = 20_000
+"""Rows of the レビュー sheet (:func:`pipeline.review.review_sheet`: every perspective and measure link kept)."""
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -67,8 +70,13 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     sheets = [(spec.sheet, view) for spec, _, view in shown]
     cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {rows:,} 行は {spec.file}）")
            for spec, rows, view in shown if len(view) < rows]
+    review = review_sheet(result.review, REVIEW_ROWS)
+    if len(review) < len(result.review):
+        cut.append((f"{outputs.REVIEW.sheet} シート",
+                    f"{len(review):,} 行を表示しています（新たな視点と施策の紐づけはすべて、テーマの提案は先頭から。全 "
+                    f"{len(result.review):,} 行は {outputs.REVIEW.file}）"))
     (folder / outputs.WORKBOOK.file).write_bytes(
-        build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, result.review, date=result.date,
+        build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, review, date=result.date,
                        images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))
     ctx = build_report(result, images, summary)
     markdown = render_markdown(ctx)

@@ -20,6 +20,7 @@ from pipeline.review import (
     link_overrides,
     read_review_sheet,
     review_rows,
+    review_sheet,
     training_labels,
 )
 from pipeline.workbook import build_workbook
@@ -187,3 +188,13 @@ def test_review_rows_beyond_one_sheet_continue_and_are_read_back(tmp_path: Path)
     assert sheet[["row", "sheet"]].values.tolist()[-2:] == [["2", "レビュー (3)"], ["3", "レビュー (3)"]]
     _, problems = parse(sheet)
     assert len(problems) == 1 and str(problems[0]).startswith("レビュー (3) 2行目 / sheet レビュー (3) row 2:")
+
+
+def test_a_long_review_sheet_keeps_every_perspective_and_link_and_the_first_theme_tags() -> None:
+    kinds = ["テーマ"] * 5 + ["施策の紐づけ"] * 2 + ["テーマ"] * 3 + ["新たな視点"]
+    review = pd.DataFrame({c: [f"{c}{n}" for n in range(len(kinds))] for c in REVIEW_COLUMNS}).assign(種類=kinds)
+    assert review_sheet(review, 11).equals(review)                      # short enough: whole
+    cut = review_sheet(review, 6)
+    assert list(cut["種類"]) == ["テーマ", "テーマ", "テーマ", "施策の紐づけ", "施策の紐づけ", "新たな視点"]
+    assert list(cut["キー"]) == ["キー0", "キー1", "キー2", "キー5", "キー6", "キー10"]   # in the sheet's order
+    assert list(review_sheet(review, 2)["種類"]) == ["施策の紐づけ", "施策の紐づけ", "新たな視点"]  # never a perspective lost
