@@ -93,7 +93,7 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
 def review_sheet(review: pd.DataFrame, max_rows: int) -> pd.DataFrame:
     """The レビュー sheet's rows: all of them up to ``max_rows``; beyond, every new perspective and measure link and
     the first theme tags up to ``max_rows`` (in their order) — a person reviews the suggestions, not 100,000 tags,
-    and ``review.csv`` keeps every row."""
+    and the review table file keeps every row."""
     if len(review) <= max_rows:
         return review
     is_theme = (review[R_KIND] == KIND_LABELS["theme"]).to_numpy()
