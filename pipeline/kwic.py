@@ -151,19 +151,21 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     evidence.  Order: words by their number of occurrences (most first), then as the items came, then position.
     """
     ev = _evidence_rows(evidence)
-    t = terms[["item_id", "term", "start", "end"]].drop_duplicates(["item_id", "start", "end"])
-    t = t.astype({"item_id": str})
+    cols = ["item_id", "start", "end", "term"]
+    first = ~terms.duplicated(["item_id", "start", "end"]).to_numpy()  # the word counted at a place: its first term
     if len(ev):
-        ev = ev.merge(t, on=["item_id", "start", "end"], how="left")
+        at_ev = terms.loc[first, cols].merge(ev[["item_id", "start", "end"]].drop_duplicates(), how="inner")
+        ev = ev.merge(at_ev.astype({"item_id": str}), on=["item_id", "start", "end"], how="left")
         ev["word"] = ev["term"].where(ev["term"].notna(), ev["ev_term"]).astype(str)
     else:
         ev = ev.assign(word=pd.Series(dtype=str))
     content = terms[~terms["stopword"].astype(bool).to_numpy()] if "stopword" in terms.columns else terms
-    counts = content.drop_duplicates(["item_id", "term"])["term"].value_counts()
+    counts = content.groupby("term", sort=False)["item_id"].nunique()
     keywords = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_keywords]
     words = set(ev["word"]) | {w for w, _ in keywords}
-    occ = pd.concat([t.loc[t["term"].isin(words), ["item_id", "start", "end", "term"]].rename(columns={"term": "word"}),
-                     ev[["item_id", "start", "end", "word"]]], ignore_index=True)
+    hits = terms.loc[first & terms["term"].isin(words).to_numpy(), cols].rename(columns={"term": "word"})
+    occ = pd.concat([hits.astype({"item_id": str}), ev[["item_id", "start", "end", "word"]]], ignore_index=True)
+    del hits
     occ = occ.drop_duplicates(["item_id", "start", "end", "word"])
     themes_at: dict[tuple[str, int, int], list[str]] = {}
     for key_theme in zip(ev["item_id"], ev["start"], ev["end"], ev["theme"], strict=True):
