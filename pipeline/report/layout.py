@@ -9,6 +9,7 @@ images are the ones :func:`pipeline.outputs.images` drew for the files.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,6 +41,9 @@ def summary_group(r: MeetingResult) -> Group:
         ("会議", r.inputs.meta.get("title", r.meeting_id)),
         ("シリーズ", r.inputs.series + (f"（以前の会議: {'、'.join(r.earlier_ids)}）" if r.earlier_ids
                                         else "（以前の会議はありません）")),
+        *([("コードブック", "＋".join(Path(f).name for f in r.codebook_files)
+            + ("（分野のテーマに、地域の追加分を重ねています）" if len(r.codebook_files) > 1 else ""))]
+          if r.codebook_files else []),
         ("カード", f"{int((items[Items.source] == 'card').sum())}枚"),
         ("コメント", f"{int((items[Items.source] == 'feedback').sum())}件"),
         ("入力行 / 取込 / 除外", f"{totals['rows_in']} / {totals['rows_ok']} / {totals['rows_rejected']}"),
