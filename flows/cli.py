@@ -629,12 +629,13 @@ def cmd_revise(args: argparse.Namespace) -> int:
     """Accepted perspectives → measures_draft.csv / .xlsx beside the meeting's outputs (or in ``--out``)."""
     import json
 
+    from pipeline.codebook import load_codebook
     from pipeline.ingest import load_measures
     from pipeline.matching import content_terms
     from pipeline.outputs import MANIFEST, MEASURES_DRAFT, MEASURES_DRAFT_XLSX
     from pipeline.review import load_decisions
     from pipeline.revision import revise_outputs
-    from pipeline.tokenise import Tokeniser, load_lexicon, load_stopwords
+    from pipeline.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon, load_stopwords
     from pipeline.workbook import table_workbook
     from pipeline.writers import write_csv
 
@@ -642,8 +643,14 @@ def cmd_revise(args: argparse.Namespace) -> int:
     if not manifest.is_file():
         raise KyoseiError(f"{args.out_dir}: 会議の出力フォルダではありません（{MANIFEST.file} がない）/ not a meeting's "
                           "output folder; give outputs/<meeting id>")
-    measures_path = args.measures or Path(json.loads(manifest.read_text(encoding="utf-8"))["parameters"]["measures"])
-    tokeniser = Tokeniser(lexicon=load_lexicon(args.lexicon) if args.lexicon.is_file() else None)
+    params = json.loads(manifest.read_text(encoding="utf-8"))["parameters"]
+    measures_path = args.measures or Path(params["measures"])
+    lexicon = load_lexicon(args.lexicon) if args.lexicon.is_file() else Lexicon()
+    codebook = Path(params.get("codebook") or "")
+    if codebook.is_file():  # the words the run's codebook (and its layers) kept whole, as the run read them
+        book = load_codebook(codebook, layers=_layers_of_run(args.out_dir))
+        lexicon = extend_lexicon(lexicon, book.terms, book.synonyms, file=str(codebook))
+    tokeniser = Tokeniser(lexicon=lexicon)
     stop = load_stopwords(args.stopwords) if args.stopwords.is_file() else frozenset()
     draft = revise_outputs(args.out_dir, load_decisions(args.decisions), load_measures(measures_path),
                            terms=lambda text: content_terms(tokeniser, text, stop))
