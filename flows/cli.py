@@ -572,18 +572,14 @@ def cmd_codebook_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _display_width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _fit(text: str, width: int, *, right: bool) -> str:
+    from pipeline.report.render import display_width
+
     """``text`` cut to ``width`` columns (full-width characters count two) and padded: right-aligned for a left
     context, so every occurrence of the word lines up in one column."""
-    while _display_width(text) > width:
+    while display_width(text) > width:
         text = text[1:] if right else text[:-1]
-    pad = " " * (width - _display_width(text))
+    pad = " " * (width - display_width(text))
     return pad + text if right else text + pad
 
 
@@ -592,6 +588,7 @@ def cmd_kwic(args: argparse.Namespace) -> int:
 
     from pipeline.kwic import find_word, search_texts, sort_lines
     from pipeline.outputs import KWIC, TAGGED
+    from pipeline.report.render import display_width
 
     path = args.out_dir / KWIC.file
     if not path.is_file():
@@ -612,8 +609,8 @@ def cmd_kwic(args: argparse.Namespace) -> int:
     total = len(lines)
     if args.limit > 0:
         lines = lines.head(args.limit)
-    id_width = max(_display_width(str(i)) for i in lines["item_id"])
-    kind_width = min(16, max(_display_width(str(k)) for k in lines["kind"]))
+    id_width = max(display_width(str(i)) for i in lines["item_id"])
+    kind_width = min(16, max(display_width(str(k)) for k in lines["kind"]))
     for item_id, kind, left, term, right, themes in zip(lines["item_id"], lines["kind"], lines["left"], lines["term"],
                                                         lines["right"], lines["themes"], strict=True):
         label = f"{_fit(str(item_id), id_width, right=False)} {_fit(str(kind), kind_width, right=False)}"

@@ -1,10 +1,10 @@
 """Words in context (KWIC, a concordance): every occurrence of a word with its left and right context.
 
 Analysts decide what a word means in their city by reading it where it was written (KH Coder's most used
-view).  :func:`kwic_table` lists, for each theme's evidence words and the meeting's top keywords, every place
-the word occurs: item id, source and kind, about :data:`CONTEXT` characters left and right, and the themes for
-which that occurrence counted as evidence.  Positions come from the analysis (token offsets in the normalised
-text); the contexts are cut from the text **as written** (masked), through :func:`offset_map`.
+view).  :func:`kwic_index` finds, for each theme's evidence words and the meeting's top keywords, every place
+the word occurs and the themes for which it counted as evidence; :func:`kwic_lines` cuts each place's line: item
+id, source and kind, about :data:`CONTEXT` characters left and right.  Positions come from the analysis (token
+offsets in the normalised text) and are mapped to the text **as written** (masked) through :func:`offset_map`.
 
 Pure: frames in, a frame out.
 """
@@ -116,10 +116,19 @@ def context(raw: str, norm: str, spans: Sequence[tuple[int, int]], *,
     return [_cut(raw, m, start, end, width) for start, end in spans]
 
 
+def _raw_span(m: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    """A span of the normalised text as a span of the raw text, through an :func:`offset_map`."""
+    a = m[min(start, len(m) - 1)]
+    return a, (m[end - 1] + 1 if end > start else a)
+
+
+def _slices(text: str, a: int, b: int, width: int) -> tuple[str, str, str]:
+    return text[max(0, a - width):a], text[a:b], text[b:b + width]
+
+
 def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[str, str, str, int]:
-    rs = m[min(start, len(m) - 1)]
-    re_ = m[end - 1] + 1 if end > start else rs
-    return _clean(raw[max(0, rs - width):rs]), _clean(raw[rs:re_]), _clean(raw[re_:re_ + width]), rs
+    a, b = _raw_span(m, start, end)
+    return (*_slices(_clean(raw), a, b, width), a)
 
 
 def _evidence_rows(evidence: pd.DataFrame) -> pd.DataFrame:
@@ -192,9 +201,9 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
             norm = str(norms[item])
             raw = raws[item] if isinstance(raws[item], str) and raws[item] else norm
             m = offset_map(raw, norm)
-        a = m[min(start, len(m) - 1)]
+        a, b = _raw_span(m, start, end)
         rs.append(a)
-        re_.append(m[end - 1] + 1 if end > start else a)
+        re_.append(b)
     occ = occ.assign(raw_start=pd.array(rs, dtype="int32"), raw_end=pd.array(re_, dtype="int32"))
     n_lines = occ["word"].map(occ["word"].value_counts())
     occ = occ.assign(_n=n_lines).sort_values(["_n", "word", "item", "start", "end"],
@@ -215,10 +224,11 @@ def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT
         text = texts.get(item)
         if text is None:
             raw = raws[item] if isinstance(raws[item], str) and raws[item] else str(norms[item])
-            text = texts[item] = raw.translate(_BLANKS) if ("\n" in raw or "\r" in raw or "\t" in raw) else raw
-        lefts.append(text[max(0, a - width):a])
-        cuts.append(text[a:b])
-        rights.append(text[b:b + width])
+            text = texts[item] = _clean(raw) if ("\n" in raw or "\r" in raw or "\t" in raw) else raw
+        left, cut, right = _slices(text, a, b, width)
+        lefts.append(left)
+        cuts.append(cut)
+        rights.append(right)
     return pd.DataFrame({
         "word": index["word"].astype(str).to_numpy(), "themes": index["themes"].astype(str).to_numpy(),
         "item_id": items[Items.item_id].astype(str).to_numpy()[rows],

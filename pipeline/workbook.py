@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.report import label_for
+from pipeline.report.render import display_width
 from pipeline.review import (
     DECISIONS,
     MEETING_ID_LABEL,
@@ -44,11 +44,6 @@ def _parts(name: str, frame: pd.DataFrame, max_rows: int) -> list[tuple[str, pd.
         return [(name, frame)]
     return [(name if k == 0 else f"{name[:25]} ({k + 1})", frame.iloc[i:i + max_rows])
             for k, i in enumerate(range(0, len(frame), max_rows))]
-
-
-def _width(value: object) -> int:
-    s = str(value)
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
 def _number_format(value: object) -> str:
@@ -90,11 +85,11 @@ def _sheet(wb: Any, styles: _Styles, title: str, frame: pd.DataFrame, *, labels:
     """Write one table as a sheet, row by row (constant-memory mode keeps 100k-row tables out of memory)."""
     ws = wb.add_worksheet(title[:31])
     headers = [label_for(c) if labels else c for c in frame.columns]
-    widths = [_width(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for j, col in enumerate(frame.columns):
         sample = frame[col].head(2000)
         if len(sample):
-            widths[j] = max(widths[j], max(_width(v) for v in sample))
+            widths[j] = max(widths[j], max(display_width(v) for v in sample))
         width = max(min(MAX_WIDTH, widths[j] + 2), (min_width or {}).get(col, 0))
         ws.set_column(j, j, width, None, {"hidden": col in hidden})
     ws.freeze_panes(1, 0)

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import io
 import re
-import unicodedata
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pipeline.report.render import ReportContext, Section, cell_text, label_for
+from pipeline.report.render import ReportContext, Section, cell_text, display_width, label_for
 
 BODY_FONT = "游明朝"
 HEADING_FONT = "游ゴシック"
@@ -45,16 +44,12 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _units(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[object]], total_cm: float) -> list[float]:
     """Column widths (cm) summing to ``total_cm``: each column's natural width (its longest cell, at most 40
     half-width units); when they do not fit, short columns keep theirs and long text columns share the rest."""
     natural = []
     for n, name in enumerate(header):
-        longest = max([_units(w) for w in name.split()] + [min(40, _units(cell_text(r[n]))) for r in rows] + [2])
+        longest = max([display_width(w) for w in name.split()] + [min(40, display_width(cell_text(r[n]))) for r in rows] + [2])
         natural.append(longest * CM_PER_UNIT + CELL_PADDING_CM)
     if sum(natural) <= total_cm:
         scale = total_cm / sum(natural)
