@@ -372,7 +372,7 @@ def _quiet_tracebacks() -> None:
 
 
 class _StageLines(logging.Handler):
-    """Prints the stage messages of ``kyosei.progress`` as one line each (「3/8 正規化・形態素解析・ルール照合
+    """Prints the stage messages of ``kyosei.progress`` as one line each (「2/7 個人情報のマスク・正規化・形態素解析・ルール照合
     76 件 … 1.2 秒」), then the run's summary lines."""
 
     def __init__(self) -> None:

@@ -1,7 +1,7 @@
 """The meeting analysis: one function, :func:`analyse`, from validated inputs to one frozen result.
 
-    inputs ──mask──▶ raw items ──map(item_batch)──▶ items, keyword rows, content terms, rule evidence,
-                                                    measure similarity                (one tokenisation)
+    inputs ──mask cards, replies, attributes──▶ raw items ──map(item_batch)──▶ items (comments masked), keyword
+                  rows, content terms, rule evidence, measure similarity         (one tokenisation per item)
            ──────────▶ tallies
     evidence + decisions ──▶ themes ──▶ measure scores, matches, coverage ──▶ clusters ──▶ perspectives
     everything ──▶ MeetingResult (every table computed once; pipeline.outputs says where each one goes)
@@ -15,6 +15,7 @@ about Prefect: the flow reads the inputs and models, calls ``analyse`` and write
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +29,7 @@ from pipeline.kwic import kwic_index
 from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
-from pipeline.normalise import normalise_items, raw_items
+from pipeline.normalise import normalise_text, raw_items
 from pipeline.notices import input_notices
 from pipeline.perspectives import (
     EarlierMeeting,
@@ -39,7 +40,7 @@ from pipeline.perspectives import (
     theme_links,
     theme_trend,
 )
-from pipeline.pii import mask_inputs
+from pipeline.pii import mask_analysed, mask_inputs
 from pipeline.review import (
     LOG_COLUMNS,
     Change,
@@ -52,7 +53,7 @@ from pipeline.review import (
     review_rows,
 )
 from pipeline.revision import accepted, accepted_card_links, gap_closure, revise_measures, shared_keywords
-from pipeline.schemas import FEEDBACK_KINDS, Cards, Items, Measures
+from pipeline.schemas import FEEDBACK_KINDS, Cards, Feedback, Items, Measures
 from pipeline.tables import tagged_table, top_keywords
 from pipeline.tagging import EVIDENCE_COLUMNS, themes_by_item
 from pipeline.tokenise import item_terms
@@ -64,7 +65,7 @@ MATCH_THRESHOLD = 0.3
 """Minimum measure score for a comment to count as supporting a measure (see pipeline.matching)."""
 
 STAGES: dict[str, str] = {
-    "mask_pii": "個人情報のマスク", "items": "正規化・形態素解析・ルール照合", "tally": "投票の集計",
+    "items": "個人情報のマスク・正規化・形態素解析・ルール照合", "tally": "投票の集計",
     "themes": "テーマの確定（判定の反映）", "match": "施策案との照合", "perspectives": "クラスタと新たな視点",
 }
 """The analysis stages in order, with the label the progress bar shows (reported through ``on_stage``)."""
@@ -75,15 +76,30 @@ PARALLEL_FROM = 5000
 """Items from which :func:`auto_map` spreads the item batches over the machine's cores."""
 
 
+_WORKER_FN: Callable[[pd.DataFrame], ItemBatch] | None = None
+
+
+def _set_worker_fn(fn: Callable[[pd.DataFrame], ItemBatch]) -> None:
+    global _WORKER_FN
+    _WORKER_FN = fn
+
+
+def _call_worker_fn(batch: pd.DataFrame) -> ItemBatch:
+    assert _WORKER_FN is not None
+    return _WORKER_FN(batch)
+
+
 def process_map(workers: int) -> Map:
     """``map`` over a pool of ``workers`` processes (spawned: safe beside the threads of a Prefect run, and the
-    same on Windows); results in input order, so the outputs are byte-identical to the serial run."""
+    same on Windows); results in input order, so the outputs are byte-identical to the serial run.  ``fn`` (the
+    models and their caches) goes to each worker once, when it starts; each task carries only its batch."""
     def run(fn: Callable[[pd.DataFrame], ItemBatch], batches: Iterable[pd.DataFrame]) -> list[ItemBatch]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(fn, batches))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_set_worker_fn, initargs=(fn,)) as pool:
+            return list(pool.map(_call_worker_fn, batches))
     return run
 
 
@@ -220,22 +236,34 @@ class MeetingResult:
 class ItemBatch:
     """What one batch of items yields from a single tokenisation of each text."""
 
-    items: pd.DataFrame                 # Items (normalised)
+    items: pd.DataFrame                 # Items (normalised; comments masked)
     terms: pd.DataFrame                 # keyword candidate occurrences
     content: dict[str, list[str]]       # text → content terms (matching, clustering, perspectives)
     evidence: pd.DataFrame              # rule (and learned-layer) evidence
     similarity: np.ndarray              # items × measures, cosine of TF-IDF vectors
+    masks: dict[str, int] = field(default_factory=dict)  # personal data masked in the comments, by type
 
 
-def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher) -> ItemBatch:
+def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool = False) -> ItemBatch:
     """Raw items (``text`` empty) → :class:`ItemBatch`: normalise each text, tokenise it once, and derive
     from those tokens the keyword rows, the content terms, the theme evidence and the measure similarity.
+    With ``mask``, each comment's personal data is masked with that same parse (:func:`pipeline.pii.mask_analysed`);
+    cards come masked already.
 
     A plain function of its arguments, so ``map`` may run it in another process."""
-    items = normalise_items(raw)
     tok, stop = models.tokeniser, models.stopwords
-    texts = list(items[Items.text])
-    tokens = [tok.tokens(t) for t in texts]
+    counts: Counter[str] = Counter()
+    written, texts, tokens = [], [], []
+    for source, text in zip(raw[Items.source], raw[Items.raw_text], strict=True):
+        if mask and source == "feedback":
+            text, norm, tk = mask_analysed(text, tok, counts)
+        else:
+            norm = normalise_text(text)
+            tk = tok.tokens(norm)
+        written.append(text)
+        texts.append(norm)
+        tokens.append(tk)
+    items = Items.validate(raw.assign(**{Items.raw_text: written, Items.text: texts}).astype(str))
     comps = [tok.compounds(tk) for tk in tokens]
     terms = item_terms(items, tokeniser=tok, stopwords=stop, tokens=tokens, compounds=comps)
     content = {text: content_terms(tok, text, stop, tokens=tk, compounds=cp)
@@ -244,7 +272,7 @@ def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher) ->
     evidence = models.tagger.tag(items, tokens=tokens if shared else None, compounds=comps if shared else None)
     if matcher.terms is not None:
         matcher.terms.seed(content)
-    return ItemBatch(items, terms, content, evidence, matcher.similarity(texts))
+    return ItemBatch(items, terms, content, evidence, matcher.similarity(texts), dict(counts))
 
 
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -408,17 +436,23 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     is called with each name of :data:`STAGES` as it completes and a short Japanese line of what it found
     (for the terminal: 「152 件」「新たな視点 6 件」)."""
     masks: dict[str, int] | None = None
-    if options.mask_pii:
-        inputs, masks = mask_inputs(inputs, models.tokeniser)
-    on_stage("mask_pii", f"{sum(masks.values())} 箇所を伏せました" if masks is not None else "伏せていません（--no-mask）")
+    if options.mask_pii:  # all but the comments' text, which the item pass masks with its own parse
+        inputs, masks = mask_inputs(inputs, models.tokeniser, comment_text=False)
 
     codebook = models.codebook
     cache = TermCache(models.tokeniser, models.stopwords)
     matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords, threshold=MATCH_THRESHOLD,
                              terms=cache).fit(inputs.measures)
-    work = functools.partial(item_batch, models=models, matcher=matcher)
+    work = functools.partial(item_batch, models=models, matcher=matcher, mask=options.mask_pii)
     batches = list(map(work, _batches(raw_items(inputs.cards, inputs.feedback), options.batch_size)))
     items = Items.validate(_concat([b.items for b in batches]))
+    if masks is not None:
+        for b in batches:
+            for kind, n in b.masks.items():
+                masks[kind] += n
+        if inputs.feedback is not None:  # the comments as masked by the item pass (same rows, same order)
+            written = items.loc[items[Items.source] == "feedback", Items.raw_text].to_numpy()
+            inputs = replace(inputs, feedback=inputs.feedback.assign(**{Feedback.text: written}))
     terms = _concat([b.terms for b in batches])
     for b in batches:
         cache.seed(b.content)
@@ -426,7 +460,9 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     raw_evidence = _concat([b.evidence for b in batches], EVIDENCE_COLUMNS)
     del batches
     on_stage("items", f"{len(items)} 件（カード {int((items[Items.source] == 'card').sum())}、"
-                      f"コメント {int((items[Items.source] == 'feedback').sum())}）")
+                      f"コメント {int((items[Items.source] == 'feedback').sum())}）、"
+                      + (f"個人情報 {sum(masks.values())} 箇所を伏せました" if masks is not None
+                         else "個人情報は伏せていません（--no-mask）"))
 
     tallies = tally_meeting(inputs)
     on_stage("tally", "、".join(f"{n}回目 {b} 票" for n, b in tallies.round_totals.items()) or "投票なし")

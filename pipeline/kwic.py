@@ -11,13 +11,13 @@ Pure: frames in, a frame out.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
+from pipeline.normalise import offset_map, raw_span
 from pipeline.schemas import Items
 
 CONTEXT = 20
@@ -32,79 +32,6 @@ _BLANKS = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
 """Line breaks and tabs shown as spaces in a line of context (one character each, so positions stay)."""
 
 
-class _CharNFKC(dict[str, str]):
-    """Each character's NFKC form, computed once (a meeting's texts use a few thousand characters)."""
-
-    def __missing__(self, c: str) -> str:
-        self[c] = unicodedata.normalize("NFKC", c)
-        return self[c]
-
-
-_NFKC = _CharNFKC()
-
-
-def offset_map(raw: str, norm: str) -> list[int]:
-    """For each position ``0..len(norm)`` of the normalised text, the position in the raw text it came from.
-
-    Each raw character is NFKC-normalised on its own (so ``㈱`` → ``(株)`` maps back to one character); when
-    that equals ``norm`` the map is direct, otherwise the two are aligned (spaces removed, repeated marks
-    folded, punctuation changed by normalisation) and positions between aligned blocks follow the last one."""
-    if len(raw) == len(norm) and unicodedata.normalize("NFKC", raw) == norm:
-        return list(range(len(raw) + 1))  # each character normalised on its own, in place (the usual case)
-    parts = [_NFKC[c] for c in raw]
-    exp = "".join(parts)
-    if len(exp) == len(raw):
-        back: list[int] = list(range(len(raw)))
-    else:
-        back = [j for j, p in enumerate(parts) for _ in p]
-    if exp == norm:
-        return [*back, len(raw)]
-    walked = _walk(exp, back, norm, len(raw))
-    if walked is not None:
-        return walked
-    out = [-1] * (len(norm) + 1)
-    matcher = difflib.SequenceMatcher(None, exp, norm, autojunk=False)
-    for a, b, size in matcher.get_matching_blocks():
-        for k in range(size):
-            out[b + k] = back[a + k]
-    last = 0
-    for i in range(len(norm)):
-        if out[i] < 0:
-            out[i] = min(last, len(raw))
-        else:
-            last = out[i] + 1
-    out[len(norm)] = len(raw)
-    return out
-
-
-def _walk(exp: str, back: Sequence[int], norm: str, raw_len: int) -> list[int] | None:
-    """Align by walking both texts once, the way normalisation changes a text: a space, an invisible or a repeated
-    character dropped, a character replaced, rarely one inserted.  ``None`` when more than a tenth of the
-    normalised text had to be guessed (then :func:`offset_map` aligns with difflib)."""
-    out = [raw_len] * (len(norm) + 1)
-    i = j = guessed = 0
-    n, m = len(exp), len(norm)
-    while j < m and i < n:
-        c = exp[i]
-        if c == norm[j]:
-            out[j] = back[i]
-            i += 1
-            j += 1
-        elif c.isspace() or not c.isprintable() or (i and c == exp[i - 1]):
-            i += 1
-        elif j + 1 < m and c == norm[j + 1]:
-            out[j] = back[i]
-            j += 1
-            guessed += 1
-        else:
-            out[j] = back[i]
-            i += 1
-            j += 1
-            guessed += 1
-    guessed += m - j
-    return out if guessed * 10 <= m else None
-
-
 def _clean(text: str) -> str:
     return text.translate(_BLANKS)
 
@@ -116,18 +43,12 @@ def context(raw: str, norm: str, spans: Sequence[tuple[int, int]], *,
     return [_cut(raw, m, start, end, width) for start, end in spans]
 
 
-def _raw_span(m: Sequence[int], start: int, end: int) -> tuple[int, int]:
-    """A span of the normalised text as a span of the raw text, through an :func:`offset_map`."""
-    a = m[min(start, len(m) - 1)]
-    return a, (m[end - 1] + 1 if end > start else a)
-
-
 def _slices(text: str, a: int, b: int, width: int) -> tuple[str, str, str]:
     return text[max(0, a - width):a], text[a:b], text[b:b + width]
 
 
 def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[str, str, str, int]:
-    a, b = _raw_span(m, start, end)
+    a, b = raw_span(m, start, end)
     return (*_slices(_clean(raw), a, b, width), a)
 
 
@@ -201,7 +122,7 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
             norm = str(norms[item])
             raw = raws[item] if isinstance(raws[item], str) and raws[item] else norm
             m = offset_map(raw, norm)
-        a, b = _raw_span(m, start, end)
+        a, b = raw_span(m, start, end)
         rs.append(a)
         re_.append(b)
     occ = occ.assign(raw_start=pd.array(rs, dtype="int32"), raw_end=pd.array(re_, dtype="int32"))

@@ -7,8 +7,10 @@ for letters spaced out by PDF extraction (``K - N e t`` → ``K-Net``).
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import neologdn
 import pandas as pd
@@ -109,6 +111,90 @@ def normalise_text(text: str, *, tilde: str = "normalize", repeat: int | None = 
         if s == before:
             break
     return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions: from the normalised text back to the text as written
+# ---------------------------------------------------------------------------------------------
+
+
+class _CharNFKC(dict[str, str]):
+    """Each character's NFKC form, computed once (a meeting's texts use a few thousand characters)."""
+
+    def __missing__(self, c: str) -> str:
+        self[c] = unicodedata.normalize("NFKC", c)
+        return self[c]
+
+
+_NFKC = _CharNFKC()
+
+
+def offset_map(raw: str, norm: str) -> list[int]:
+    """For each position ``0..len(norm)`` of the normalised text, the position in the raw text it came from.
+
+    Each raw character is NFKC-normalised on its own (so ``㈱`` → ``(株)`` maps back to one character); when
+    that equals ``norm`` the map is direct, otherwise the two are aligned (spaces removed, repeated marks
+    folded, punctuation changed by normalisation) and positions between aligned blocks follow the last one."""
+    if len(raw) == len(norm) and unicodedata.normalize("NFKC", raw) == norm:
+        return list(range(len(raw) + 1))  # each character normalised on its own, in place (the usual case)
+    parts = [_NFKC[c] for c in raw]
+    exp = "".join(parts)
+    if len(exp) == len(raw):
+        back: list[int] = list(range(len(raw)))
+    else:
+        back = [j for j, p in enumerate(parts) for _ in p]
+    if exp == norm:
+        return [*back, len(raw)]
+    walked = _walk(exp, back, norm, len(raw))
+    if walked is not None:
+        return walked
+    out = [-1] * (len(norm) + 1)
+    matcher = difflib.SequenceMatcher(None, exp, norm, autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            out[b + k] = back[a + k]
+    last = 0
+    for i in range(len(norm)):
+        if out[i] < 0:
+            out[i] = min(last, len(raw))
+        else:
+            last = out[i] + 1
+    out[len(norm)] = len(raw)
+    return out
+
+
+def _walk(exp: str, back: Sequence[int], norm: str, raw_len: int) -> list[int] | None:
+    """Align by walking both texts once, the way normalisation changes a text: a space, an invisible or a repeated
+    character dropped, a character replaced, rarely one inserted.  ``None`` when more than a tenth of the
+    normalised text had to be guessed (then :func:`offset_map` aligns with difflib)."""
+    out = [raw_len] * (len(norm) + 1)
+    i = j = guessed = 0
+    n, m = len(exp), len(norm)
+    while j < m and i < n:
+        c = exp[i]
+        if c == norm[j]:
+            out[j] = back[i]
+            i += 1
+            j += 1
+        elif c.isspace() or not c.isprintable() or (i and c == exp[i - 1]):
+            i += 1
+        elif j + 1 < m and c == norm[j + 1]:
+            out[j] = back[i]
+            j += 1
+            guessed += 1
+        else:
+            out[j] = back[i]
+            i += 1
+            j += 1
+            guessed += 1
+    guessed += m - j
+    return out if guessed * 10 <= m else None
+
+
+def raw_span(m: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    """A span of the normalised text as a span of the raw text, through an :func:`offset_map`."""
+    a = m[min(start, len(m) - 1)]
+    return a, (m[end - 1] + 1 if end > start else a)
 
 
 def card_text(title: str, body: str) -> str:

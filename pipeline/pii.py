@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import pandas as pd
 
 from pipeline.ingest import MeetingInputs
+from pipeline.normalise import normalise_text, offset_map, raw_span
 from pipeline.schemas import Cards, Feedback
-from pipeline.tokenise import Tokeniser
+from pipeline.tokenise import Token, Tokeniser
 
 NAME, PHONE, EMAIL, POSTAL, ADDRESS = "[氏名]", "[電話番号]", "[メール]", "[郵便番号]", "[住所]"
 MASK_TYPES = {NAME: "name", PHONE: "phone", EMAIL: "email", POSTAL: "postal_code", ADDRESS: "address"}
+MASK_COUNTS = ("name", "phone", "email", "postal_code", "address")
+"""The keys of a run's mask counts, in the order the manifest lists them."""
 
 _D = r"[0-9０-９]"
 _H = r"[-‐‑‒–—―−－ー]"
@@ -71,14 +74,12 @@ def _may_hold_name(text: str, tokeniser: Tokeniser) -> bool:
     return "人名" in parsed or ("固有名詞" in parsed and any(h in text for h in HONORIFICS))
 
 
-def mask_names(text: str, tokeniser: Tokeniser, counts: Counter[str]) -> str:
-    """Replace runs of person-name tokens, and proper nouns followed by an honorific, by [氏名]."""
-    if not text or not _may_hold_name(text, tokeniser):
-        return text
-    toks = tokeniser.tokens(text)
+def name_spans(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Character spans of personal names among ``tokens``: runs of person-name tokens, and proper nouns
+    followed by an honorific."""
     spans: list[tuple[int, int, bool]] = []   # start, end, followed by an honorific
-    for i, t in enumerate(toks):
-        honorific = i + 1 < len(toks) and toks[i + 1].surface in HONORIFICS and toks[i + 1].start == t.end
+    for i, t in enumerate(tokens):
+        honorific = i + 1 < len(tokens) and tokens[i + 1].surface in HONORIFICS and tokens[i + 1].start == t.end
         person = t.pos.startswith("名詞-固有名詞-人名")
         titled = t.pos.startswith("名詞-固有名詞") and honorific
         if person or titled:
@@ -88,14 +89,43 @@ def mask_names(text: str, tokeniser: Tokeniser, counts: Counter[str]) -> str:
                 spans.append((t.start, t.end, honorific))
     # A lone one-character "name" without an honorific is usually an ordinary word UniDic reads as a
     # given name (行, 光); a real one-character surname is caught with its honorific (林さん).
-    spans = [(a, b, h) for a, b, h in spans if b - a > 1 or h]
+    return [(a, b) for a, b, h in spans if b - a > 1 or h]
+
+
+def _replace_spans(text: str, spans: Sequence[tuple[int, int]], counts: Counter[str]) -> str:
     out, last = [], 0
-    for a, b, _ in spans:
+    for a, b in spans:
+        if a < last:   # two normalised spans mapped onto one stretch of the text as written
+            continue
         out += [text[last:a], NAME]
         last = b
         counts["name"] += 1
     out.append(text[last:])
     return "".join(out)
+
+
+def mask_names(text: str, tokeniser: Tokeniser, counts: Counter[str]) -> str:
+    """Replace runs of person-name tokens, and proper nouns followed by an honorific, by [氏名]."""
+    if not text or not _may_hold_name(text, tokeniser):
+        return text
+    return _replace_spans(text, name_spans(tokeniser.tokens(text)), counts)
+
+
+def mask_analysed(raw: str, tokeniser: Tokeniser, counts: Counter[str]) -> tuple[str, str, list[Token]]:
+    """Mask a text the analysis tokenises anyway, with that one parse: the patterns on the text as written,
+    then the names found among the tokens of its normalised form, mapped back to the text as written.
+    Returns ``(masked text as written, its normalised form, its tokens)``; only a text in which a name was
+    replaced is normalised and parsed again (its tokens must see ``[氏名]``)."""
+    written = mask_patterns(raw, counts)
+    norm = normalise_text(written)
+    tokens = tokeniser.tokens(norm)
+    spans = name_spans(tokens)
+    if not spans:
+        return written, norm, tokens
+    m = offset_map(written, norm)
+    written = _replace_spans(written, [raw_span(m, a, b) for a, b in spans], counts)
+    norm = normalise_text(written)
+    return written, norm, tokeniser.tokens(norm)
 
 
 def mask_text(text: str, tokeniser: Tokeniser, counts: Counter[str] | None = None) -> str:
@@ -106,18 +136,35 @@ def mask_text(text: str, tokeniser: Tokeniser, counts: Counter[str] | None = Non
 
 def _mask_column(frame: pd.DataFrame, columns: Iterable[str], tokeniser: Tokeniser,
                  counts: Counter[str]) -> pd.DataFrame:
+    """Each distinct value is masked once (attribute columns repeat a few values over many rows)."""
     out = frame.copy()
     for col in columns:
-        out[col] = [mask_text(v, tokeniser, counts) if isinstance(v, str) and v else v for v in out[col]]
+        seen: dict[str, tuple[str, Counter[str]]] = {}
+        values = []
+        for v in out[col]:
+            if isinstance(v, str) and v:
+                if v not in seen:
+                    found: Counter[str] = Counter()
+                    seen[v] = (mask_text(v, tokeniser, found), found)
+                masked, found = seen[v]
+                counts.update(found)
+                v = masked
+            values.append(v)
+        out[col] = values
     return out
 
 
-def mask_inputs(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInputs, dict[str, int]]:
+def mask_inputs(inputs: MeetingInputs, tokeniser: Tokeniser, *,
+                comment_text: bool = True) -> tuple[MeetingInputs, dict[str, int]]:
     """Validated inputs → the same with personal data masked in every text that reaches an output
-    (comments, card titles and bodies, refused cell values); counts of masks by type."""
+    (comments, card titles and bodies, replies, attribute values, refused cell values); counts of masks by type.
+
+    ``comment_text=False`` leaves the comments' own text to the analysis, which masks it with the parse it
+    makes anyway (:func:`mask_analysed`)."""
     counts: Counter[str] = Counter()
     attrs = inputs.attributes
-    feedback = _mask_column(inputs.feedback, [Feedback.text, Feedback.reply, *attrs], tokeniser, counts) \
+    text = [Feedback.text] if comment_text else []
+    feedback = _mask_column(inputs.feedback, [*text, Feedback.reply, *attrs], tokeniser, counts) \
         if inputs.feedback is not None else None
     card_attrs = [c for c in inputs.cards.columns if c not in Cards.to_schema().columns] \
         if inputs.cards is not None else []
@@ -125,4 +172,4 @@ def mask_inputs(inputs: MeetingInputs, tokeniser: Tokeniser) -> tuple[MeetingInp
         if inputs.cards is not None else None
     rejects = _mask_column(inputs.rejects, ["value"], tokeniser, counts)
     masked = replace(inputs, feedback=feedback, cards=cards, rejects=rejects)
-    return masked, {k: counts.get(k, 0) for k in ("name", "phone", "email", "postal_code", "address")}
+    return masked, {k: counts.get(k, 0) for k in MASK_COUNTS}

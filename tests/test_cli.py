@@ -87,15 +87,15 @@ def test_terminal_tells_the_story(tmp_path: Path) -> None:
     res = _kyosei(tmp_path)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    stages = [line for line in lines if re.match(r"^\d/8 ", line)]
+    stages = [line for line in lines if re.match(r"^\d/7 ", line)]
     assert [s.split("　")[0] for s in stages] == [
-        "1/8 入力の読み込み", "2/8 個人情報のマスク", "3/8 正規化・形態素解析・ルール照合", "4/8 投票の集計",
-        "5/8 テーマの確定（判定の反映）", "6/8 施策案との照合", "7/8 クラスタと新たな視点", "8/8 レポートの書き出し"]
+        "1/7 入力の読み込み", "2/7 個人情報のマスク・正規化・形態素解析・ルール照合", "3/7 投票の集計",
+        "4/7 テーマの確定（判定の反映）", "5/7 施策案との照合", "6/7 クラスタと新たな視点", "7/7 レポートの書き出し"]
     assert all(re.search(r"　\d+\.\d 秒$", s) for s in stages)                 # each with its time
     assert "152 行（取込 152、除外 0）" in stages[0]                           # 12 measures + 40 cards + 28 + 72
-    assert "68 件（カード 40、コメント 28）" in stages[2]
-    assert "1回目 54 票、2回目 18 票" in stages[3]
-    assert re.search(r"新たな視点 \d+ 件", stages[6])
+    assert "68 件（カード 40、コメント 28）、個人情報 0 箇所を伏せました" in stages[1]
+    assert "1回目 54 票、2回目 18 票" in stages[2]
+    assert re.search(r"新たな視点 \d+ 件", stages[5])
     text = res.stdout
     assert "多いテーマ: 相談窓口" in text and "新たな視点(案):" in text and "取り込めなかった行: なし" in text
     assert "report.docx" in text and "report.xlsx" in text and "report.html" in text

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.pii import mask_text
+from pipeline.normalise import normalise_text
+from pipeline.pii import mask_analysed, mask_text
 from pipeline.tokenise import Tokeniser
 from tests.conftest import MEASURES, MODELS
 
@@ -28,11 +29,15 @@ from tests.conftest import MEASURES, MODELS
     ("マイケルさんと話した", "[氏名]さんと話した", {"name": 1}),
 ])
 def test_masked(tokeniser: Tokeniser, text: str, expected: str, counts: dict[str, int]) -> None:
-    from pipeline.normalise import normalise_text
-
     c: Counter[str] = Counter()
     assert normalise_text(mask_text(text, tokeniser, c)) == normalise_text(expected)
     assert dict(c) == counts
+    # the item pass masks a comment with the parse it analyses (names from the tokens of the normalised text)
+    one: Counter[str] = Counter()
+    written, norm, tokens = mask_analysed(text, tokeniser, one)
+    assert normalise_text(written) == normalise_text(expected) and norm == normalise_text(written)
+    assert [t.surface for t in tokens] == [t.surface for t in tokeniser.tokens(norm)]
+    assert one == c
 
 
 @pytest.mark.parametrize("text", [
@@ -47,7 +52,25 @@ def test_masked(tokeniser: Tokeniser, text: str, expected: str, counts: dict[str
 def test_not_masked(tokeniser: Tokeniser, text: str) -> None:
     c: Counter[str] = Counter()
     assert mask_text(text, tokeniser, c) == text
+    assert mask_analysed(text, tokeniser, c)[0] == text
     assert not c
+
+
+def test_one_parse_masks_the_text_as_written(tokeniser: Tokeniser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name found in the normalised text is replaced in the text as written (full-width letters, digits and
+    spaces stay as typed); a text is parsed once, twice only when a name was replaced."""
+    parsed: list[str] = []
+    tokens = tokeniser.tokens
+    monkeypatch.setattr(tokeniser, "tokens", lambda text: parsed.append(text) or tokens(text))
+    c: Counter[str] = Counter()
+    written, norm, _ = mask_analysed("ＮＰＯの　山田　太郎さん（０９０－１２３４－５６７８）に聞いた", tokeniser, c)
+    assert written == "ＮＰＯの　[氏名]さん（[電話番号]）に聞いた"
+    assert norm == "NPOの[氏名]さん([電話番号])に聞いた"
+    assert parsed == ["NPOの山田太郎さん([電話番号])に聞いた", norm]
+    assert c == {"name": 1, "phone": 1}
+    parsed.clear()
+    assert mask_analysed("ｻﾛﾝの運営を　手伝いたい", tokeniser, c)[:2] == ("ｻﾛﾝの運営を　手伝いたい", "サロンの運営を手伝いたい")
+    assert parsed == ["サロンの運営を手伝いたい"]
 
 
 SECRET = ["山田太郎", "090-1234-5678", "taro.yamada@example.jp", "柏市柏5-10-1"]
@@ -118,3 +141,7 @@ def test_the_cheap_name_check_never_skips_a_name(tokeniser) -> None:
     finally:
         pii._may_hold_name = always
     assert quick == slow and fast == full and full["name"] >= 5
+    # and the item pass's one parse of the normalised text masks the same names in these texts
+    one = Counter()
+    assert [mask_analysed(t, tokeniser, one)[1] for t in texts] == [normalise_text(t) for t in quick]
+    assert one == full
