@@ -254,7 +254,7 @@ def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, ma
     tok, stop = models.tokeniser, models.stopwords
     counts: Counter[str] = Counter()
     written, texts, tokens = [], [], []
-    for source, text in zip(raw[Items.source], raw[Items.raw_text], strict=True):
+    for source, text in zip(raw[Items.source].tolist(), raw[Items.raw_text].tolist(), strict=True):
         if mask and source == "feedback":
             text, norm, tk = mask_analysed(text, tok, counts)
         else:
@@ -317,7 +317,7 @@ def theme_by_kind(items: pd.DataFrame, themes: Mapping[str, str], theme_ids: Seq
     kinds = [k for k in ["カード", *FEEDBACK_KINDS] if k in present] + [k for k in present
                                                                      if k not in ("カード", *FEEDBACK_KINDS)]
     counts = {t: dict.fromkeys(kinds, 0) for t in theme_ids}
-    for item_id, kind in zip(items[Items.item_id], items[Items.kind], strict=True):
+    for item_id, kind in zip(items[Items.item_id].tolist(), items[Items.kind].tolist(), strict=True):
         for t in filter(None, themes.get(item_id, "").split("|")):
             if t in counts:
                 counts[t][kind] += 1
@@ -332,7 +332,7 @@ def theme_by_pillar(items: pd.DataFrame, themes: Mapping[str, str], measures_by_
     pillar_of = dict(zip(measures[Measures.measure_id], measures[Measures.pillar_id], strict=True))
     pillars = [*dict.fromkeys(measures[Measures.pillar_id]), tally.NO_PILLAR]
     counts = {t: dict.fromkeys(pillars, 0) for t in theme_ids}
-    for item_id in items[Items.item_id]:
+    for item_id in items[Items.item_id].tolist():
         ps = {pillar_of[m] for m in filter(None, measures_by_item.get(item_id, "").split("|")) if m in pillar_of}
         for t in filter(None, themes.get(item_id, "").split("|")):
             if t not in counts:
@@ -366,7 +366,7 @@ def theme_by_attribute(items: pd.DataFrame, themes: Mapping[str, str], theme_ids
         if values.nunique() > MAX_ATTRIBUTE_VALUES:
             continue
         counts: dict[tuple[str, str], int] = {}
-        for item_id, value in zip(items[Items.item_id], values, strict=True):
+        for item_id, value in zip(items[Items.item_id].tolist(), values.tolist(), strict=True):
             for t in [t for t in themes.get(item_id, "").split("|") if t] or ["(なし)"]:
                 counts[(value or "(空欄)", t)] = counts.get((value or "(空欄)", t), 0) + 1
         value_order = {v: n for n, v in enumerate(dict.fromkeys(v or "(空欄)" for v in values))}
@@ -391,7 +391,7 @@ def replies_table(items: pd.DataFrame, themes: Mapping[str, str]) -> pd.DataFram
 def cluster_meeting(items: pd.DataFrame, themes: Mapping[str, str], matches: MatchResult, *,
                     terms: Callable[[str], list[str]], random_state: int = 0) -> Clusters:
     """Items → clusters (all items as ``K…``, unexplained items as ``U…``)."""
-    ids, texts, raw = list(items[Items.item_id]), list(items[Items.text]), list(items[Items.raw_text])
+    ids, texts, raw = items[Items.item_id].tolist(), items[Items.text].tolist(), items[Items.raw_text].tolist()
     model = ItemClusterer(analyzer=terms, random_state=random_state).fit(texts)
     table = cluster_table("all", ids, texts, model, prefix="K", originals=raw)
     loose = [n for n, i in enumerate(ids) if not themes.get(i) and not matches.measures_by_item.get(i)]
@@ -415,7 +415,7 @@ def loop_tables(inputs: MeetingInputs, items: pd.DataFrame, themes: Mapping[str,
                                                                                               pd.DataFrame]:
     """The 見直し案 (changed measures only) and the earlier accepted perspectives' closure (see
     :mod:`pipeline.revision`)."""
-    texts = dict(zip(items[Items.item_id], items[Items.text], strict=True))
+    texts = dict(zip(items[Items.item_id].tolist(), items[Items.text].tolist(), strict=True))
     cards = items.loc[items[Items.source] == "card", Items.item_id]
     draft = revise_measures(inputs.measures, suggestions, history.decisions, inputs.meeting_id, texts=texts,
                             keywords_for=lambda ts: shared_keywords(terms, ts),
@@ -479,7 +479,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     overrides = link_overrides(mine) if len(mine) else None
     if overrides is not None:
         changes += link_changes(overrides)
-    ids = list(items[Items.item_id])
+    ids = items[Items.item_id].tolist()
     links = theme_links(inputs.measures, codebook, models.tagger.tag_texts)
     scores = matcher.combine(similarity, [[t for t in themes.get(i, "").split("|") if t] for i in ids],
                              links.matching)
@@ -490,7 +490,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
                       f"裏付けのない施策案 {int((matches.coverage['status'] == '裏付けなし').sum())}")
 
     answered = items[[not (s == "feedback" and is_empty_answer(t))
-                      for s, t in zip(items[Items.source], items[Items.text], strict=True)]]
+                      for s, t in zip(items[Items.source].tolist(), items[Items.text].tolist(), strict=True)]]
     clusters = cluster_meeting(answered, themes, matches, terms=cache, random_state=options.seed)
     votes: dict[str, int] = {}
     if len(tallies.card_votes):

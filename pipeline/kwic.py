@@ -54,8 +54,8 @@ def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[
 
 def _evidence_rows(evidence: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for item_id, theme, terms, spans in zip(evidence["item_id"], evidence["theme"], evidence["terms"],
-                                            evidence["spans"], strict=True):
+    for item_id, theme, terms, spans in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
+                                            evidence["terms"].tolist(), evidence["spans"].tolist(), strict=True):
         if not isinstance(terms, str) or not isinstance(spans, str) or not terms:
             continue
         for term, span in zip(terms.split("|"), spans.split("|"), strict=False):
@@ -98,12 +98,13 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     del hits
     occ = occ.drop_duplicates(["item_id", "start", "end", "word"])
     themes_at: dict[tuple[str, int, int], list[str]] = {}
-    for key_theme in zip(ev["item_id"], ev["start"], ev["end"], ev["theme"], strict=True):
+    for key_theme in zip(ev["item_id"].tolist(), ev["start"].tolist(), ev["end"].tolist(), ev["theme"].tolist(),
+                         strict=True):
         at = themes_at.setdefault(key_theme[:3], [])
         if key_theme[3] not in at:
             at.append(key_theme[3])
     occ = occ.assign(themes=["|".join(themes_at.get(k, ())) for k in
-                             zip(occ["item_id"], occ["start"], occ["end"], strict=True)])
+                             zip(occ["item_id"].tolist(), occ["start"].tolist(), occ["end"].tolist(), strict=True)])
     ids = items[Items.item_id].astype(str).tolist()
     order = {i: n for n, i in enumerate(ids)}
     occ = occ[occ["item_id"].isin(order)]

@@ -195,7 +195,7 @@ def match_items(
             kept = [m for m in declared[c] if (c, m) not in ov.remove]
             declared[c] = kept + [m for m in ov.add.get(c, ()) if m not in kept and m in mids]
         titles = dict(zip(cards[Cards.card_id], cards[Cards.title], strict=True))
-    sources = dict(zip(ids, items[Items.source], strict=True))
+    sources = dict(zip(ids, items[Items.source].tolist(), strict=True))
 
     by_item: dict[str, str] = {}
     suggestions = []
@@ -238,7 +238,7 @@ def match_items(
 def _coverage(items: pd.DataFrame, themes: Mapping[str, str], measures: pd.DataFrame,
               declared: Mapping[str, list[str]], by_item: Mapping[str, str],
               measure_votes: pd.DataFrame | None, unplaced: Mapping[str, str] | None = None) -> pd.DataFrame:
-    sources = dict(zip(items[Items.item_id], items[Items.source], strict=True))
+    sources = dict(zip(items[Items.item_id].tolist(), items[Items.source].tolist(), strict=True))
     votes = {}
     if measure_votes is not None and len(measure_votes):
         votes = measure_votes.set_index(Measures.measure_id).to_dict("index")

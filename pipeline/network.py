@@ -49,7 +49,7 @@ def cooccurrence(item_terms: pd.DataFrame, *, top_terms: int = TOP_TERMS, top_ed
     skip = set(exclude)
     use = item_terms[~item_terms["stopword"] & ~item_terms["term"].isin(skip)]
     docs: dict[str, set[str]] = {}
-    for item_id, term in zip(use["item_id"], use["term"], strict=True):
+    for item_id, term in zip(use["item_id"].tolist(), use["term"].tolist(), strict=True):
         docs.setdefault(term, set()).add(item_id)
     ranked = sorted((t for t, d in docs.items() if len(d) >= min_items), key=lambda t: (-len(docs[t]), t))
     terms = ranked[:top_terms]

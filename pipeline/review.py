@@ -53,8 +53,8 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
     Earlier decisions for the same suggestion are pre-filled, so a sheet can be completed over
     several sessions.  ``キー`` identifies the suggestion for ``kyosei review apply``.
     """
-    text = dict(zip(items["item_id"], items["text"], strict=True))
-    source = dict(zip(items["item_id"], items["source"], strict=True))
+    text = dict(zip(items["item_id"].tolist(), items["text"].tolist(), strict=True))
+    source = dict(zip(items["item_id"].tolist(), items["source"].tolist(), strict=True))
     rows = []
     for rec in evidence.to_dict("records"):
         how = "ルール" if str(rec["source"]).startswith("rule") else "学習モデル"

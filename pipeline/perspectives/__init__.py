@@ -200,8 +200,8 @@ def suggest_perspectives(
 ) -> PerspectiveResult:
     """:class:`Items` + themes (+ their evidence) + measures → ranked suggestions (:data:`PERSPECTIVE_COLUMNS`),
     the requests measures already cover, the plan-document comments and one decision per item."""
-    ids = list(items[Items.item_id])
-    col = {c: dict(zip(ids, items[c], strict=True)) for c in (Items.kind, Items.source, Items.text, Items.raw_text,
+    ids = items[Items.item_id].tolist()
+    col = {c: dict(zip(ids, items[c].tolist(), strict=True)) for c in (Items.kind, Items.source, Items.text, Items.raw_text,
                                                               Items.group, Items.section)}
     kinds, text = col[Items.kind], col[Items.text]
     analyze = terms or (lambda s: content_terms(tokeniser, s, stopwords))

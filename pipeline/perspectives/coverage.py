@@ -70,8 +70,9 @@ def citations(text: str, measures: pd.DataFrame, *,
             if match.size >= 0.8 * len(quote):
                 out.append(Citation(m.start(), m.end(), pid, mid))
                 break
-    pillar_ids = list(dict.fromkeys(measures[Measures.pillar_id]))
-    for m in _PILLAR_MENTION.finditer(text):
+    mentions = list(_PILLAR_MENTION.finditer(text))
+    pillar_ids = list(dict.fromkeys(measures[Measures.pillar_id])) if mentions else []
+    for m in mentions:
         pid = next((p for p in pillar_ids if re.sub(r"\D", "", p) == m.group(1)), "")
         if pid:
             out.append(Citation(m.start(), m.end(), pid))

@@ -58,12 +58,12 @@ def rule_score(n_occurrences: int) -> float:
 def themes_by_item(evidence: pd.DataFrame, codebook: Codebook | None = None) -> dict[str, str]:
     """item id → theme ids joined by ``|``, highest score first (codebook order on ties)."""
     order = {t: i for i, t in enumerate(codebook.theme_ids)} if codebook else {}
-    out: dict[str, str] = {}
-    for item_id, grp in evidence.groupby("item_id", sort=False):
-        ranked = sorted(zip(grp["theme"], grp["score"], strict=True),
-                        key=lambda ts: (-ts[1], order.get(ts[0], 0), ts[0]))
-        out[str(item_id)] = "|".join(t for t, _ in ranked)
-    return out
+    by_item: dict[str, list[tuple[str, float]]] = {}  # items in order of first appearance
+    for item_id, theme, score in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
+                                     evidence["score"].tolist(), strict=True):
+        by_item.setdefault(str(item_id), []).append((theme, score))
+    return {item_id: "|".join(t for t, _ in sorted(ts, key=lambda ts: (-ts[1], order.get(ts[0], 0), ts[0])))
+            for item_id, ts in by_item.items()}
 
 
 
