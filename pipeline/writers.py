@@ -44,27 +44,32 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
             safe_frame(chunk).to_csv(f, index=False, header=n == 0, lineterminator="\n")
 
 
+WORKBOOK_PROCESS_FROM = 5_000
+"""Items from which the workbook is built in a second process while this one writes the CSV files and the
+reports (the workbook is the largest single output; on two cores the two then take the time of the longer)."""
+
+
+def _workbook_in_process() -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
-                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> str:
+                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                  workbook_process: bool | None = None) -> str:
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
 
-    ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files."""
+    ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files.
+    ``workbook_process``: build the workbook in a second process (``None``: from :data:`WORKBOOK_PROCESS_FROM`
+    items); the bytes are the same either way."""
     tables = outputs.tables(result)
     images = outputs.images(result)
     summary = report_summary(manifest)
-    written: list[str] = []
     for spec, frame in tables:
         if spec.schema is not None:
             spec.schema.validate(frame)
-        if spec.full is not None:
-            write_csv_chunks(spec.full(result), folder / spec.file)
-        else:
-            write_csv(frame, folder / spec.file)
-        written.append(spec.file)
-    for spec in outputs.IMAGES:
-        if spec.key in images:
-            (folder / spec.file).write_bytes(images[spec.key])
-            written.append(spec.file)
     shown = [(spec, max(len(frame), spec.full_rows(result)), frame.head(WORKBOOK_ROWS)) for spec, frame in tables
              if spec is not outputs.REVIEW]
     sheets = [(spec.sheet, view) for spec, _, view in shown]
@@ -75,14 +80,34 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         cut.append((f"{outputs.REVIEW.sheet} シート",
                     f"{len(review):,} 行を表示しています（新たな視点と施策の紐づけはすべて、テーマの提案は先頭から。全 "
                     f"{len(result.review):,} 行は {outputs.REVIEW.file}）"))
-    (folder / outputs.WORKBOOK.file).write_bytes(
-        build_workbook(result.meeting_id, result.title, [*summary, *cut], sheets, review, date=result.date,
-                       images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]))
-    ctx = build_report(result, images, summary)
-    markdown = render_markdown(ctx)
-    (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
-    (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
-    (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
+    workbook_args = (result.meeting_id, result.title, [*summary, *cut], sheets, review)
+    workbook_kw = {"date": result.date,
+                   "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
+    in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
+    pool = _workbook_in_process() if in_process else None
+    try:
+        pending = pool.submit(build_workbook, *workbook_args, **workbook_kw) if pool is not None else None
+        written: list[str] = []
+        for spec, frame in tables:
+            if spec.full is not None:
+                write_csv_chunks(spec.full(result), folder / spec.file)
+            else:
+                write_csv(frame, folder / spec.file)
+            written.append(spec.file)
+        for spec in outputs.IMAGES:
+            if spec.key in images:
+                (folder / spec.file).write_bytes(images[spec.key])
+                written.append(spec.file)
+        ctx = build_report(result, images, summary)
+        markdown = render_markdown(ctx)
+        (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
+        (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
+        (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
+        workbook = pending.result() if pending is not None else build_workbook(*workbook_args, **workbook_kw)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    (folder / outputs.WORKBOOK.file).write_bytes(workbook)
     written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.REPORT_DOCX.file,
                 outputs.MANIFEST.file]
     manifest = {**manifest, "finished_at": now().isoformat(timespec="seconds"), "files": sorted(written)}

@@ -95,6 +95,25 @@ def test_process_pool_gives_the_serial_result(models: Models, result: MeetingRes
         pd.testing.assert_frame_equal(frame, spec.get(pooled), obj=spec.file)
 
 
+@pytest.mark.integration
+def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingResult, tmp_path, monkeypatch) -> None:
+    """Large meetings build the workbook in another process while the CSV files and reports are written: every
+    output file is the same, byte for byte."""
+    from datetime import UTC, datetime
+
+    from pipeline import writers
+
+    monkeypatch.setattr(writers, "report_summary", lambda manifest: [])
+    folders = {flag: tmp_path / str(flag) for flag in (True, False)}
+    for flag, folder in folders.items():
+        folder.mkdir()
+        writers.write_outputs(result, folder, {}, workbook_process=flag, now=lambda: datetime(2024, 5, 22, tzinfo=UTC))
+    files = sorted(p.name for p in folders[True].iterdir())
+    assert files == sorted(p.name for p in folders[False].iterdir()) and "report.xlsx" in files
+    for name in files:
+        assert (folders[True] / name).read_bytes() == (folders[False] / name).read_bytes(), name
+
+
 def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingResult, tmp_path, monkeypatch) -> None:
     import openpyxl
 
