@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 
 from pipeline.normalise import offset_map, raw_span
@@ -52,17 +53,38 @@ def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[
     return (*_slices(_clean(raw), a, b, width), a)
 
 
-def _evidence_rows(evidence: pd.DataFrame) -> pd.DataFrame:
-    rows = []
+def _evidence_rows(evidence: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
+    """One row per evidence span: ``item`` (position in the items table; −1 when not there), ``theme``,
+    ``ev_term`` (as written in the evidence), ``start``, ``end`` — in the evidence's order."""
+    items, themes, words, starts, ends = [], [], [], [], []
     for item_id, theme, terms, spans in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
                                             evidence["terms"].tolist(), evidence["spans"].tolist(), strict=True):
         if not isinstance(terms, str) or not isinstance(spans, str) or not terms:
             continue
+        item = order.get(str(item_id), -1)
         for term, span in zip(terms.split("|"), spans.split("|"), strict=False):
             start, _, end = span.partition("-")
             if start.isdigit() and end.isdigit():
-                rows.append((str(item_id), str(theme), term, int(start), int(end)))
-    return pd.DataFrame(rows, columns=["item_id", "theme", "ev_term", "start", "end"])
+                items.append(item)
+                themes.append(theme)
+                words.append(term)
+                starts.append(int(start))
+                ends.append(int(end))
+    return pd.DataFrame({"item": np.array(items, dtype="int64"), "theme": themes, "ev_term": words,
+                         "start": np.array(starts, dtype="int64"), "end": np.array(ends, dtype="int64")})
+
+
+def _first_at_place(item: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """True for the first row (in row order) of each place (item, start, end)."""
+    if not len(item):
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((end, start, item))  # stable: equal places keep their row order
+    si, ss, se = item[order], start[order], end[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (si[1:] != si[:-1]) | (ss[1:] != ss[:-1]) | (se[1:] != se[:-1])
+    first = np.zeros(len(order), dtype=bool)
+    first[order] = new
+    return first
 
 
 INDEX_COLUMNS = ["word", "themes", "item", "raw_start", "raw_end"]
@@ -80,12 +102,18 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     is named by the word the analysis counted at that place (its lemma: 働き → 働く), else as written in the
     evidence.  Order: words by their number of occurrences (most first), then as the items came, then position.
     """
-    ev = _evidence_rows(evidence)
-    cols = ["item_id", "start", "end", "term"]
-    first = ~terms.duplicated(["item_id", "start", "end"]).to_numpy()  # the word counted at a place: its first term
+    ids = items[Items.item_id].astype(str).tolist()
+    order = {i: n for n, i in enumerate(ids)}
+    ev = _evidence_rows(evidence, order)
+    t_item = pd.Categorical(terms["item_id"].astype(str), categories=ids).codes.astype("int64") if len(ids) \
+        else np.full(len(terms), -1, dtype="int64")
+    t_start, t_end = terms["start"].to_numpy("int64"), terms["end"].to_numpy("int64")
+    t_term = terms["term"].to_numpy(object)
+    first = _first_at_place(t_item, t_start, t_end)  # the word counted at a place: its first term
+    place = pd.DataFrame({"item": t_item[first], "start": t_start[first], "end": t_end[first],
+                          "term": t_term[first]})
     if len(ev):
-        at_ev = terms.loc[first, cols].merge(ev[["item_id", "start", "end"]].drop_duplicates(), how="inner")
-        ev = ev.merge(at_ev.astype({"item_id": str}), on=["item_id", "start", "end"], how="left")
+        ev = ev.merge(place, on=["item", "start", "end"], how="left")
         ev["word"] = ev["term"].where(ev["term"].notna(), ev["ev_term"]).astype(str)
     else:
         ev = ev.assign(word=pd.Series(dtype=str))
@@ -93,26 +121,31 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     counts = content.groupby("term", sort=False)["item_id"].nunique()
     keywords = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_keywords]
     words = set(ev["word"]) | {w for w, _ in keywords}
-    hits = terms.loc[first & terms["term"].isin(words).to_numpy(), cols].rename(columns={"term": "word"})
-    occ = pd.concat([hits.astype({"item_id": str}), ev[["item_id", "start", "end", "word"]]], ignore_index=True)
+    hits = place[place["term"].isin(words).to_numpy()].rename(columns={"term": "word"})
+    del place
+    occ = pd.concat([hits, ev[["item", "start", "end", "word"]]], ignore_index=True)
     del hits
-    occ = occ.drop_duplicates(["item_id", "start", "end", "word"])
-    themes_at: dict[tuple[str, int, int], list[str]] = {}
-    for key_theme in zip(ev["item_id"].tolist(), ev["start"].tolist(), ev["end"].tolist(), ev["theme"].tolist(),
-                         strict=True):
-        at = themes_at.setdefault(key_theme[:3], [])
-        if key_theme[3] not in at:
-            at.append(key_theme[3])
-    occ = occ.assign(themes=["|".join(themes_at.get(k, ())) for k in
-                             zip(occ["item_id"].tolist(), occ["start"].tolist(), occ["end"].tolist(), strict=True)])
-    ids = items[Items.item_id].astype(str).tolist()
-    order = {i: n for n, i in enumerate(ids)}
-    occ = occ[occ["item_id"].isin(order)]
+    occ = occ.drop_duplicates(["item", "start", "end", "word"])
+    # the themes an occurrence is evidence for: those of its place, in the evidence's order, each once
+    at = ev[["item", "start", "end", "theme"]].drop_duplicates().sort_values(["item", "start", "end"], kind="stable")
+    places: tuple[list[int], list[int], list[int], list[str]] = ([], [], [], [])
+    for item, start, end, theme in zip(at["item"].tolist(), at["start"].tolist(), at["end"].tolist(),
+                                       at["theme"].tolist(), strict=True):
+        if places[0] and (places[0][-1], places[1][-1], places[2][-1]) == (item, start, end):
+            places[3][-1] += "|" + theme
+        else:
+            for column, value in zip(places, (item, start, end, theme), strict=True):
+                column.append(value)  # type: ignore[arg-type]
+    at = pd.DataFrame({"item": np.array(places[0], dtype="int64"), "start": np.array(places[1], dtype="int64"),
+                       "end": np.array(places[2], dtype="int64"), "themes": places[3]})
+    occ = occ.merge(at, on=["item", "start", "end"], how="left")
+    occ["themes"] = occ["themes"].fillna("")
+    del at
+    occ = occ[(occ["item"] >= 0).to_numpy()]
     if not len(occ):
         return pd.DataFrame({c: pd.Series(dtype="int32" if c.startswith(("item", "raw")) else "category")
                              for c in INDEX_COLUMNS})
-    occ = occ.assign(item=occ["item_id"].map(order).astype("int32")).sort_values(["item", "start", "end"],
-                                                                                 kind="stable")
+    occ = occ.astype({"item": "int32"}).sort_values(["item", "start", "end"], kind="stable")
     # positions in the text as written: one alignment per item, in item order
     raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
     rs, re_ = [], []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from sys import intern
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,8 @@ def content_terms(tokeniser: Tokeniser, text: str, stopwords: Iterable[str] = ()
            and not t.pos.startswith("名詞-普通名詞-副詞可能") and len(t.lemma) > 1]
     comps = tokeniser.compounds(toks) if compounds is None else compounds
     out += [canon(c.surface) for c in comps if c.pos in (COMPOUND_POS, LEXICON_POS)]
-    return [t for t in out if t not in stop]
+    # interned: a large meeting keeps every text's terms (TermCache), and they repeat a few thousand words
+    return [intern(t) for t in out if t not in stop]
 
 
 class TermCache:
