@@ -117,9 +117,14 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
         ev["word"] = ev["term"].where(ev["term"].notna(), ev["ev_term"]).astype(str)
     else:
         ev = ev.assign(word=pd.Series(dtype=str))
-    content = terms[~terms["stopword"].astype(bool).to_numpy()] if "stopword" in terms.columns else terms
-    counts = content.groupby("term", sort=False)["item_id"].nunique()
-    keywords = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_keywords]
+    # the top keywords: content words by the number of items holding them
+    keep = ~terms["stopword"].to_numpy(bool) if "stopword" in terms.columns else np.ones(len(terms), dtype=bool)
+    codes, uniques = pd.factorize(t_term[keep])
+    known = codes >= 0
+    held = np.unique(codes[known].astype("int64") * (len(ids) + 1) + (t_item[keep][known] + 1))  # (word, item) once
+    counts = np.bincount(held // (len(ids) + 1), minlength=len(uniques))
+    keywords = sorted(zip(uniques.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    keywords = keywords[:top_keywords]
     words = set(ev["word"]) | {w for w, _ in keywords}
     hits = place[place["term"].isin(words).to_numpy()].rename(columns={"term": "word"})
     del place
