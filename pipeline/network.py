@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from pipeline.schemas import NetworkEdge, NetworkNode, columns
@@ -45,19 +46,32 @@ def cooccurrence(item_terms: pd.DataFrame, *, top_terms: int = TOP_TERMS, top_ed
     Communities: greedy modularity (deterministic), numbered by size.
     """
     import networkx as nx
+    from scipy.sparse import csr_matrix
 
     skip = set(exclude)
-    use = item_terms[~item_terms["stopword"] & ~item_terms["term"].isin(skip)]
-    docs: dict[str, set[str]] = {}
-    for item_id, term in zip(use["item_id"].tolist(), use["term"].tolist(), strict=True):
-        docs.setdefault(term, set()).add(item_id)
-    ranked = sorted((t for t, d in docs.items() if len(d) >= min_items), key=lambda t: (-len(docs[t]), t))
-    terms = ranked[:top_terms]
+    use = (~item_terms["stopword"].to_numpy(bool)) & ~item_terms["term"].isin(skip).to_numpy()
+    words, vocabulary = pd.factorize(item_terms["term"].to_numpy(object)[use])
+    docs_of, _ = pd.factorize(item_terms["item_id"].to_numpy(object)[use])
+    n_docs = int(docs_of.max()) + 1 if len(docs_of) else 1
+    held = np.unique(words.astype("int64") * n_docs + docs_of)          # each (word, item) once
+    word_of, doc_of = held // n_docs, held % n_docs
+    items_with = np.bincount(word_of, minlength=len(vocabulary))
+    vocab = vocabulary.tolist()
+    ranked = sorted((w for w in range(len(vocab)) if items_with[w] >= min_items),
+                    key=lambda w: (-int(items_with[w]), vocab[w]))
+    chosen = ranked[:top_terms]
+    row = {w: r for r, w in enumerate(chosen)}
+    mine = np.isin(word_of, chosen)
+    incidence = csr_matrix((np.ones(int(mine.sum()), dtype="int64"),
+                            ([row[w] for w in word_of[mine].tolist()], doc_of[mine])), shape=(len(chosen), n_docs))
+    shared = (incidence @ incidence.T).toarray()                         # items holding both words
     pairs = []
-    for a, b in combinations(sorted(terms), 2):
-        inter = len(docs[a] & docs[b])
+    for a, b in combinations(sorted(chosen, key=lambda w: vocab[w]), 2):
+        inter = int(shared[row[a], row[b]])
         if inter >= 2:
-            pairs.append((a, b, round(inter / len(docs[a] | docs[b]), 4), inter))
+            union = int(items_with[a]) + int(items_with[b]) - inter
+            pairs.append((vocab[a], vocab[b], round(inter / union, 4), inter))
+    items_of = {vocab[w]: int(items_with[w]) for w in chosen}
     pairs.sort(key=lambda p: (-p[2], -p[3], p[0], p[1]))
     pairs = pairs[:top_edges]
     if mst:
@@ -75,7 +89,7 @@ def cooccurrence(item_terms: pd.DataFrame, *, top_terms: int = TOP_TERMS, top_ed
         for n, members in enumerate(sorted(comms, key=lambda c: (-len(c), sorted(c)))):
             for t in members:
                 community[t] = n + 1
-    nodes = pd.DataFrame([(t, len(docs[t]), community.get(t, 0)) for t in graph.nodes], columns=NODE_COLUMNS)
+    nodes = pd.DataFrame([(t, items_of[t], community.get(t, 0)) for t in graph.nodes], columns=NODE_COLUMNS)
     return nodes.sort_values(["community", "items", "term"], ascending=[True, False, True]).reset_index(drop=True), edges
 
 
