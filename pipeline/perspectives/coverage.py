@@ -15,6 +15,7 @@ table).  A terse table and a wordy one get thresholds of their own instead of on
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,19 @@ def citable_names(measures: pd.DataFrame) -> list[tuple[str, str, str]]:
     return names
 
 
+@functools.lru_cache(maxsize=4096)
+def _quoted_name(quote: str, names: tuple[tuple[str, str, str], ...]) -> tuple[str, str] | None:
+    """(pillar id, measure id) of the first name that reproduces ≥ 80 % of ``quote`` (a run quotes the same few
+    names many times: each quote is compared with the names once)."""
+    if len(quote) < 4:
+        return None
+    for name, pid, mid in names:
+        match = difflib.SequenceMatcher(None, quote, name, autojunk=False).find_longest_match()
+        if match.size >= 0.8 * len(quote):
+            return pid, mid
+    return None
+
+
 def citations(text: str, measures: pd.DataFrame, *,
               names: Sequence[tuple[str, str, str]] | None = None) -> list[Citation]:
     """Quoted spans that reproduce a measure or pillar name (≥ 80 % of the quote), and 柱N mentions.
@@ -62,14 +76,9 @@ def citations(text: str, measures: pd.DataFrame, *,
         names = citable_names(measures)
     out = []
     for m in _QUOTE.finditer(text):
-        quote = _strip_marks(m.group(1) or m.group(2))
-        if len(quote) < 4:
-            continue
-        for name, pid, mid in names:
-            match = difflib.SequenceMatcher(None, quote, name, autojunk=False).find_longest_match()
-            if match.size >= 0.8 * len(quote):
-                out.append(Citation(m.start(), m.end(), pid, mid))
-                break
+        cited = _quoted_name(_strip_marks(m.group(1) or m.group(2)), tuple(names))
+        if cited is not None:
+            out.append(Citation(m.start(), m.end(), *cited))
     mentions = list(_PILLAR_MENTION.finditer(text))
     pillar_ids = list(dict.fromkeys(measures[Measures.pillar_id])) if mentions else []
     for m in mentions:
