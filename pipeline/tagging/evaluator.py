@@ -26,8 +26,10 @@ class RuleMatcher:
     def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> Doc:
         """``text`` prepared for matching (``tokens`` / ``compounds``: its tokens and their compounds, when
         the caller already has them), with the codebook words that can occur in it."""
-        doc = self.rule_keys.doc(text, tokens, compounds)
-        return replace(doc, present=self.words.present(doc)) if self.prefilter else doc
+        if not self.prefilter:
+            return self.rule_keys.doc(text, tokens, compounds)
+        doc = self.rule_keys.doc(text, tokens, compounds, wanted=self.words.lookup_keys())
+        return replace(doc, present=self.words.present(doc))
 
     def live_rules(self, doc: Doc) -> set[int] | None:
         return self.words.live_rules(doc)

@@ -66,6 +66,8 @@ class RuleKeys:
         self._parts_cache: dict[str, frozenset[str]] = {}
         self._whole_cache: dict[str, str] = {}
         self._word_cache: dict[str, list[frozenset[str]]] = {}
+        self._wanted_for: frozenset[str] | None = None
+        self._wanted_keys: dict[frozenset[str], tuple[str, ...]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         return {"tokeniser": self.tokeniser}
@@ -129,9 +131,11 @@ class RuleKeys:
             self._word_cache[text] = cached
         return cached
 
-    def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> Doc:
+    def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None, *,
+            wanted: frozenset[str] | None = None) -> Doc:
         """``text`` prepared for matching (without its prefilter words) (``tokens`` / ``compounds``: its tokens and their compounds,
-        when the caller already has them)."""
+        when the caller already has them).  ``wanted``: the only keys any rule word looks up (the others are left
+        out of the index; ``None`` indexes every key)."""
         if tokens is None:
             tokens, compounds = self.tokeniser.tokens(text), None
         starts, ends = _compound_bounds(self.tokeniser, tokens, compounds)
@@ -143,9 +147,22 @@ class RuleKeys:
                 units.setdefault(canon(text[tokens[i].start:tokens[j - 1].end]), []).append((i, j))
         keys = [self.keys(t) for t in tokens]
         index: dict[str, list[int]] = {}
-        for i, ks in enumerate(keys):
-            for k in ks:
-                index.setdefault(k, []).append(i)
+        if wanted is None:
+            for i, ks in enumerate(keys):
+                for k in ks:
+                    index.setdefault(k, []).append(i)
+        else:
+            if wanted is not self._wanted_for:
+                self._wanted_for, self._wanted_keys = wanted, {}
+            kept = self._wanted_keys
+            for i, ks in enumerate(keys):
+                hit = kept.get(ks)
+                if hit is None:
+                    hit = tuple(k for k in ks if k in wanted)
+                    if len(kept) < MAX_CACHED_KEYS:
+                        kept[ks] = hit
+                for k in hit:
+                    index.setdefault(k, []).append(i)
         return Doc(text, tokens, keys, ends, starts, units, index)
 
     # -- which codebook words can occur in a document --------------------------------------------

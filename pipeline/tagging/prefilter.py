@@ -31,6 +31,7 @@ class Prefilter:
         self._triggers: dict[int, tuple[Expr, frozenset[Word] | None]] = {}
         self._rule_index: tuple[dict[Word, list[int]], list[int]] | None = None
         self._lookup: tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]] | None = None
+        self._lookup_keys: frozenset[str] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         return {"codebook": self.codebook, "rule_keys": self.rule_keys}
@@ -75,6 +76,13 @@ class Prefilter:
                 if isinstance(w, Word):
                     seen.setdefault(w, None)
         return list(seen)
+
+    def lookup_keys(self) -> frozenset[str]:
+        """Every match key a codebook word looks up in a document's index (its first token's keys, and the whole
+        word for a word of several tokens): a document need not index any other key."""
+        if self._lookup_keys is None:
+            self._lookup_keys = frozenset(self._word_lookup()[0])
+        return self._lookup_keys
 
     def present(self, doc: Doc) -> frozenset[Word]:
         """The codebook words that can occur in ``doc``."""
