@@ -151,23 +151,26 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
         return pd.DataFrame({c: pd.Series(dtype="int32" if c.startswith(("item", "raw")) else "category")
                              for c in INDEX_COLUMNS})
     occ = occ.astype({"item": "int32"}).sort_values(["item", "start", "end"], kind="stable")
-    # positions in the text as written: one alignment per item, in item order
+    # positions in the text as written: one alignment per item whose text normalisation changed, in item order
+    item, start, end = occ["item"].to_numpy(), occ["start"].to_numpy("int64"), occ["end"].to_numpy("int64")
+    raw_start, raw_end = start.copy(), np.where(end > start, end, start)
     raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
-    rs, re_ = [], []
-    current, m = -1, []
-    for item, start, end in zip(occ["item"].tolist(), occ["start"].tolist(), occ["end"].tolist(), strict=True):
-        if item != current:
-            current = item
-            norm = str(norms[item])
-            raw = raws[item] if isinstance(raws[item], str) and raws[item] else norm
-            m = offset_map(raw, norm)
-        a, b = raw_span(m, start, end)
-        rs.append(a)
-        re_.append(b)
-    occ = occ.assign(raw_start=pd.array(rs, dtype="int32"), raw_end=pd.array(re_, dtype="int32"))
-    n_lines = occ["word"].map(occ["word"].value_counts())
-    occ = occ.assign(_n=n_lines).sort_values(["_n", "word", "item", "start", "end"],
-                                             ascending=[False, True, True, True, True], kind="stable")
+    cuts = np.flatnonzero(np.diff(item)) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(item)], strict=True):
+        norm = str(norms[item[lo]])
+        raw = raws[item[lo]] if isinstance(raws[item[lo]], str) and raws[item[lo]] else norm
+        if raw == norm:
+            continue  # written as normalised: the same positions
+        m = np.asarray(offset_map(raw, norm), dtype="int64")
+        s, e = start[lo:hi], end[lo:hi]
+        a = m[np.minimum(s, len(m) - 1)]
+        raw_start[lo:hi] = a
+        raw_end[lo:hi] = np.where(e > s, m[np.clip(e - 1, 0, len(m) - 1)] + 1, a)
+    occ = occ.assign(raw_start=raw_start.astype("int32"), raw_end=raw_end.astype("int32"))
+    words = pd.Categorical(occ["word"])                       # categories sorted: codes sort as the words do
+    codes = words.codes.astype("int64")
+    lines = np.bincount(codes, minlength=len(words.categories))[codes]
+    occ = occ.assign(_n=-lines, _w=codes).sort_values(["_n", "_w", "item", "start", "end"], kind="stable")
     out = occ[INDEX_COLUMNS].reset_index(drop=True)
     return out.astype({"word": "category", "themes": "category"})
 
