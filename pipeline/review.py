@@ -75,18 +75,20 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
                      str(rec.get("quotes", ""))[:1000]))
     prev = latest(previous, meeting_id) if previous is not None else pd.DataFrame(columns=LOG_COLUMNS)
     done = {(r.item_id, r.kind, r.suggestion): r for r in prev.itertuples(index=False)}
-    out = []
+    out: dict[str, list[str]] = {c: [] for c in REVIEW_COLUMNS}  # column by column: no dict per row
     for kind, target, suggestion, evidence_text, body in rows:
         key_item = target
         if kind == "perspective":
             key_item = _perspective_items(perspectives, target)
         d = done.get((key_item, kind, suggestion))
-        out.append({
-            R_KIND: KIND_LABELS[kind], R_MEETING: meeting_id, R_TARGET: target, R_SUGGESTION: suggestion,
-            R_EVIDENCE: evidence_text, R_TEXT: body,
-            R_DECISION: d.decision if d is not None else "", R_CORRECTION: d.correction if d is not None else "",
-            R_NOTE: d.note if d is not None else "", R_KEY: f"{kind}|{key_item}|{suggestion}",
-        })
+        for column, value in ((R_KIND, KIND_LABELS[kind]), (R_MEETING, meeting_id), (R_TARGET, target),
+                              (R_SUGGESTION, suggestion), (R_EVIDENCE, evidence_text), (R_TEXT, body),
+                              (R_DECISION, d.decision if d is not None else ""),
+                              (R_CORRECTION, d.correction if d is not None else ""),
+                              (R_NOTE, d.note if d is not None else ""), (R_KEY, f"{kind}|{key_item}|{suggestion}")):
+            out[column].append(value)
+    if not rows:
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
     return pd.DataFrame(out, columns=REVIEW_COLUMNS)
 
 
