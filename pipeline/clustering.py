@@ -8,7 +8,8 @@ Method, chosen by size:
   rule of thumb): on short texts the silhouette keeps rising with k and would otherwise split a meeting
   into pairs.
 - above ``large_n``: the same vectors → MiniBatchKMeans; k by silhouette on a fixed sample of
-  ``sample_size`` items over a small grid.  Never builds an n × n matrix.
+  ``sample_size`` items over a small grid.  Never builds an n × n matrix.  Above ``fit_size`` items each k is
+  fitted on a fixed random ``fit_size`` of them and every item goes to the nearest centre.
 
 Deterministic: fixed ``random_state``; clusters are numbered K1, K2 … by size (desc), then by their
 first item.  Labels: top terms by c-TF-IDF (BERTopic's formula) and the item nearest the centroid.
@@ -37,12 +38,14 @@ class ItemClusterer:
     """
 
     def __init__(self, *, analyzer: Callable[[str], list[str]], max_k: int = 12, min_size: int = 2,
-                 large_n: int = 3000, sample_size: int = 2000, n_components: int = 100, random_state: int = 0):
+                 large_n: int = 3000, sample_size: int = 2000, fit_size: int = 20_000, n_components: int = 100,
+                 random_state: int = 0):
         self.analyzer = analyzer
         self.max_k = max_k
         self.min_size = min_size
         self.large_n = large_n
         self.sample_size = sample_size
+        self.fit_size = fit_size
         self.n_components = n_components
         self.random_state = random_state
 
@@ -114,12 +117,15 @@ class ItemClusterer:
 
         rng = np.random.default_rng(self.random_state)
         sample = np.sort(rng.choice(len(x), size=min(self.sample_size, len(x)), replace=False))
+        # above fit_size items, each k is fitted on a random fit_size of them (mini-batch k-means samples anyway)
+        # and every item is assigned to the nearest centre of that fit
+        fit = x if len(x) <= self.fit_size else x[np.sort(rng.choice(len(x), size=self.fit_size, replace=False))]
         best: tuple[float, int, np.ndarray] | None = None
         for k in (4, 6, 8, 10, 12, 16, 20, 30):
             if k >= len(sample):
                 break
             model = MiniBatchKMeans(n_clusters=k, random_state=self.random_state, n_init=3, batch_size=2048)
-            labels = model.fit_predict(x)
+            labels = model.fit_predict(x) if fit is x else model.fit(fit).predict(x)
             score = float(silhouette_score(x[sample], labels[sample], metric="cosine"))
             self.silhouette_[k] = round(score, 4)
             if best is None or score > best[0] + 1e-9:

@@ -87,3 +87,21 @@ def test_large_n_uses_minibatch_kmeans_on_a_generated_corpus(analyzer) -> None:
     d = {by_text[t] for t in texts if t.split("。")[0] in DISASTER}
     c = {by_text[t] for t in texts if t.split("。")[0] in CONSULT}
     assert first and not (d & c)
+
+
+def test_above_fit_size_k_means_is_fitted_on_a_sample_and_assigns_every_item(analyzer) -> None:
+    """A very large meeting fits each k on a fixed random part of the items: every item still gets a cluster, the
+    two topics stay apart, and the result is the same on every run; at or below fit_size nothing changes."""
+    rng = random.Random(1)
+    pool = DISASTER + CONSULT
+    texts = [f"{rng.choice(pool)}。{rng.choice(['本当に', 'ぜひ', 'もっと'])}" for _ in range(1200)]
+    sampled = fit(analyzer, texts, large_n=500, sample_size=400, fit_size=300)
+    again = fit(analyzer, texts, large_n=500, sample_size=400, fit_size=300)
+    assert sampled.method_ == "minibatch-kmeans" and (sampled.labels_ >= 0).all()
+    assert np.array_equal(sampled.labels_, again.labels_) and sampled.silhouette_ == again.silhouette_
+    label = {t: sampled.labels_[i] for i, t in enumerate(texts)}
+    assert not ({label[t] for t in texts if t.split("。")[0] in DISASTER}
+                & {label[t] for t in texts if t.split("。")[0] in CONSULT})
+    whole = fit(analyzer, texts, large_n=500, sample_size=400, fit_size=1200)
+    default = fit(analyzer, texts, large_n=500, sample_size=400)
+    assert np.array_equal(whole.labels_, default.labels_) and whole.silhouette_ == default.silhouette_
