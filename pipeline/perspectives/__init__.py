@@ -281,11 +281,12 @@ def _nearest(x, rows: Sequence[int], ids: Sequence[str], n: int) -> list[str]:
 
 def _spans(evidence: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, int]]]:
     out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for r in evidence.itertuples(index=False):
-        for span in filter(None, str(r.spans).split("|")):
+    for item_id, theme, spans in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
+                                     evidence["spans"].tolist(), strict=True):
+        for span in filter(None, str(spans).split("|")):
             a, _, b = span.partition("-")
             if a.isdigit() and b.isdigit():
-                out.setdefault((str(r.item_id), str(r.theme)), []).append((int(a), int(b)))
+                out.setdefault((str(item_id), str(theme)), []).append((int(a), int(b)))
     return out
 
 
