@@ -45,8 +45,8 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
 
 
 WORKBOOK_PROCESS_FROM = 5_000
-"""Items from which the workbook is built in a second process while this one writes the CSV files and the
-reports (the workbook is the largest single output; on two cores the two then take the time of the longer)."""
+"""Items from which the workbook and then the Word report are built in a second process while this one writes the
+CSV files, the HTML and the Markdown report (on two cores the two then take the time of the longer)."""
 
 
 def _workbook_in_process() -> Any:
@@ -62,8 +62,8 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
 
     ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files.
-    ``workbook_process``: build the workbook in a second process (``None``: from :data:`WORKBOOK_PROCESS_FROM`
-    items); the bytes are the same either way."""
+    ``workbook_process``: build the workbook and the Word report in a second process (``None``: from
+    :data:`WORKBOOK_PROCESS_FROM` items); the bytes are the same either way."""
     tables = outputs.tables(result)
     images = outputs.images(result)
     summary = report_summary(manifest)
@@ -83,10 +83,12 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     workbook_args = (result.meeting_id, result.title, [*summary, *cut], sheets, review)
     workbook_kw = {"date": result.date,
                    "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
+    ctx = build_report(result, images, summary)
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
     pool = _workbook_in_process() if in_process else None
     try:
         pending = pool.submit(build_workbook, *workbook_args, **workbook_kw) if pool is not None else None
+        word = pool.submit(render_docx, ctx) if pool is not None else None
         written: list[str] = []
         for spec, frame in tables:
             if spec.full is not None:
@@ -98,11 +100,10 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
             if spec.key in images:
                 (folder / spec.file).write_bytes(images[spec.key])
                 written.append(spec.file)
-        ctx = build_report(result, images, summary)
         markdown = render_markdown(ctx)
         (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
         (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
-        (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
+        (folder / outputs.REPORT_DOCX.file).write_bytes(word.result() if word is not None else render_docx(ctx))
         workbook = pending.result() if pending is not None else build_workbook(*workbook_args, **workbook_kw)
     finally:
         if pool is not None:
