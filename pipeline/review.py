@@ -19,7 +19,7 @@ What a decision does on the next run of that meeting:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -92,15 +92,16 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
     return pd.DataFrame(out, columns=REVIEW_COLUMNS)
 
 
-def review_sheet(review: pd.DataFrame, max_rows: int) -> pd.DataFrame:
-    """The レビュー sheet's rows: all of them up to ``max_rows``; beyond, every new perspective and measure link and
-    the first theme tags up to ``max_rows`` (in their order) — a person reviews the suggestions, not 100,000 tags,
-    and the review table file keeps every row."""
+def review_sheet(review: pd.DataFrame, max_rows: int, *, always: Collection[str] = ()) -> pd.DataFrame:
+    """The レビュー sheet's rows: all of them up to ``max_rows``; beyond, every new perspective and every suggestion
+    for the ids in ``always`` (the cards: a workshop has a few hundred at most), then the comments' theme tags and
+    measure links in their order up to ``max_rows`` — a person reviews the suggestions, not 100,000 tags, and the
+    review table file keeps every row."""
     if len(review) <= max_rows:
         return review
-    is_theme = (review[R_KIND] == KIND_LABELS["theme"]).to_numpy()
-    room = max(0, max_rows - int((~is_theme).sum()))
-    keep = ~is_theme | (is_theme.cumsum() <= room)
+    kept = ((review[R_KIND] == KIND_LABELS["perspective"]) | review[R_TARGET].isin(set(always))).to_numpy()
+    room = max(0, max_rows - int(kept.sum()))
+    keep = kept | (~kept & ((~kept).cumsum() <= room))
     return review[keep].reset_index(drop=True)
 
 

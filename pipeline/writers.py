@@ -23,13 +23,15 @@ from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
 from pipeline.review import review_sheet
 from pipeline.safety import safe_frame
+from pipeline.schemas import Items
 from pipeline.workbook import build_workbook
 
 WORKBOOK_ROWS = 10_000
 """Rows of a table's sheet in the workbook (the CSV files hold every row):
 a 100,000-comment consultation would otherwise write millions of cells nobody opens."""
 REVIEW_ROWS = 20_000
-"""Rows of the レビュー sheet (:func:`pipeline.review.review_sheet`: every perspective and measure link kept)."""
+"""Rows of the レビュー sheet (:func:`pipeline.review.review_sheet`: every perspective and every suggestion for a card
+kept, then the comments' suggestions in order)."""
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -75,11 +77,12 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     sheets = [(spec.sheet, view) for spec, _, view in shown]
     cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {rows:,} 行は {spec.file}）")
            for spec, rows, view in shown if len(view) < rows]
-    review = review_sheet(result.review, REVIEW_ROWS)
+    cards = result.items.loc[result.items[Items.source] == "card", Items.item_id].tolist()
+    review = review_sheet(result.review, REVIEW_ROWS, always=cards)
     if len(review) < len(result.review):
         cut.append((f"{outputs.REVIEW.sheet} シート",
-                    f"{len(review):,} 行を表示しています（新たな視点と施策の紐づけはすべて、テーマの提案は先頭から。全 "
-                    f"{len(result.review):,} 行は {outputs.REVIEW.file}）"))
+                    f"{len(review):,} 行を表示しています（新たな視点とカードへの提案はすべて、コメントのテーマと施策の"
+                    f"紐づけは先頭から。全 {len(result.review):,} 行は {outputs.REVIEW.file}）"))
     workbook_args = (result.meeting_id, result.title, [*summary, *cut], sheets, review)
     workbook_kw = {"date": result.date,
                    "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}

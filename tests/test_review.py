@@ -190,11 +190,15 @@ def test_review_rows_beyond_one_sheet_continue_and_are_read_back(tmp_path: Path)
     assert len(problems) == 1 and str(problems[0]).startswith("レビュー (3) 2行目 / sheet レビュー (3) row 2:")
 
 
-def test_a_long_review_sheet_keeps_every_perspective_and_link_and_the_first_theme_tags() -> None:
+def test_a_long_review_sheet_keeps_every_perspective_and_card_and_the_first_comment_suggestions() -> None:
     kinds = ["テーマ"] * 5 + ["施策の紐づけ"] * 2 + ["テーマ"] * 3 + ["新たな視点"]
-    review = pd.DataFrame({c: [f"{c}{n}" for n in range(len(kinds))] for c in REVIEW_COLUMNS}).assign(種類=kinds)
-    assert review_sheet(review, 11).equals(review)                      # short enough: whole
-    cut = review_sheet(review, 6)
-    assert list(cut["種類"]) == ["テーマ", "テーマ", "テーマ", "施策の紐づけ", "施策の紐づけ", "新たな視点"]
-    assert list(cut["キー"]) == ["キー0", "キー1", "キー2", "キー5", "キー6", "キー10"]   # in the sheet's order
-    assert list(review_sheet(review, 2)["種類"]) == ["施策の紐づけ", "施策の紐づけ", "新たな視点"]  # never a perspective lost
+    targets = ["C1", "F1", "F2", "F3", "F4", "C1", "F5", "F6", "C2", "F7", "V01"]
+    review = pd.DataFrame({c: [f"{c}{n}" for n in range(len(kinds))] for c in REVIEW_COLUMNS}).assign(
+        種類=kinds, 対象ID=targets)
+    assert review_sheet(review, 11, always=["C1", "C2"]).equals(review)     # short enough: whole
+    cut = review_sheet(review, 6, always=["C1", "C2"])
+    # cards C1 (rows 0, 5), C2 (row 8) and the perspective (row 10) kept; the first two comment rows fill the rest
+    assert list(cut["キー"]) == ["キー0", "キー1", "キー2", "キー5", "キー8", "キー10"]      # in the sheet's order
+    assert list(cut["種類"]) == ["テーマ", "テーマ", "テーマ", "施策の紐づけ", "テーマ", "新たな視点"]
+    assert list(review_sheet(review, 2, always=["C1", "C2"])["対象ID"]) == ["C1", "C1", "C2", "V01"]  # never lost
+    assert list(review_sheet(review, 2)["対象ID"]) == ["C1", "V01"]       # without cards: the perspective, then in order
