@@ -8,6 +8,7 @@ outputs by these objects.  A file name appears nowhere else in the code.  A tabl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -45,9 +46,10 @@ class TableOutput:
     artifact: str = ""
     """Published as the Prefect table artifact ``kyosei-<meeting>-<artifact>`` when set and not empty."""
     artifact_view: Callable[[pd.DataFrame], pd.DataFrame] = lambda f: f
-    full: Callable[[MeetingResult], Iterator[pd.DataFrame]] | None = None
-    """When set, ``get`` is what the workbook shows and the CSV file is written from these chunks (every row), so
-    a long table is never held whole; the cut is noted in the 概要 sheet."""
+    full: Callable[[MeetingResult], Callable[[], Iterator[pd.DataFrame]]] | None = None
+    """When set, ``get`` is what the workbook shows and the CSV file is written from the chunks (every row) that the
+    returned callable yields, so a long table is never held whole; the cut is noted in the 概要 sheet.  The callable
+    is picklable (a module function with its arguments), so the writer may run it in another process."""
     full_rows: Callable[[MeetingResult], int] = lambda r: 0
 
 
@@ -210,10 +212,12 @@ def _kwic_sheet(r: MeetingResult) -> pd.DataFrame | None:
     return kwic_lines(per_word(r.kwic, KWIC_SHEET_LINES), r.items) if len(r.kwic.columns) else None
 
 
-def _kwic_all(r: MeetingResult) -> Iterator[pd.DataFrame]:
+def _kwic_all(r: MeetingResult) -> Callable[[], Iterator[pd.DataFrame]]:
     from pipeline.kwic import kwic_chunks
+    from pipeline.schemas import Items
 
-    return kwic_chunks(r.kwic, r.items)
+    return functools.partial(kwic_chunks, r.kwic,
+                             r.items[[Items.item_id, Items.source, Items.kind, Items.raw_text, Items.text]])
 
 
 KWIC = TableOutput("kwic", "kwic.csv", "KWIC", _kwic_sheet,

@@ -47,8 +47,8 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
 
 
 WORKBOOK_PROCESS_FROM = 5_000
-"""Items from which the workbook and then the Word report are built in a second process while this one writes the
-CSV files, the HTML and the Markdown report (on two cores the two then take the time of the longer)."""
+"""Items from which the workbook and then the long tables' files (KWIC) are written by a second process while this
+one writes the other CSV files and the reports (on two cores the two then take the time of the longer)."""
 
 
 def _workbook_in_process() -> Any:
@@ -58,13 +58,18 @@ def _workbook_in_process() -> Any:
     return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
 
+def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> None:
+    """:func:`write_csv_chunks` of what ``chunks()`` yields (a module function: it may run in another process)."""
+    write_csv_chunks(chunks(), path)
+
+
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC),
                   workbook_process: bool | None = None) -> str:
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
 
     ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files.
-    ``workbook_process``: build the workbook and the Word report in a second process (``None``: from
+    ``workbook_process``: build the workbook and write the long tables in a second process (``None``: from
     :data:`WORKBOOK_PROCESS_FROM` items); the bytes are the same either way."""
     tables = outputs.tables(result)
     images = outputs.images(result)
@@ -91,13 +96,15 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     pool = _workbook_in_process() if in_process else None
     try:
         pending = pool.submit(build_workbook, *workbook_args, **workbook_kw) if pool is not None else None
-        word = pool.submit(render_docx, ctx) if pool is not None else None
         written: list[str] = []
+        long_tables = []
         for spec, frame in tables:
-            if spec.full is not None:
-                write_csv_chunks(spec.full(result), folder / spec.file)
-            else:
+            if spec.full is None:
                 write_csv(frame, folder / spec.file)
+            elif pool is not None:  # a long table's file is cut and written there too, after the workbook
+                long_tables.append(pool.submit(write_chunks, spec.full(result), folder / spec.file))
+            else:
+                write_chunks(spec.full(result), folder / spec.file)
             written.append(spec.file)
         for spec in outputs.IMAGES:
             if spec.key in images:
@@ -106,8 +113,10 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         markdown = render_markdown(ctx)
         (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
         (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
-        (folder / outputs.REPORT_DOCX.file).write_bytes(word.result() if word is not None else render_docx(ctx))
+        (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
         workbook = pending.result() if pending is not None else build_workbook(*workbook_args, **workbook_kw)
+        for done in long_tables:
+            done.result()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
