@@ -110,7 +110,7 @@ def test_quiet_is_silent_and_verbose_shows_prefect(tmp_path: Path) -> None:
     verbose = _kyosei(tmp_path / "v", "--verbose")
     assert verbose.returncode == 0
     assert "Finished in state Completed()" in verbose.stdout + verbose.stderr
-    assert "1/8 入力の読み込み" in verbose.stdout
+    assert "1/7 入力の読み込み" in verbose.stdout
 
 
 def test_python_m_flows_runs_the_command_only_as_the_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
