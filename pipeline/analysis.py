@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,9 @@ from pipeline.tables import tagged_table, top_keywords
 from pipeline.tagging import EVIDENCE_COLUMNS, themes_by_item
 from pipeline.tokenise import item_terms
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 TEXT_BATCH = 2000
 """Items per batch of :func:`item_batch` (their tokens are dropped after each batch)."""
 
@@ -96,13 +100,19 @@ def process_map(workers: int) -> Map:
     same on Windows); results in input order, so the outputs are byte-identical to the serial run.  ``fn`` (the
     models and their caches) goes to each worker once, when it starts; each task carries only its batch."""
     def run(fn: Callable[[pd.DataFrame], ItemBatch], batches: Iterable[pd.DataFrame]) -> list[ItemBatch]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_worker_fn, initargs=(fn,)) as pool:
+        with spawn_pool(workers, initializer=_set_worker_fn, initargs=(fn,)) as pool:
             return list(pool.map(_call_worker_fn, batches))
     return run
+
+
+def spawn_pool(workers: int, *, initializer: Callable[..., object] | None = None,
+               initargs: tuple[object, ...] = ()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes (the item pass, and the writer's second process)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
+                               initargs=initargs)
 
 
 def auto_map(n_items: int, cpus: int | None = None) -> Map:

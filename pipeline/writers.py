@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import outputs
-from pipeline.analysis import MeetingResult
+from pipeline.analysis import MeetingResult, spawn_pool
 from pipeline.manifest import report_summary
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
@@ -49,13 +49,6 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
 WORKBOOK_PROCESS_FROM = 5_000
 """Items from which the workbook and then the long tables' files (KWIC) are written by a second process while this
 one writes the other CSV files and the reports (on two cores the two then take the time of the longer)."""
-
-
-def _workbook_in_process() -> Any:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> None:
@@ -93,7 +86,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                    "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
     ctx = build_report(result, images, summary)
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
-    pool = _workbook_in_process() if in_process else None
+    pool = spawn_pool(1) if in_process else None
     try:
         pending = pool.submit(build_workbook, *workbook_args, **workbook_kw) if pool is not None else None
         written: list[str] = []
