@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_kwic, _add_review,
                 _add_revise,
-                _add_eval):
+                _add_eval, _add_warm):
         add(sub)
     return p
 
@@ -843,6 +843,101 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_warm(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("warm", help="ライブラリを読み込んだプロセスを待機させ、この後の kyosei run / demo を約2秒早く始めます"
+                                "（Ctrl-C で終了）/ keep a warm process so that kyosei run and demo start sooner")
+
+
+def cmd_warm(args: argparse.Namespace) -> int:
+    """Load everything a run needs, analyse the first sample meeting once (no Prefect, no output kept), then hand
+    each ``kyosei run``/``demo`` started meanwhile to a forked copy (see flows/warm.py)."""
+    import time
+
+    from flows import warm
+
+    if not warm.supported():
+        err_console.print("この環境では使えません（fork と Unix ソケットが必要です）/ not available here: needs fork and "
+                          "Unix sockets (Linux, macOS)", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    t0 = time.perf_counter()
+    server = warm.WarmServer(warm.socket_path(), _run_forked,
+                             log=lambda s: console.print(f"  {s}", markup=False, highlight=False, soft_wrap=True))
+    try:
+        server.check_free()
+    except OSError as err:
+        err_console.print(f"待機できません / cannot wait: {err}", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    _prefect_env(False)
+    import flows.meeting  # noqa: F401 (Prefect and the pipeline, loaded once)
+
+    _quiet_tracebacks()
+    _warm_up()
+    if threading.active_count() != 1:
+        err_console.print(f"スレッドが動いているため待機できません / cannot wait: {threading.active_count()} threads "
+                          "are running (a copy of this process would not be safe)", markup=False, soft_wrap=True)
+        return EXIT_INTERNAL
+    try:
+        server.bind()
+    except OSError as err:
+        err_console.print(f"待機できません / cannot wait: {err}", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    console.print(f"準備できました（{time.perf_counter() - t0:.1f} 秒）。この後の kyosei run / demo はこのプロセスで動きます。"
+                  f"Ctrl-C で終了します。/ ready: kyosei run and demo now start from this process; Ctrl-C stops it.\n"
+                  f"  {server.path}", markup=False, highlight=False, soft_wrap=True)
+    try:
+        while True:
+            server.serve_one()
+    except KeyboardInterrupt:
+        server.close()
+        if server.children:
+            console.print(f"実行中の {len(server.children)} 件の終了を待ちます / waiting for the runs in progress",
+                          markup=False, highlight=False)
+            server.wait_children()
+        console.print("終了しました / stopped", highlight=False)
+    finally:
+        server.close()
+    return EXIT_OK
+
+
+def _warm_up() -> None:
+    """One analysis of the first sample meeting, written to a temporary folder and removed: every lazy import,
+    the dictionary, matplotlib's fonts and the report templates are loaded before the first real run."""
+    import tempfile
+
+    from flows.meeting import RunConfig, StageClock, load, write
+    from pipeline.analysis import analyse
+    from pipeline.manifest import RunInfo
+
+    samples = Path(__file__).resolve().parents[1] / "data" / "meetings"
+    meetings = sorted(p for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
+    models = Path(__file__).resolve().parents[1] / "models"
+    if not meetings or not (models / "codebook.yaml").is_file():
+        return
+    with tempfile.TemporaryDirectory(prefix="kyosei-warm-") as tmp:
+        config = RunConfig(meeting_dir=meetings[0], measures=default_measures(meetings[0]),
+                           codebook=models / "codebook.yaml", lexicon=models / "lexicon.yaml",
+                           stopwords=models / "stopwords.txt", out_root=Path(tmp))
+        clock = StageClock(publish=False)
+        try:
+            inputs, loaded, history = load(config)
+            write(analyse(inputs, loaded, history=history), RunInfo(config, "", clock.timings))
+        except Exception as err:
+            logging.getLogger(__name__).warning("warm-up analysis failed: %s", err)
+
+
+def _run_forked(argv: list[str]) -> int:
+    """A command in a copy of the warm process: as flows.entry would run it in a fresh one."""
+    global console, err_console
+    from flows import warm
+    from flows.entry import _private_stderr
+
+    _private_stderr()
+    warm.repoint_logging()
+    console = Console(highlight=False)
+    err_console = Console(stderr=True, highlight=False)
+    return main(argv)
+
+
 def task_runner(spec: str) -> object | None:
     """``serial`` → None; ``dask`` → a 2-worker LocalCluster on 127.0.0.1; ``dask=ADDRESS`` → that cluster."""
     if spec == "serial":
@@ -938,7 +1033,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
         commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "codebook": cmd_codebook, "kwic": cmd_kwic, "eval": cmd_eval,
-                    "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve}
+                    "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve,
+                    "warm": cmd_warm}
         return commands[args.command](args)
     except KeyboardInterrupt:
         return interrupt.finish()

@@ -42,6 +42,11 @@ def _private_stderr() -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, _while_loading)
+    from flows.warm import hand_over
+
+    code = hand_over(sys.argv[1:])      # a waiting ``kyosei warm`` runs it (None: none, or not this command)
+    if code is not None:
+        sys.exit(code)
     _private_stderr()
     from flows.cli import main as run
 

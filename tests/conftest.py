@@ -10,6 +10,9 @@ import pytest
 
 from pipeline.tokenise import Tokeniser, load_lexicon, load_stopwords
 
+os.environ["KYOSEI_NO_WARM"] = "1"
+"""No test's ``kyosei`` subprocess is handed to a developer's running ``kyosei warm`` (test_warm starts its own)."""
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 MODELS = ROOT / "models"
