@@ -101,11 +101,32 @@ def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the Prefect server did not start")
 
 
-def overhead(repeats: int = 3, *, server: bool = False) -> dict[str, float]:
+def _start_warm(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``kyosei warm`` on the socket named in ``env``; returns once it waits."""
+    import socket
+
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "kyosei"), "warm"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = env["KYOSEI_WARM_SOCKET"]
+    for _ in range(600):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+                return proc
+            except OSError:
+                time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("kyosei warm did not get ready")
+
+
+def overhead(repeats: int = 3, *, server: bool = False, warm: bool = False) -> dict[str, float]:
     """Seconds of ``kyosei run`` on the 22 May sample meeting and of an empty one-task Prefect flow, each a fresh
     process (median of ``repeats``); kyosei's overhead is the difference.  Without ``server`` each process starts its
-    own temporary Prefect server (ephemeral mode); with it both talk to one running ``prefect server start``."""
+    own temporary Prefect server (ephemeral mode); with it both talk to one running ``prefect server start``.  With
+    ``warm`` a ``kyosei warm`` waits too and each ``kyosei run`` is handed to it (the empty flow is unchanged: a
+    fresh Python process)."""
     import os
+    import signal
     import statistics
 
     def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -115,12 +136,17 @@ def overhead(repeats: int = 3, *, server: bool = False) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}
+               "PREFECT_LOGGING_LEVEL": "WARNING", "KYOSEI_WARM_SOCKET": str(Path(tmp) / "w" / "warm.sock")}
         env.pop("PREFECT_API_URL", None)
-        proc = None
+        env.pop("KYOSEI_NO_WARM", None)
+        if not warm:
+            env["KYOSEI_NO_WARM"] = "1"
+        proc = warm_proc = None
         if server:
             proc, env["PREFECT_API_URL"] = _start_server(env)
         try:
+            if warm:
+                warm_proc = _start_warm(env)
             kyosei = [str(Path(sys.executable).parent / "kyosei"), "run", "data/meetings/2024-05-22", "--quiet",
                       "--out-root", str(Path(tmp) / "out")]
             timed([sys.executable, "-c", EMPTY_FLOW], env)                 # first start creates the database
@@ -128,16 +154,19 @@ def overhead(repeats: int = 3, *, server: bool = False) -> dict[str, float]:
             empty = statistics.median(timed([sys.executable, "-c", EMPTY_FLOW], env) for _ in range(repeats))
             meeting = statistics.median(timed(kyosei, env) for _ in range(repeats))
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=30)
+            for p in (warm_proc, proc):
+                if p is not None:
+                    p.send_signal(signal.SIGINT if p is warm_proc else signal.SIGTERM)
+                    p.wait(timeout=60)
     return {"empty_flow_s": round(empty, 2), "meeting_s": round(meeting, 2), "overhead_s": round(meeting - empty, 2)}
 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--overhead":
-        for server, mode in ((True, "with a running Prefect server"), (False, "ephemeral (a temporary server per run)")):
-            r = overhead(server=server)
+        for server, warm, mode in ((True, True, "with a running Prefect server and kyosei warm"),
+                                   (True, False, "with a running Prefect server"),
+                                   (False, False, "ephemeral (a temporary server per run)")):
+            r = overhead(server=server, warm=warm)
             print(f"{mode}: empty one-task flow {r['empty_flow_s']} s, sample meeting (kyosei run) {r['meeting_s']} s: "
                   f"meeting overhead over an empty flow {r['overhead_s']} s")
         return 0
