@@ -15,6 +15,7 @@ and tables, in the order of a 報告書), written with python-docx:
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import zipfile
@@ -190,6 +191,7 @@ class _Writer:
         from docx.oxml import OxmlElement
         from docx.oxml.ns import qn
         from docx.shared import Cm
+        from docx.table import _Row
 
         sizes = [Cm(w) for w in (list(widths) or column_widths(header, rows, self.text_width_cm))]
         table = self.doc.add_table(rows=1, cols=len(header))  # type: ignore[attr-defined]
@@ -212,12 +214,20 @@ class _Writer:
             shade.set(qn("w:val"), "clear")
             shade.set(qn("w:fill"), "DDEBF7")
             cell._tc.get_or_add_tcPr().append(shade)
+        blank = None     # an empty body row (cell widths, paragraph style), copied for every row: the same XML
         for values in rows:
-            cells = table.add_row().cells
-            for cell, value, size in zip(cells, values, sizes, strict=True):
-                cell.width = size
+            if blank is None:
+                row = table.add_row()
+                for cell, size in zip(row.cells, sizes, strict=True):
+                    cell.width = size
+                    cell.paragraphs[0]._p.get_or_add_pPr().style = self.cell_style
+                blank = copy.deepcopy(row._tr)
+            else:
+                tr = copy.deepcopy(blank)
+                table._tbl.append(tr)
+                row = _Row(tr, table)
+            for cell, value in zip(row.cells, values, strict=True):
                 para = cell.paragraphs[0]
-                para._p.get_or_add_pPr().style = self.cell_style
                 para.add_run(xml_safe(cell_text(value)))
                 if numbers_right and isinstance(value, int | float) and not isinstance(value, bool):
                     para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
