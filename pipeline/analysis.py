@@ -35,10 +35,12 @@ from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
 from pipeline.normalise import normalise_text, raw_items
 from pipeline.notices import input_notices
 from pipeline.perspectives import (
+    REQUEST_KIND,
     EarlierMeeting,
     PerspectiveResult,
     ThemeLinks,
     is_empty_answer,
+    request_sentences,
     suggest_perspectives,
     theme_links,
     theme_trend,
@@ -299,6 +301,15 @@ def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, m
     terms = item_terms(items, tokeniser=tok, stopwords=stop, tokens=tokens, compounds=comps)
     content = {text: content_terms(tok, text, stop, tokens=tk, compounds=cp)
                for text, tk, cp in zip(texts, tokens, comps, strict=True)}
+    # the sentences of a request comment are matched on their own in the perspectives stage: their terms are
+    # computed here too, on both cores (the same function of the same string, so the same terms)
+    for text, kind in zip(texts, raw[Items.kind].tolist(), strict=True):
+        if kind == REQUEST_KIND:
+            parts = request_sentences(text)
+            if len(parts) > 1:
+                for part in parts:
+                    if part not in content:
+                        content[part] = content_terms(tok, part, stop)
     shared = models.tagger.tokeniser.lexicon == tok.lexicon  # the rules see the same tokens
     evidence = models.tagger.tag(items, tokens=tokens if shared else None, compounds=comps if shared else None)
     if matcher.terms is not None:

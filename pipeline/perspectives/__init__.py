@@ -51,9 +51,9 @@ from pipeline.perspectives.seeds import (
 from pipeline.schemas import Cards, Items, Measures, Perspective, PerspectiveDecision, columns
 from pipeline.tokenise import Tokeniser
 
-__all__ = ["COVERED_COLUMNS", "DECISION_COLUMNS", "MAX_QUOTES", "PERSPECTIVE_COLUMNS", "PLAN_COLUMNS", "Citation",
-           "EarlierMeeting", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer", "suggest_perspectives",
-           "theme_links", "theme_trend", "without_citations"]
+__all__ = ["COVERED_COLUMNS", "DECISION_COLUMNS", "MAX_QUOTES", "PERSPECTIVE_COLUMNS", "PLAN_COLUMNS", "REQUEST_KIND",
+           "Citation", "EarlierMeeting", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer",
+           "request_sentences", "suggest_perspectives", "theme_links", "theme_trend", "without_citations"]
 
 PERSPECTIVE_COLUMNS = columns(Perspective)
 COVERED_COLUMNS = ["item_id", "text", "best_measure_id", "best_measure_score"]
@@ -65,6 +65,11 @@ MIN_SUPPORT = 2
 """A gap theme becomes a suggestion with at least this many items (a request needs only itself)."""
 RANDOM_SETS = 40
 _SENTENCE = re.compile(r"[。！？!?\n]+")
+
+
+def request_sentences(text: str) -> list[str]:
+    """The sentences of a request comment, each checked against the measures on its own (see :func:`_space`)."""
+    return _SENTENCE.split(text)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def _space(ids: Sequence[str], text: Mapping[str, str], kinds: Mapping[str, str]
     sentences, spans = [], []
     for n, i in enumerate(ids):
         if kinds[i] == REQUEST_KIND and sims.shape[1]:
-            parts = [p for p in _SENTENCE.split(stripped[n]) if len(analyze(p)) >= 2]
+            parts = [p for p in request_sentences(stripped[n]) if len(analyze(p)) >= 2]
             if len(parts) > 1:
                 spans.append((i, len(sentences), len(parts)))
                 sentences += parts
