@@ -81,14 +81,14 @@ class RuleMatcher:
     def evaluate(self, expr: Expr, doc: Doc) -> tuple[bool, list[Occ]]:
         """(matched, occurrences that justify the match)."""
         if isinstance(expr, Word):
+            if doc.present is not None and expr not in doc.present:
+                return False, []                          # most words of a rule: decided without a call
             occ = self._word(expr, doc)
             return bool(occ), occ
         if not isinstance(expr, Not) and not self.words.may_match(expr, doc):
             return False, []
         if isinstance(expr, Group):
-            occ = sorted({o for word in self.codebook.groups.get(expr.name, ())
-                          for o in self._group_word(word, doc)})
-            return bool(occ), occ
+            return self._group(expr.name, doc)
         if isinstance(expr, Not):
             matched, _ = self.evaluate(expr.arg, doc)
             return not matched, []
@@ -107,12 +107,21 @@ class RuleMatcher:
             return self._seq(expr, doc)
         raise TypeError(expr)
 
-    def _group_word(self, text: str, doc: Doc) -> list[Occ]:
-        expr = self.words.group_exprs(text)[0]
-        if not self.words.may_match(expr, doc):
-            return []
-        matched, occ = self.evaluate(expr, doc)
-        return occ if matched else []
+    def _group(self, name: str, doc: Doc) -> tuple[bool, list[Occ]]:
+        """Every occurrence of any member; only the members whose words occur in ``doc`` are evaluated (a plain
+        word: one set intersection for all of them)."""
+        words, others = self.words.group_members(name)
+        present = doc.present
+        found: set[Occ] = set()
+        for w in (words if present is None else words & present):
+            found.update(self._word(w, doc))
+        for e, need in others:
+            if present is not None and need is not None and need.isdisjoint(present):
+                continue
+            matched, occ = self.evaluate(e, doc)
+            if matched:
+                found.update(occ)
+        return bool(found), sorted(found)
 
     def _near(self, expr: Near, doc: Doc) -> tuple[bool, list[Occ]]:
         """Every occurrence of the first term with all other terms within ``window`` tokens;

@@ -32,6 +32,7 @@ class Prefilter:
         self._rule_index: tuple[dict[Word, list[int]], list[int]] | None = None
         self._lookup: tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]] | None = None
         self._lookup_keys: frozenset[str] | None = None
+        self._members: dict[str, tuple[frozenset[Word], list[tuple[Expr, frozenset[Word] | None]]]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         return {"codebook": self.codebook, "rule_keys": self.rule_keys}
@@ -45,6 +46,15 @@ class Prefilter:
         if exprs is None:
             exprs = self._group_cache[text] = [parse_rule(text)]
         return exprs
+
+    def group_members(self, name: str) -> tuple[frozenset[Word], list[tuple[Expr, frozenset[Word] | None]]]:
+        """A group's members: its plain words, and its other expressions with their trigger words."""
+        got = self._members.get(name)
+        if got is None:
+            exprs = [e for m in self.codebook.groups.get(name, ()) for e in self.group_exprs(m)]
+            got = self._members[name] = (frozenset(e for e in exprs if isinstance(e, Word)),
+                                         [(e, self.triggers(e)) for e in exprs if not isinstance(e, Word)])
+        return got
 
     def _word_lookup(self) -> tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]]:
         if self._lookup is None:
