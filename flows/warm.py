@@ -280,6 +280,7 @@ class WarmServer:
         self.settings = settings_stamp(os.environ, Path.cwd())
         self.children: dict[int, socket.socket] = {}
         self.sock: socket.socket | None = None
+        self._wakeup: tuple[int, int] | None = None
 
     def check_free(self) -> None:
         """Refuse early (before the slow warm-up) when another warm process already waits on this socket, or the
@@ -311,6 +312,14 @@ class WarmServer:
             self.sock = None
             self.path.unlink(missing_ok=True)
 
+    def _forget_wakeup(self) -> None:
+        """In a run: the waiting process's SIGCHLD pipe is not the run's."""
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
+
     def _reap(self) -> None:
         while self.children:
             try:
@@ -329,14 +338,31 @@ class WarmServer:
             conn.close()
             self.log(f"run {pid} finished: exit code {rc}")
 
-    def serve_one(self, timeout: float = 0.2) -> None:
+    def _wake_on_child_exit(self) -> int:
+        """A pipe that becomes readable when a run ends (SIGCHLD through ``signal.set_wakeup_fd``), so that its
+        exit code goes back at once instead of at the next poll."""
+        if self._wakeup is None:
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+            self._wakeup = (r, w)
+        return self._wakeup[0]
+
+    def serve_one(self, timeout: float = 1.0) -> None:
         """Accept one command (if one comes within ``timeout``) and reap finished ones."""
         import select
 
         assert self.sock is not None
+        wakeup = self._wake_on_child_exit()
         self._reap()
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        if not ready:
+        ready, _, _ = select.select([self.sock, wakeup], [], [], timeout)
+        if wakeup in ready:
+            with contextlib.suppress(OSError):
+                os.read(wakeup, 4096)
+            self._reap()
+        if self.sock not in ready:
             return
         conn, _ = self.sock.accept()
         try:
@@ -362,6 +388,9 @@ class WarmServer:
                 assert self.sock is not None
                 self.sock.close()
                 conn.close()
+                for other in self.children.values():
+                    other.close()
+                self._forget_wakeup()
                 code = _child(request, fds, self.run)
             except SystemExit as stop:
                 code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
