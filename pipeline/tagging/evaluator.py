@@ -197,7 +197,10 @@ def rule_hits(matcher: RuleMatcher, doc: Doc) -> tuple[list[RuleHit], set[str]]:
         return id(rule) not in live if live is not None else not matcher.may_match(rule.expr, doc)
 
     for theme in matcher.codebook.themes:
-        if all(skip(r) for r in (*theme.rules, *theme.exclude)):
+        if live is not None:
+            if live.isdisjoint(matcher.words.theme_rules(theme)):
+                continue
+        elif all(skip(r) for r in (*theme.rules, *theme.exclude)):
             continue
         blocked: list[Occ] = []
         block_all = False

@@ -10,7 +10,7 @@ with and without).
 
 from __future__ import annotations
 
-from pipeline.codebook import Codebook, Expr, Group, Not, Or, Word, parse_rule, words_in
+from pipeline.codebook import Codebook, Expr, Group, Not, Or, Theme, Word, parse_rule, words_in
 from pipeline.normalise import normalise_text
 from pipeline.tagging.keys import Doc, RuleKeys
 
@@ -33,6 +33,7 @@ class Prefilter:
         self._lookup: tuple[dict[str, list[Word]], dict[str, list[Word]], list[tuple[str, Word]]] | None = None
         self._lookup_keys: frozenset[str] | None = None
         self._members: dict[str, tuple[frozenset[Word], list[tuple[Expr, frozenset[Word] | None]]]] = {}
+        self._theme_rules: dict[str, frozenset[int]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         return {"codebook": self.codebook, "rule_keys": self.rule_keys}
@@ -46,6 +47,13 @@ class Prefilter:
         if exprs is None:
             exprs = self._group_cache[text] = [parse_rule(text)]
         return exprs
+
+    def theme_rules(self, theme: Theme) -> frozenset[int]:
+        """``id`` of each rule and exclusion of ``theme`` (a theme none of whose rules is live is skipped at once)."""
+        got = self._theme_rules.get(theme.theme_id)
+        if got is None:
+            got = self._theme_rules[theme.theme_id] = frozenset(id(r) for r in (*theme.rules, *theme.exclude))
+        return got
 
     def group_members(self, name: str) -> tuple[frozenset[Word], list[tuple[Expr, frozenset[Word] | None]]]:
         """A group's members: its plain words, and its other expressions with their trigger words."""
