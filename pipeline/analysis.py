@@ -30,6 +30,7 @@ from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
 from pipeline.ingest import MeetingInputs
 from pipeline.kwic import kwic_index
 from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
+from pipeline.memory import release_free_memory
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
 from pipeline.normalise import normalise_text, raw_items
@@ -501,6 +502,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     similarity = np.vstack([b.similarity for b in batches]) if batches else np.zeros((0, len(matcher.measure_ids_)))
     raw_evidence = _concat([b.evidence for b in batches], EVIDENCE_COLUMNS)
     del batches
+    release_free_memory()
     on_stage("items", f"{len(items)} 件（カード {int((items[Items.source] == 'card').sum())}、"
                       f"コメント {int((items[Items.source] == 'feedback').sum())}）、"
                       + (f"個人情報 {sum(masks.values())} 箇所を伏せました" if masks is not None
@@ -548,6 +550,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         perspectives = replace(perspectives, suggestions=table)
         changes += perspective_changes
     on_stage("perspectives", f"クラスタ {clusters.k}、新たな視点 {len(perspectives.suggestions)} 件")
+    release_free_memory()
 
     revision, gaps = loop_tables(inputs, items, themes, perspectives.suggestions, links, history, cache)
     supporting = {i for ids_ in perspectives.suggestions["item_ids"] for i in ids_.split("|")}
@@ -556,6 +559,11 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     nodes, edges = cooccurrence(terms, top_terms=options.network_words, top_edges=options.network_edges,
                                 mst=options.network_mst)
     tagger = models.tagger
+    review = review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
+                         perspectives.suggestions, previous=history.decisions)
+    release_free_memory()
+    kwic = kwic_index(items, terms, evidence)
+    release_free_memory()
     return MeetingResult(
         inputs=inputs, masks=masks, items=items, terms=terms, evidence=evidence, themes=themes, tallies=tallies,
         matches=matches, clusters=clusters, perspectives=perspectives,
@@ -569,8 +577,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         trend=theme_trend(inputs.meeting_id, themes, history.earlier, codebook.theme_ids),
         network_nodes=nodes, network_edges=edges, links=links,
         changes=changes_frame(changes),
-        review=review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
-                           perspectives.suggestions, previous=history.decisions),
+        review=review,
         decisions_in_log=len(history.decisions),
         earlier_ids=tuple(e.meeting_id for e in history.earlier),
         theme_ids=tuple(codebook.theme_ids),
@@ -581,6 +588,6 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         options=options,
         notices=(*input_notices(inputs, codebook), *history.notes),
         revision=revision, gaps=gaps,
-        kwic=kwic_index(items, terms, evidence),
+        kwic=kwic,
         codebook_files=(codebook.source, *codebook.layers),
     )

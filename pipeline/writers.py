@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline import outputs
 from pipeline.analysis import MeetingResult, spawn_pool
 from pipeline.manifest import report_summary
+from pipeline.memory import release_free_memory
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
@@ -45,6 +46,9 @@ def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
         for n, chunk in enumerate(chunks):
             safe_frame(chunk).to_csv(f, index=False, header=n == 0, lineterminator="\n")
 
+
+TRIM_AFTER_ROWS = 50_000
+"""A CSV file of at least this many rows gives its temporaries back to the OS once written (pipeline/memory.py)."""
 
 WORKBOOK_PROCESS_FROM = 5_000
 """Items from which the workbook and then the long tables' files (KWIC) are written by a second process while this
@@ -94,6 +98,8 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         for spec, frame in tables:
             if spec.full is None:
                 write_csv(frame, folder / spec.file)
+                if len(frame) >= TRIM_AFTER_ROWS:
+                    release_free_memory()
             elif pool is not None:  # a long table's file is cut and written there too, after the workbook
                 long_tables.append(pool.submit(write_chunks, spec.full(result), folder / spec.file))
             else:
