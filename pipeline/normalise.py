@@ -173,9 +173,10 @@ def _walk(exp: str, back: Sequence[int], norm: str, raw_len: int) -> list[int] |
     while j < m and i < n:
         c = exp[i]
         if c == norm[j]:
-            out[j] = back[i]
-            i += 1
-            j += 1
+            k = _same_run(exp, i, norm, j)  # the characters that agree, in one step (most of a text)
+            out[j:j + k] = back[i:i + k]
+            i += k
+            j += k
         elif c.isspace() or not c.isprintable() or (i and c == exp[i - 1]):
             i += 1
         elif j + 1 < m and c == norm[j + 1]:
@@ -189,6 +190,19 @@ def _walk(exp: str, back: Sequence[int], norm: str, raw_len: int) -> list[int] |
             guessed += 1
     guessed += m - j
     return out if guessed * 10 <= m else None
+
+
+def _same_run(a: str, i: int, b: str, j: int) -> int:
+    """How many characters ``a[i:]`` and ``b[j:]`` have in common at their start (both at least one long and
+    starting alike): a binary search on slices, compared in C."""
+    lo, hi = 1, min(len(a) - i, len(b) - j)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[i:i + mid] == b[j:j + mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def raw_span(m: Sequence[int], start: int, end: int) -> tuple[int, int]:

@@ -30,6 +30,42 @@ def test_normalise_is_idempotent_and_total(text: str) -> None:
     assert normalise_text(once) == once
 
 
+def _walk_one_by_one(exp: str, back: list[int], norm: str, raw_len: int) -> list[int] | None:
+    """The alignment walk one character at a time (before it took runs of equal characters in one step)."""
+    out = [raw_len] * (len(norm) + 1)
+    i = j = guessed = 0
+    n, m = len(exp), len(norm)
+    while j < m and i < n:
+        c = exp[i]
+        if c == norm[j]:
+            out[j] = back[i]
+            i += 1
+            j += 1
+        elif c.isspace() or not c.isprintable() or (i and c == exp[i - 1]):
+            i += 1
+        elif j + 1 < m and c == norm[j + 1]:
+            out[j] = back[i]
+            j += 1
+            guessed += 1
+        else:
+            out[j] = back[i]
+            i += 1
+            j += 1
+            guessed += 1
+    guessed += m - j
+    return out if guessed * 10 <= m else None
+
+
+@SETTINGS
+@given(JAPANESE, JAPANESE)
+def test_the_alignment_walk_by_runs_is_the_walk_one_character_at_a_time(a: str, b: str) -> None:
+    from pipeline.normalise import _walk
+
+    for exp, norm in ((a, normalise_text(a)), (a, b), (a + b, a + normalise_text(b)), (a * 3, normalise_text(a) * 3)):
+        back = list(range(len(exp)))
+        assert _walk(exp, back, norm, len(exp)) == _walk_one_by_one(exp, back, norm, len(exp))
+
+
 @SETTINGS
 @given(st.binary(max_size=400))
 def test_ingest_raises_only_our_errors_on_arbitrary_bytes(tmp_path_factory: pytest.TempPathFactory,
