@@ -171,6 +171,8 @@ def hand_over(argv: Sequence[str]) -> int | None:
     usable warm process (the caller then runs the command itself)."""
     if os.environ.get(NO_WARM) or not supported() or not wanted(argv):
         return None
+    if any(s is None for s in (sys.stdin, sys.stdout, sys.stderr)):
+        return None                                       # no terminal to hand over (a detached process)
     path = socket_path()
     if not _private(path.parent) or not path.exists():
         return None
