@@ -70,11 +70,11 @@ def _stat(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def code_stamp() -> str:
+def code_stamp(root: Path | None = None) -> str:
     """Every kyosei source and resource file (path, size, time), the interpreter and the installed libraries."""
     import sysconfig
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1] if root is None else root
     h = hashlib.sha256(f"{root}\0{sys.executable}\0{sys.version}\0".encode())
     for lib in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
         h.update(f"{lib}\0{_stat(Path(lib))}\0".encode())

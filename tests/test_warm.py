@@ -57,6 +57,24 @@ def test_a_settings_file_in_the_folder_changes_the_settings_stamp(tmp_path: Path
         warm.settings_stamp(env, tmp_path)
 
 
+def test_a_changed_source_file_changes_the_code_stamp(tmp_path: Path) -> None:
+    for package in ("flows", "pipeline"):
+        (tmp_path / package / "__pycache__").mkdir(parents=True)
+        (tmp_path / package / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "pipeline" / "tally.py").write_text("X = 1\n", encoding="utf-8")
+    before = warm.code_stamp(tmp_path)
+    assert warm.code_stamp(tmp_path) == before
+    (tmp_path / "pipeline" / "__pycache__" / "tally.cpython-311.pyc").write_bytes(b"compiled")
+    assert warm.code_stamp(tmp_path) == before                    # byte code is not source
+    (tmp_path / "pipeline" / "tally.py").write_text("X = 22\n", encoding="utf-8")
+    changed = warm.code_stamp(tmp_path)
+    assert changed != before
+    (tmp_path / "pipeline" / "templates").mkdir()
+    (tmp_path / "pipeline" / "templates" / "page.html.j2").write_text("<p>", encoding="utf-8")
+    assert warm.code_stamp(tmp_path) != changed                  # a template counts too
+    assert warm.code_stamp(tmp_path) != warm.code_stamp()         # another installation
+
+
 def test_a_message_and_its_descriptors_go_through_a_socket_pair(tmp_path: Path) -> None:
     a, b = socket.socketpair()
     with a, b:
