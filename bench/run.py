@@ -1,7 +1,6 @@
 """Benchmark: for N items, (a) bare fugashi tokenisation of the corpus text (parse + lemma extraction),
 (b) the pipeline stages from ingest to the written report outputs without Prefect start-up, (c) the peak
-resident memory of (b) (this process; and the largest of its worker processes, the item pass's and the writer's),
-and the ratio (b)/(a) — all measured in the same process run.
+resident memory of (b), and the ratio (b)/(a) — all measured in the same process run.
 
     python -m bench.run 1000 10000 100000      # each N in its own subprocess (clean peak memory)
 """
@@ -65,9 +64,8 @@ def one(n: int) -> dict[str, object]:
         b = time.perf_counter() - t0
         timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker or writer
     return {"n": n, "tokenise_s": round(a, 2), "pipeline_s": round(b, 2), "ratio": round(b / a, 2),
-            "peak_mib": round(peak), "child_peak_mib": round(children), "distinct": round(100 * len(set(texts)) / len(texts), 1), "stages": timings}
+            "peak_mib": round(peak), "distinct": round(100 * len(set(texts)) / len(texts), 1), "stages": timings}
 
 
 EMPTY_FLOW = ("from prefect import flow, task\n"
@@ -179,7 +177,7 @@ def main(argv: list[str]) -> int:
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}")
     print(f"{'N':>8} {'(a) tokenise s':>15} {'(b) pipeline s':>15} {'(b)/(a)':>8} {'peak MiB':>9} "
-          f"{'largest child MiB':>18} {'distinct texts %':>17}")
+          f"{'distinct texts %':>17}")
     for n in sizes:
         res = subprocess.run([sys.executable, "-m", "bench.run", "--one", str(n)], cwd=ROOT, capture_output=True,
                              text=True, check=False)
@@ -188,7 +186,7 @@ def main(argv: list[str]) -> int:
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"{n:>8} {r['tokenise_s']:>15} {r['pipeline_s']:>15} {r['ratio']:>8} {r['peak_mib']:>9} "
-              f"{r['child_peak_mib']:>18} {r['distinct']:>17}")
+              f"{r['distinct']:>17}")
         print(f"{'':>8} stages: {r['stages']}")
     return 0
 
