@@ -4,7 +4,7 @@ CPython frees a large meeting's temporaries (merges, per-item lists) into the C 
 in its heap: the process's resident memory then only grows from stage to stage, and the next stage's peak is
 added on top.  glibc's ``malloc_trim(0)`` returns the free pages; Dask's workers do the same ("trim memory").
 Elsewhere (macOS, Windows, musl) this does nothing.  Measured at 100,000 comments: the run's peak from 1.8 to
-1.5 GiB, resident memory after the analysis from 1.6 to 1.1 GiB (README "Benchmarks").
+1.5–1.6 GiB, resident memory after the analysis from 1.6 to 1.4 GiB (README "Benchmarks").
 """
 
 from __future__ import annotations
