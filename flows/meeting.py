@@ -307,8 +307,10 @@ def meeting_flow(
         remove_stale_temporaries(config.out_root, inputs.meeting_id)
         options = Options(mask_pii=mask_pii, seed=SEED, batch_size=chunk_size or analysis.TEXT_BATCH,
                           network_words=network_words, network_edges=network_edges, network_mst=network_mst)
-        result = analysis.analyse(inputs, models, history=history, options=options,
-                                  map=task_runner_map if chunk_size else analysis.auto_map(n_items), on_stage=clock.done)
+        with analysis.side_process(n_items) as side:
+            result = analysis.analyse(inputs, models, history=history, options=options, side=side,
+                                      map=task_runner_map if chunk_size else analysis.auto_map(n_items),
+                                      on_stage=clock.done)
         final, _ = write_task(result, RunInfo(config, started, clock.timings))
     clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")
     publish_artifacts(result, final)

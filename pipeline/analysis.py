@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,9 @@ PARALLEL_FROM = 5000
 """Items from which :func:`auto_map` spreads the item batches over the machine's cores."""
 
 
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
 _WORKER_FN: Callable[[pd.DataFrame], ItemBatch] | None = None
 
 
@@ -125,6 +128,51 @@ def auto_map(n_items: int, cpus: int | None = None) -> Map:
 
     cores = cpus if cpus is not None else (os.cpu_count() or 1)
     return map if n_items < PARALLEL_FROM or cores < 2 else process_map(min(cores, 4))
+
+
+class Side(Protocol):
+    """Runs ``fn(*args)`` beside the analysis; ``.result()`` of what it returns gives the value (a
+    :class:`concurrent.futures.Future` or anything with that method)."""
+
+    def __call__(self, fn: Callable[..., _T], /, *args: object) -> _Done[_T]: ...
+
+
+class _Done(Protocol[_T_co]):
+    def result(self) -> _T_co: ...
+
+
+class _Now(Generic[_T]):
+    """A value computed at once (:func:`inline`)."""
+
+    def __init__(self, value: _T):
+        self.value = value
+
+    def result(self) -> _T:
+        return self.value
+
+
+def inline(fn: Callable[..., _T], /, *args: object) -> _Now[_T]:
+    """The default :class:`Side`: ``fn(*args)`` computed at once, in this process."""
+    return _Now(fn(*args))
+
+
+@contextmanager
+def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
+    """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
+    more, a second (spawned) process that works while this one clusters the items and suggests perspectives (the
+    KWIC index, 8 % of a 100,000-comment run, otherwise on one core after them); else :func:`inline`.  The value is
+    the same either way (a pure function of its arguments)."""
+    import os
+
+    cores = cpus if cpus is not None else (os.cpu_count() or 1)
+    if n_items < PARALLEL_FROM or cores < 2:
+        yield inline
+        return
+    pool = spawn_pool(1)
+    try:
+        yield pool.submit
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -318,6 +366,26 @@ def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, m
     return ItemBatch(items, terms, content, evidence, matcher.similarity(texts), dict(counts))
 
 
+def kwic_inputs(items: pd.DataFrame, terms: pd.DataFrame,
+                evidence: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The columns :func:`pipeline.kwic.kwic_index` reads, the terms' words and items as codes (what another process is
+    sent: a fifth of the pickled size of the whole frames)."""
+    def only(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        return frame[[c for c in columns if c in frame.columns]]
+
+    words = only(terms, ["item_id", "term", "start", "end", "stopword"])
+    ids = items[Items.item_id].astype(str)
+    if "item_id" in words.columns and ids.is_unique:
+        words = words.assign(item_id=pd.Categorical(words["item_id"].astype(str), categories=ids))
+    if "term" in words.columns:
+        words = words.assign(term=words["term"].astype("category"))
+    if {"start", "end"} <= set(words.columns) and len(items[Items.text]) and \
+            int(items[Items.text].str.len().max()) < 2**31:
+        words = words.astype({"start": "int32", "end": "int32"})
+    return (only(items, [Items.item_id, Items.raw_text, Items.text]), words,
+            only(evidence, ["item_id", "theme", "terms", "spans"]))
+
+
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     for i in range(0, max(len(frame), 1), size):
         yield frame.iloc[i:i + size].reset_index(drop=True)
@@ -471,13 +539,28 @@ def loop_tables(inputs: MeetingInputs, items: pd.DataFrame, themes: Mapping[str,
 
 
 def analyse(inputs: MeetingInputs, models: Models, *, history: History = History(),
-            options: Options = Options(), map: Map = map,
+            options: Options = Options(), map: Map = map, side: Side = inline,
             on_stage: Callable[[str, str], None] = lambda stage, detail: None) -> MeetingResult:
     """Validated :class:`MeetingInputs` + loaded :class:`Models` → :class:`MeetingResult`.
 
-    ``map(fn, batches)`` runs :func:`item_batch` over batches of items (results in order); ``on_stage``
+    ``map(fn, batches)`` runs :func:`item_batch` over batches of items (results in order); ``side(fn, *args)``
+    computes the KWIC index once the themes are final, beside the later stages (:func:`side_process`); ``on_stage``
     is called with each name of :data:`STAGES` as it completes and a short Japanese line of what it found
-    (for the terminal: 「152 件」「新たな視点 6 件」)."""
+    (for the terminal: 「152 件」「新たな視点 6 件」).
+
+    Native code (BLAS, OpenMP: the clustering's) runs on one thread: with several, the order of a sum depends on the
+    machine's cores and a tie may fall the other way (a cluster's representative); one core is the second
+    process's anyway (threads spinning for it made the clustering 70 % slower)."""
+    import scipy.linalg  # noqa: F401  (the native libraries loaded before they are limited: a limit binds those loaded)
+    import sklearn.cluster  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _analyse(inputs, models, history=history, options=options, map=map, side=side, on_stage=on_stage)
+
+
+def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options: Options, map: Map, side: Side,
+             on_stage: Callable[[str, str], None]) -> MeetingResult:
     masks: dict[str, int] | None = None
     if options.mask_pii:  # all but the comments' text, which the item pass masks with its own parse
         inputs, masks = mask_inputs(inputs, models.tokeniser, comment_text=False)
@@ -518,6 +601,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
         evidence, theme_changes = apply_theme_decisions(raw_evidence, mine, codebook.theme_ids)
         changes += theme_changes
     themes = themes_by_item(evidence, codebook)
+    kwic_job = side(kwic_index, *kwic_inputs(items, terms, evidence))
     on_stage("themes", f"テーマのある件数 {sum(1 for i in items[Items.item_id] if themes.get(i))} / {len(items)}")
 
     overrides = link_overrides(mine) if len(mine) else None
@@ -562,7 +646,8 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     review = review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
                          perspectives.suggestions, previous=history.decisions)
     release_free_memory()
-    kwic = kwic_index(items, terms, evidence)
+    kwic = kwic_job.result()
+    del kwic_job
     release_free_memory()
     return MeetingResult(
         inputs=inputs, masks=masks, items=items, terms=terms, evidence=evidence, themes=themes, tallies=tallies,

@@ -146,7 +146,17 @@ def _merge_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray
         cents = np.stack([x[labels == c].mean(axis=0) for c in big])
         c = small[0]
         for i in np.flatnonzero(labels == c):
-            labels[i] = big[int(np.argmax(cents @ x[i]))]
+            labels[i] = big[_first_best(cents @ x[i])]
+
+
+TIE = 9
+"""Decimals of a cosine compared when choosing the nearest: equal ones are a tie, won by the first (two members are
+equally near their centroid; the last bits of a sum depend on how native code splits it)."""
+
+
+def _first_best(scores: np.ndarray) -> int:
+    """The position of the highest score, the first of those equal to :data:`TIE` decimals."""
+    return int(np.argmax(np.round(scores, TIE)))
 
 
 def _renumber(labels: np.ndarray) -> np.ndarray:
@@ -191,7 +201,7 @@ def cluster_table(scope: str, ids: Sequence[str], texts: Sequence[str], model: I
         if not len(members):
             continue
         cent = model.vectors_[members].mean(axis=0)
-        rep = int(members[int(np.argmax(model.vectors_[members] @ cent))])
+        rep = int(members[_first_best(model.vectors_[members] @ cent)])
         terms = tops.get(c, [])
         rows.append({
             "scope": scope, "cluster": f"{prefix}{c + 1}", "size": len(members),

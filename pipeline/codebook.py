@@ -48,6 +48,18 @@ class Word:
     prefix: bool = False   # 相談*  : the word starts a token/compound
     suffix: bool = False   # *窓口  : the word ends a token/compound
     literal: bool = False  # "..."  : substring of the normalised text
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # hashed millions of times in a large meeting (sets of the words a document holds): once here, not per
+        # lookup; pickled as its fields (a string's hash differs between processes), see __reduce__
+        object.__setattr__(self, "_hash", hash((self.text, self.pos, self.prefix, self.suffix, self.literal)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Word], tuple[str, str, bool, bool, bool]]:
+        return Word, (self.text, self.pos, self.prefix, self.suffix, self.literal)
 
 
 @dataclass(frozen=True)

@@ -105,8 +105,12 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     ids = items[Items.item_id].astype(str).tolist()
     order = {i: n for n, i in enumerate(ids)}
     ev = _evidence_rows(evidence, order)
-    t_item = pd.Categorical(terms["item_id"].astype(str), categories=ids).codes.astype("int64") if len(ids) \
-        else np.full(len(terms), -1, dtype="int64")
+    if isinstance(terms["item_id"].dtype, pd.CategoricalDtype) and terms["item_id"].cat.categories.tolist() == ids:
+        t_item = terms["item_id"].cat.codes.to_numpy("int64")  # already coded by item (pipeline.analysis.kwic_inputs)
+    elif len(ids):
+        t_item = pd.Categorical(terms["item_id"].astype(str), categories=ids).codes.astype("int64")
+    else:
+        t_item = np.full(len(terms), -1, dtype="int64")
     t_start, t_end = terms["start"].to_numpy("int64"), terms["end"].to_numpy("int64")
     t_term = terms["term"].to_numpy(object)
     first = _first_at_place(t_item, t_start, t_end)  # the word counted at a place: its first term

@@ -78,21 +78,69 @@ def test_masking_is_an_option(models: Models) -> None:
 
 
 def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
-    from pipeline.analysis import PARALLEL_FROM, auto_map
+    from pipeline.analysis import PARALLEL_FROM, auto_map, inline, side_process
 
     assert auto_map(PARALLEL_FROM - 1, cpus=8) is map
     assert auto_map(PARALLEL_FROM, cpus=1) is map
     assert auto_map(PARALLEL_FROM, cpus=2) is not map
+    for n, cpus in ((PARALLEL_FROM - 1, 8), (PARALLEL_FROM, 1)):
+        with side_process(n, cpus=cpus) as side:
+            assert side is inline
+    assert inline(divmod, 17, 5).result() == (3, 2)
+
+
+def test_a_second_process_computes_the_same_value() -> None:
+    from pipeline.analysis import PARALLEL_FROM, inline, side_process
+
+    with side_process(PARALLEL_FROM, cpus=2) as side:
+        assert side is not inline
+        assert side(divmod, 17, 5).result() == (3, 2)
+
+
+def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch) -> None:
+    """Clusters do not depend on the machine's cores (a sum's order would), and the threads are as before after."""
+    from threadpoolctl import threadpool_info
+
+    from pipeline import analysis
+
+    seen: list[set[int]] = []
+    real = analysis.cluster_meeting
+
+    def spy(*args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return real(*args, **kwargs)
+
+    before = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+    monkeypatch.setattr(analysis, "cluster_meeting", spy)
+    analyse(load_meeting(MEETING_2, MEASURES), models)
+    assert seen == [{1}]
+    after = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()}
+    assert {path: after[path] for path in before} == before
 
 
 @pytest.mark.integration
 def test_process_pool_gives_the_serial_result(models: Models, result: MeetingResult) -> None:
+    """The item pass on two processes and the KWIC index in a third: every table as in one process."""
     from pipeline import outputs
-    from pipeline.analysis import process_map
+    from pipeline.analysis import PARALLEL_FROM, process_map, side_process
 
-    pooled = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=20), map=process_map(2))
+    with side_process(PARALLEL_FROM, cpus=2) as side:
+        pooled = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=20), map=process_map(2),
+                         side=side)
     for spec, frame in outputs.tables(result):
         pd.testing.assert_frame_equal(frame, spec.get(pooled), obj=spec.file)
+    assert len(result.kwic) > 100
+    pd.testing.assert_frame_equal(pooled.kwic, result.kwic)
+
+
+def test_the_kwic_index_from_the_coded_columns_is_the_same(result: MeetingResult) -> None:
+    from pipeline.analysis import kwic_inputs
+    from pipeline.kwic import kwic_index
+
+    items, terms, evidence = kwic_inputs(result.items, result.terms, result.evidence)
+    assert isinstance(terms["item_id"].dtype, pd.CategoricalDtype) and terms["start"].dtype == "int32"
+    assert list(evidence.columns) == ["item_id", "theme", "terms", "spans"]
+    pd.testing.assert_frame_equal(kwic_index(items, terms, evidence), result.kwic)
 
 
 @pytest.mark.integration

@@ -105,3 +105,22 @@ def test_above_fit_size_k_means_is_fitted_on_a_sample_and_assigns_every_item(ana
     whole = fit(analyzer, texts, large_n=500, sample_size=400, fit_size=1200)
     default = fit(analyzer, texts, large_n=500, sample_size=400)
     assert np.array_equal(whole.labels_, default.labels_) and whole.silhouette_ == default.silhouette_
+
+
+def test_a_tie_for_nearest_goes_to_the_first_whatever_the_last_bits() -> None:
+    """Two members are equally near their centroid; how native code splits a sum moves the last bits, never the
+    choice."""
+    from pipeline.clustering import _first_best
+
+    assert _first_best(np.array([0.5, 0.5 + 1e-15, 0.2])) == 0
+    assert _first_best(np.array([0.5 - 1e-15, 0.5, 0.2])) == 0
+    assert _first_best(np.array([0.1, 0.3, 0.2999999])) == 1
+
+
+def test_the_representative_of_two_members_is_the_first(analyzer) -> None:
+    texts = ["障害者団体の活動を支援する", "障害者団体の活動について連携したい",
+             "子育て世帯の居場所づくり", "子育て中の親子の居場所がほしい"]
+    model = fit(analyzer, texts)
+    table = cluster_table("all", ["C1", "F1", "C2", "F2"], [normalise_text(t) for t in texts], model)
+    assert sorted(table["item_ids"]) == ["C1|F1", "C2|F2"]
+    assert table["representative_id"].tolist() == [ids.split("|")[0] for ids in table["item_ids"]]

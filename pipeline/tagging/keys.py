@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.codebook import Word
 from pipeline.normalise import normalise_text
@@ -14,9 +15,9 @@ MAX_CACHED_KEYS = 500_000
 """Token forms whose keys are remembered (a vocabulary; bounded so odd inputs cannot grow it)."""
 
 
-@dataclass(frozen=True, order=True)
-class Occ:
-    """One occurrence: token range [tok0, tok1) and character span [start, end)."""
+class Occ(NamedTuple):
+    """One occurrence: token range [tok0, tok1) and character span [start, end) (a tuple: made, hashed and
+    sorted millions of times in a large meeting, in C)."""
 
     start: int
     end: int
