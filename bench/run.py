@@ -39,7 +39,7 @@ def bare_tokenise(texts: list[str], tagger: object | None = None) -> float:
 def one(n: int) -> dict[str, object]:
     from bench.corpus import generate
     from flows.meeting import RunConfig, StageClock, load, write
-    from pipeline.analysis import analyse, auto_map
+    from pipeline.analysis import analyse, auto_map, side_process
     from pipeline.manifest import RunInfo
     from pipeline.outputs import MANIFEST
 
@@ -65,7 +65,8 @@ def one(n: int) -> dict[str, object]:
         clock = StageClock(publish=False)
         inputs, models, history = load(config)
         clock.done("ingest")
-        result = analyse(inputs, models, history=history, on_stage=clock.done, map=auto_map(n))
+        with side_process(n) as side:
+            result = analyse(inputs, models, history=history, on_stage=clock.done, map=auto_map(n), side=side)
         out, _ = write(result, RunInfo(config, "", clock.timings))
         b = time.perf_counter() - t0
         timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
