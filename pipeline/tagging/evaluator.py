@@ -22,6 +22,36 @@ class RuleMatcher:
         self.prefilter = prefilter
         self.rule_keys = RuleKeys(tokeniser)
         self.words = Prefilter(codebook, self.rule_keys)
+        self._clear()
+
+    def _clear(self) -> None:
+        self._parts: dict[int, tuple[frozenset[Word], tuple[Expr, ...]]] = {}  # id(Or/And) → its words, the rest
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_parts"]  # keyed by object ids: this process's only
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._clear()
+
+    def _split(self, expr: Or | And) -> tuple[frozenset[Word], tuple[Expr, ...]]:
+        """The plain words among ``expr``'s arguments (decided together with one set operation) and the rest."""
+        got = self._parts.get(id(expr))
+        if got is None:
+            got = (frozenset(a for a in expr.args if isinstance(a, Word)),
+                   tuple(a for a in expr.args if not isinstance(a, Word)))
+            self._parts[id(expr)] = got
+        return got
+
+    def occurrences(self, w: Word, doc: Doc) -> list[Occ]:
+        """:meth:`_word`, once per word and document (a word shared by several rules is found once; kept on the
+        document, so threads matching other documents never see it)."""
+        got = doc.found.get(w)
+        if got is None:
+            got = doc.found[w] = self._word(w, doc)
+        return got
 
     def doc(self, text: str, tokens: list[Token] | None = None, compounds: list[Token] | None = None) -> Doc:
         """``text`` prepared for matching (``tokens`` / ``compounds``: its tokens and their compounds, when
@@ -83,7 +113,7 @@ class RuleMatcher:
         if isinstance(expr, Word):
             if doc.present is not None and expr not in doc.present:
                 return False, []                          # most words of a rule: decided without a call
-            occ = self._word(expr, doc)
+            occ = self.occurrences(expr, doc)
             return bool(occ), occ
         if not isinstance(expr, Not) and not self.words.may_match(expr, doc):
             return False, []
@@ -93,14 +123,36 @@ class RuleMatcher:
             matched, _ = self.evaluate(expr.arg, doc)
             return not matched, []
         if isinstance(expr, Or):
-            hits = [self.evaluate(a, doc) for a in expr.args]
-            occ = sorted({o for m, os in hits if m for o in os})
-            return any(m for m, _ in hits), occ
+            words, others = self._split(expr)
+            found: set[Occ] = set()
+            any_matched = False
+            for w in (words if doc.present is None else words & doc.present):  # an absent word: not matched
+                occ = self.occurrences(w, doc)
+                if occ:
+                    any_matched = True
+                    found.update(occ)
+            for a in others:
+                matched, occ = self.evaluate(a, doc)
+                if matched:
+                    any_matched = True
+                    found.update(occ)
+            return any_matched, sorted(found)
         if isinstance(expr, And):
-            hits = [self.evaluate(a, doc) for a in expr.args]
-            if not all(m for m, _ in hits):
-                return False, []
-            return True, sorted({o for _, os in hits for o in os})
+            words, others = self._split(expr)
+            if doc.present is not None and not words <= doc.present:
+                return False, []                          # a word of it cannot occur here
+            found = set()
+            for w in words:
+                occ = self.occurrences(w, doc)
+                if not occ:
+                    return False, []
+                found.update(occ)
+            for a in others:
+                matched, occ = self.evaluate(a, doc)
+                if not matched:
+                    return False, []
+                found.update(occ)
+            return True, sorted(found)
         if isinstance(expr, Near):
             return self._near(expr, doc)
         if isinstance(expr, Seq):
@@ -114,7 +166,7 @@ class RuleMatcher:
         present = doc.present
         found: set[Occ] = set()
         for w in (words if present is None else words & present):
-            found.update(self._word(w, doc))
+            found.update(self.occurrences(w, doc))
         for e, need in others:
             if present is not None and need is not None and need.isdisjoint(present):
                 continue

@@ -4,7 +4,7 @@ what a rule word must find, and a document prepared for matching (:class:`Doc`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pipeline.codebook import Word
@@ -37,6 +37,8 @@ class Doc:
     units: Mapping[str, Sequence[tuple[int, int]]]  # canonical compound text -> token ranges
     index: Mapping[str, Sequence[int]]  # match key -> token positions (rule words look up, not scan)
     present: frozenset[Word] | None = None  # codebook words that can occur here (None: not computed)
+    found: dict[Word, list[Occ]] = field(default_factory=dict, compare=False, repr=False)
+    """Occurrences of the words evaluated so far (:meth:`RuleMatcher.occurrences`)."""
 
 
 def _compound_bounds(tokeniser: Tokeniser, tokens: list[Token],
