@@ -104,3 +104,16 @@ def test_safe_frame_leaves_numbers_alone() -> None:
     assert got["text"].tolist() == ["'=1+1", "普通"]
     assert got["n"].tolist() == [-1, 2]
     assert frame["text"].tolist() == ["=1+1", "普通"]
+
+
+def test_safe_frame_neutralises_text_among_other_cells() -> None:
+    """Object columns hold text beside numbers, missing values and lists; pandas' string columns hold NA."""
+    frame = pd.DataFrame({
+        "mixed": ["-3人", 5, None, float("nan"), ["=x"], "@メモ", "普通"],
+        "str": pd.array(["+81-90", pd.NA, "相談", "\t字下げ", "=A1", "", "'既に"], dtype="string"),
+        "numbers": pd.Series([1, -2, 3, 4, 5, 6, 7], dtype=object),
+    })
+    got = safe_frame(frame)
+    assert got["mixed"].tolist()[:3] == ["'-3人", 5, None] and got["mixed"].tolist()[4:] == [["=x"], "'@メモ", "普通"]
+    assert got["str"].tolist() == ["'+81-90", pd.NA, "相談", "'\t字下げ", "'=A1", "", "'既に"]
+    assert got["numbers"].tolist() == [1, -2, 3, 4, 5, 6, 7]
