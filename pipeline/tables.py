@@ -17,7 +17,8 @@ def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd
     Columns: kind, rank, term, items.
     """
     kinds = list(dict.fromkeys(items[Items.kind]))
-    use = terms[~terms["stopword"]].merge(items[[Items.item_id, Items.kind]], on=Items.item_id)
+    words = terms.loc[~terms["stopword"].to_numpy(bool), [Items.item_id, "term"]].astype(str)  # coded or not
+    use = words.merge(items[[Items.item_id, Items.kind]], on=Items.item_id)
     use = use.drop_duplicates([Items.item_id, "term"])
     rows = []
     for kind in kinds:

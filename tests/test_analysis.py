@@ -176,3 +176,31 @@ def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingRe
     summary = [tuple(r) for r in wb["概要"].iter_rows(values_only=True)]
     assert (f"{outputs.TAGGED.sheet} シート", f"10 行を表示しています（全 68 行は {outputs.TAGGED.file}）") in summary
     assert len(pd.read_csv(tmp_path / outputs.TAGGED.file)) == 68                 # the CSV keeps every row
+
+
+def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
+    from pipeline.analysis import _concat, coded_terms
+
+    columns = ["item_id", "term", "surface", "pos", "start", "end", "stopword"]
+    first = pd.DataFrame([("F01", "相談窓口", "相談窓口", "名詞-複合", 0, 4, False),
+                          ("F01", "ほしい", "ほしい", "形容詞-一般", 5, 8, True),
+                          ("F02", "居場所", "居場所", "名詞-普通名詞-一般", 3, 6, False)], columns=columns)
+    second = pd.DataFrame([("C01", "相談窓口", "相談窓口", "名詞-複合", 2, 6, False),
+                           ("C01", "見守る", "見守り", "動詞-一般", 7, 10, False)], columns=columns)
+    ids = pd.Series(["F01", "F02", "C01"])
+    parts = [first, second]
+    got = coded_terms(parts, ids)
+    assert parts == []                                              # read and let go
+    assert got["item_id"].cat.categories.tolist() == ["F01", "F02", "C01"]
+    assert got["item_id"].cat.codes.tolist() == [0, 0, 1, 2, 2]
+    assert got["term"].cat.categories.tolist() == ["ほしい", "居場所", "相談窓口", "見守る"]  # sorted
+    assert got["start"].dtype == "int32" and got["end"].dtype == "int32"
+    assert list(got.columns) == columns
+    plain = _concat([first, second]).astype({"start": "int32", "end": "int32"})
+    pd.testing.assert_frame_equal(got.astype({c: str for c in ("item_id", "term", "surface", "pos")}),
+                                  plain.astype({c: str for c in ("item_id", "term", "surface", "pos")}))
+    # a row of an item not in the table (never from the item pass): kept as written, nothing lost
+    odd = coded_terms([first, second.assign(item_id="X99")], ids)
+    assert odd["item_id"].tolist() == ["F01", "F01", "F02", "X99", "X99"]
+    twice = coded_terms([first.copy(), second.copy()], pd.Series(["F01", "F02", "F01"]))
+    assert twice["item_id"].tolist() == ["F01", "F01", "F02", "C01", "C01"]
