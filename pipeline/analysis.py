@@ -415,8 +415,12 @@ def kwic_inputs(items: pd.DataFrame, terms: pd.DataFrame,
     if {"start", "end"} <= set(words.columns) and len(items[Items.text]) and \
             int(items[Items.text].str.len().max()) < 2**31:
         words = words.astype({"start": "int32", "end": "int32"})
-    return (only(items, [Items.item_id, Items.raw_text, Items.text]), words,
-            only(evidence, ["item_id", "theme", "terms", "spans"]))
+    texts = only(items, [Items.item_id, Items.raw_text, Items.text])
+    if {Items.raw_text, Items.text} <= set(texts.columns):
+        # an item written as normalised needs no alignment, nor its text: sent empty (kwic_index skips both alike)
+        same = (texts[Items.raw_text] == texts[Items.text]).to_numpy(bool)
+        texts = texts.assign(**{c: texts[c].where(~same, "") for c in (Items.raw_text, Items.text)})
+    return texts, words, only(evidence, ["item_id", "theme", "terms", "spans"])
 
 
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

@@ -179,8 +179,11 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     return out.astype({"word": "category", "themes": "category"})
 
 
-def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT) -> pd.DataFrame:
-    """The lines (:data:`KWIC_COLUMNS`) of some rows of a :func:`kwic_index`, cut from the text as written."""
+def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT,
+               coded: bool = False) -> pd.DataFrame:
+    """The lines (:data:`KWIC_COLUMNS`) of some rows of a :func:`kwic_index`, cut from the text as written.
+    ``coded``: ``word``, ``themes``, ``item_id``, ``source`` and ``kind`` categorical (for the CSV file: the same text,
+    each distinct value checked for formulas once)."""
     if not len(index):
         return pd.DataFrame(columns=KWIC_COLUMNS)
     raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
@@ -196,18 +199,28 @@ def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT
         lefts.append(left)
         cuts.append(cut)
         rights.append(right)
+    if coded:
+        def of_items(column: str) -> pd.Categorical:
+            codes, values = pd.factorize(items[column].astype(str).to_numpy(object))
+            return pd.Categorical.from_codes(codes[rows], categories=values)
+
+        named: dict[str, object] = {"word": pd.Categorical(index["word"].astype(str)),
+                                    "themes": pd.Categorical(index["themes"].astype(str)),
+                                    "item_id": of_items(Items.item_id), "source": of_items(Items.source),
+                                    "kind": of_items(Items.kind)}
+    else:
+        named = {"word": index["word"].astype(str).to_numpy(), "themes": index["themes"].astype(str).to_numpy(),
+                 "item_id": items[Items.item_id].astype(str).to_numpy()[rows],
+                 "source": items[Items.source].to_numpy()[rows], "kind": items[Items.kind].to_numpy()[rows]}
     return pd.DataFrame({
-        "word": index["word"].astype(str).to_numpy(), "themes": index["themes"].astype(str).to_numpy(),
-        "item_id": items[Items.item_id].astype(str).to_numpy()[rows],
-        "source": items[Items.source].to_numpy()[rows], "kind": items[Items.kind].to_numpy()[rows],
-        "left": lefts, "term": cuts, "right": rights, "start": index["raw_start"].astype("int64").to_numpy(),
+        **named, "left": lefts, "term": cuts, "right": rights, "start": index["raw_start"].astype("int64").to_numpy(),
     }, columns=KWIC_COLUMNS)
 
 
 def kwic_chunks(index: pd.DataFrame, items: pd.DataFrame, *, size: int = 50_000) -> Iterator[pd.DataFrame]:
     """:func:`kwic_lines` of the whole index, ``size`` rows at a time (for writing the CSV file)."""
     for i in range(0, max(len(index), 1), size):
-        yield kwic_lines(index.iloc[i:i + size], items)
+        yield kwic_lines(index.iloc[i:i + size], items, coded=True)
 
 
 def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,

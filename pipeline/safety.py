@@ -21,7 +21,9 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells are formula-safe (numbers are left as numbers)."""
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = _safe_categories(out[col])
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             values = out[col]
             # vectorised test first: most cells start with no formula character and are left as they are
             try:
@@ -31,6 +33,20 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             if risky.any():
                 out.loc[risky, col] = values[risky].map(neutralise_formula)
     return out
+
+
+def _safe_categories(values: pd.Series) -> pd.Series:
+    """A categorical column made formula-safe through its categories (each distinct value checked once: a
+    million-line table of a few hundred words); as text when a neutralised value would equal another one."""
+    cats = values.cat.categories
+    if not (cats.dtype == object or pd.api.types.is_string_dtype(cats)):
+        return values
+    safe = [neutralise_formula(c) if isinstance(c, str) else c for c in cats]
+    if safe == list(cats):
+        return values
+    if len(set(safe)) == len(safe):
+        return values.cat.rename_categories(safe)
+    return values.astype(object).map(lambda v: neutralise_formula(v) if isinstance(v, str) else v)
 
 
 def current_umask() -> int:

@@ -117,3 +117,14 @@ def test_safe_frame_neutralises_text_among_other_cells() -> None:
     assert got["mixed"].tolist()[:3] == ["'-3人", 5, None] and got["mixed"].tolist()[4:] == [["=x"], "'@メモ", "普通"]
     assert got["str"].tolist() == ["'+81-90", pd.NA, "相談", "'\t字下げ", "'=A1", "", "'既に"]
     assert got["numbers"].tolist() == [1, -2, 3, 4, 5, 6, 7]
+
+
+def test_safe_frame_neutralises_the_words_of_a_categorical_column() -> None:
+    frame = pd.DataFrame({"word": pd.Categorical(["=HYPERLINK()", "相談", "=HYPERLINK()", "-1"]),
+                          "clash": pd.Categorical(["=A1", "'=A1", "見守り", "=A1"]),
+                          "n": pd.Categorical([1, 2, 1, 3])})
+    got = safe_frame(frame)
+    assert got["word"].tolist() == ["'=HYPERLINK()", "相談", "'=HYPERLINK()", "'-1"]
+    assert got["clash"].tolist() == ["'=A1", "'=A1", "見守り", "'=A1"]  # two values that become one: as text
+    assert got["n"].tolist() == [1, 2, 1, 3]
+    assert frame["word"].tolist()[0] == "=HYPERLINK()"
