@@ -106,9 +106,10 @@ def process_map(workers: int) -> Map:
     """``map`` over a pool of ``workers`` processes (spawned: safe beside the threads of a Prefect run, and the
     same on Windows); results in input order, so the outputs are byte-identical to the serial run.  ``fn`` (the
     models and their caches) goes to each worker once, when it starts; each task carries only its batch."""
-    def run(fn: Callable[[pd.DataFrame], ItemBatch], batches: Iterable[pd.DataFrame]) -> list[ItemBatch]:
+    def run(fn: Callable[[pd.DataFrame], ItemBatch], batches: Iterable[pd.DataFrame]) -> Iterator[ItemBatch]:
+        # a generator: each result is taken (and its words coded) as it comes, never every batch at once
         with spawn_pool(workers, initializer=_set_worker_fn, initargs=(fn,)) as pool:
-            return list(pool.map(_call_worker_fn, batches))
+            yield from pool.map(_call_worker_fn, batches)
     return run
 
 
@@ -607,22 +608,30 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords, threshold=MATCH_THRESHOLD,
                              terms=cache).fit(inputs.measures)
     work = functools.partial(item_batch, models=models, matcher=matcher, mask=options.mask_pii)
-    batches = list(map(work, _batches(raw_items(inputs.cards, inputs.feedback), options.batch_size)))
-    items = Items.validate(_concat([b.items for b in batches]))
-    if masks is not None:
-        for b in batches:
+    item_parts: list[pd.DataFrame] = []
+    term_parts: list[pd.DataFrame] = []
+    evidence_parts: list[pd.DataFrame] = []
+    similarity_parts: list[np.ndarray] = []
+    for b in map(work, _batches(raw_items(inputs.cards, inputs.feedback), options.batch_size)):
+        item_parts.append(b.items)
+        term_parts.append(b.terms.assign(**{c: pd.Categorical(b.terms[c]) for c in TERM_WORDS
+                                            if c in b.terms.columns}))  # a batch's words as codes at once
+        evidence_parts.append(b.evidence)
+        similarity_parts.append(b.similarity)
+        cache.seed(b.content)
+        if masks is not None:
             for kind, n in b.masks.items():
                 masks[kind] += n
-        if inputs.feedback is not None:  # the comments as masked by the item pass (same rows, same order)
-            written = items.loc[items[Items.source] == "feedback", Items.raw_text].to_numpy()
-            inputs = replace(inputs, feedback=inputs.feedback.assign(**{Feedback.text: written}))
-    for b in batches:
-        cache.seed(b.content)
-    similarity = np.vstack([b.similarity for b in batches]) if batches else np.zeros((0, len(matcher.measure_ids_)))
-    raw_evidence = _concat([b.evidence for b in batches], EVIDENCE_COLUMNS)
-    parts = [b.terms for b in batches]
-    del batches
-    terms = coded_terms(parts, items[Items.item_id])
+        del b
+    items = Items.validate(_concat(item_parts))
+    del item_parts
+    if masks is not None and inputs.feedback is not None:  # the comments as masked by the item pass (same rows)
+        written = items.loc[items[Items.source] == "feedback", Items.raw_text].to_numpy()
+        inputs = replace(inputs, feedback=inputs.feedback.assign(**{Feedback.text: written}))
+    similarity = np.vstack(similarity_parts) if similarity_parts else np.zeros((0, len(matcher.measure_ids_)))
+    raw_evidence = _concat(evidence_parts, EVIDENCE_COLUMNS)
+    del similarity_parts, evidence_parts
+    terms = coded_terms(term_parts, items[Items.item_id])
     release_free_memory()
     on_stage("items", f"{len(items)} 件（カード {int((items[Items.source] == 'card').sum())}、"
                       f"コメント {int((items[Items.source] == 'feedback').sum())}）、"
