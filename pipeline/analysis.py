@@ -691,7 +691,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
                                 mst=options.network_mst)
     tagger = models.tagger
     review = review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
-                         perspectives.suggestions, previous=history.decisions)
+                         perspectives.suggestions, previous=history.decisions, coded=True)
     release_free_memory()
     kwic = kwic_job.result()
     del kwic_job

@@ -19,7 +19,7 @@ What a decision does on the next run of that meeting:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -45,38 +45,46 @@ REVIEW_COLUMNS = [R_KIND, R_MEETING, R_TARGET, R_SUGGESTION, R_EVIDENCE, R_TEXT,
                   R_KEY]
 
 
+REPEATED_COLUMNS = frozenset({R_KIND, R_MEETING, R_SUGGESTION, R_DECISION, R_CORRECTION, R_NOTE})
+"""Review columns kept categorical (kind, meeting, the suggested theme or measure, earlier decisions)."""
+
+
 def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, measures_by_item: Mapping[str, str],
                 suggestions: pd.DataFrame, perspectives: pd.DataFrame,
-                previous: pd.DataFrame | None = None) -> pd.DataFrame:
+                previous: pd.DataFrame | None = None, *, coded: bool = False) -> pd.DataFrame:
     """One row per suggested theme tag, measure link and perspective (:data:`REVIEW_COLUMNS`).
+    ``coded``: the columns of few distinct values (:data:`REPEATED_COLUMNS`) categorical — the same text in every
+    file, a fraction of the memory (a run keeps them so: 4 million rows at 1,000,000 comments).
 
     Earlier decisions for the same suggestion are pre-filled, so a sheet can be completed over
     several sessions.  ``キー`` identifies the suggestion for ``kyosei review apply``.
     """
     text = dict(zip(items["item_id"].tolist(), items["text"].tolist(), strict=True))
     source = dict(zip(items["item_id"].tolist(), items["source"].tolist(), strict=True))
-    rows = []
-    for rec in evidence.to_dict("records"):
-        how = "ルール" if str(rec["source"]).startswith("rule") else "学習モデル"
-        rows.append(("theme", rec["item_id"], rec["theme"], f"{rec['terms']}（{how}, {rec['score']}）",
-                     text.get(rec["item_id"], "")))
-    for rec in suggestions.to_dict("records"):
-        now = f"現在: {rec['declared'] or 'なし'}（{rec['declared_score']}）"
-        rows.append(("measure", rec["card_id"], rec["suggested"],
-                     f"一致度 {rec['score']}、共通語: {rec['evidence']}、{now}", text.get(rec["card_id"], "")))
-    for item_id, mids in measures_by_item.items():
-        if source.get(item_id) != "feedback":
-            continue
-        for m in filter(None, mids.split("|")):
-            rows.append(("measure", item_id, m, "内容が施策案に合うコメント", text.get(item_id, "")))
-    for rec in perspectives.to_dict("records"):
-        rows.append(("perspective", rec["perspective_id"], rec["main_theme"] or rec["label"],
-                     f"{rec['label']}／支持 {rec['support']}: {rec['item_ids']}",
-                     str(rec.get("quotes", ""))[:1000]))
+
+    def rows() -> Iterator[tuple[str, str, str, str, str]]:  # one at a time: 4 million at 1,000,000 comments
+        for item_id, theme, terms, how, score in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
+                                                     evidence["terms"].tolist(), evidence["source"].tolist(),
+                                                     evidence["score"].tolist(), strict=True):
+            by = "ルール" if str(how).startswith("rule") else "学習モデル"
+            yield "theme", item_id, theme, f"{terms}（{by}, {score}）", text.get(item_id, "")
+        for rec in suggestions.to_dict("records"):
+            now = f"現在: {rec['declared'] or 'なし'}（{rec['declared_score']}）"
+            yield ("measure", rec["card_id"], rec["suggested"],
+                   f"一致度 {rec['score']}、共通語: {rec['evidence']}、{now}", text.get(rec["card_id"], ""))
+        for item_id, mids in measures_by_item.items():
+            if source.get(item_id) != "feedback":
+                continue
+            for m in filter(None, mids.split("|")):
+                yield "measure", item_id, m, "内容が施策案に合うコメント", text.get(item_id, "")
+        for rec in perspectives.to_dict("records"):
+            yield ("perspective", rec["perspective_id"], rec["main_theme"] or rec["label"],
+                   f"{rec['label']}／支持 {rec['support']}: {rec['item_ids']}", str(rec.get("quotes", ""))[:1000])
+
     prev = latest(previous, meeting_id) if previous is not None else pd.DataFrame(columns=LOG_COLUMNS)
     done = {(r.item_id, r.kind, r.suggestion): r for r in prev.itertuples(index=False)}
     out: dict[str, list[str]] = {c: [] for c in REVIEW_COLUMNS}  # column by column: no dict per row
-    for kind, target, suggestion, evidence_text, body in rows:
+    for kind, target, suggestion, evidence_text, body in rows():
         key_item = target
         if kind == "perspective":
             key_item = _perspective_items(perspectives, target)
@@ -87,9 +95,10 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
                               (R_CORRECTION, d.correction if d is not None else ""),
                               (R_NOTE, d.note if d is not None else ""), (R_KEY, f"{kind}|{key_item}|{suggestion}")):
             out[column].append(value)
-    if not rows:
+    if not out[R_KIND]:
         return pd.DataFrame(columns=REVIEW_COLUMNS)
-    return pd.DataFrame(out, columns=REVIEW_COLUMNS)
+    return pd.DataFrame({c: pd.Categorical(v) if coded and c in REPEATED_COLUMNS else v for c, v in out.items()},
+                        columns=REVIEW_COLUMNS)
 
 
 def review_sheet(review: pd.DataFrame, max_rows: int, *, always: Collection[str] = ()) -> pd.DataFrame:

@@ -202,3 +202,13 @@ def test_a_long_review_sheet_keeps_every_perspective_and_card_and_the_first_comm
     assert list(cut["種類"]) == ["テーマ", "テーマ", "テーマ", "施策の紐づけ", "テーマ", "新たな視点"]
     assert list(review_sheet(review, 2, always=["C1", "C2"])["対象ID"]) == ["C1", "C1", "C2", "V01"]  # never lost
     assert list(review_sheet(review, 2)["対象ID"]) == ["C1", "V01"]       # without cards: the perspective, then in order
+
+
+def test_coded_rows_hold_the_same_text() -> None:
+    plain = rows()
+    coded = review_rows("2024-05-22", ITEMS, EVIDENCE, {"C09": "P2-1", "F01": "P2-1|P2-2", "F16": ""},
+                        SUGGESTIONS, PERSPECTIVES, coded=True)
+    assert {c for c in coded.columns if isinstance(coded[c].dtype, pd.CategoricalDtype)} == {
+        "種類", "会議ID", "提案", "判定", "修正後", "メモ"}
+    pd.testing.assert_frame_equal(coded.astype(str), plain.astype(str))
+    assert len(plain) > 5
