@@ -618,7 +618,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
                                             if c in b.terms.columns}))  # a batch's words as codes at once
         evidence_parts.append(b.evidence)
         similarity_parts.append(b.similarity)
-        cache.seed(b.content)
+        cache.seed(b.content, b.items[Items.text].tolist())
         if masks is not None:
             for kind, n in b.masks.items():
                 masks[kind] += n

@@ -64,9 +64,18 @@ class TermCache:
     def __getstate__(self) -> dict[str, object]:
         return {"tokeniser": self.tokeniser, "stopwords": self.stopwords, "_memo": {}}
 
-    def seed(self, known: Mapping[str, list[str]]) -> TermCache:
-        """Take content terms already computed (by the text stage, from the same tokens)."""
-        self._memo.update(known)
+    def seed(self, known: Mapping[str, list[str]], texts: Iterable[str] = ()) -> TermCache:
+        """Take content terms already computed (by the text stage, from the same tokens).  ``texts``: the same texts
+        as held elsewhere (the items table's), kept as the keys instead of ``known``'s copies; the words are interned
+        (a batch from another process brings its own copy of every word: 500 copies at 1,000,000 comments)."""
+        memo = self._memo
+        for text in texts:
+            terms = known.get(text)
+            if terms is not None and text not in memo:
+                memo[text] = [intern(t) for t in terms]
+        for text, terms in known.items():
+            if text not in memo:
+                memo[text] = [intern(t) for t in terms]
         return self
 
 

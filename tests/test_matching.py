@@ -124,3 +124,23 @@ def test_a_card_without_a_measure_counts_as_a_suggested_link(matcher: MeasureMat
     cov = res.coverage.set_index("measure_id")
     assert cov.loc["P2-3", "status"] == "紐づけ案のカードのみ" and cov.loc["P2-3", "suggested_card_ids"] == "C7"
     assert cov.loc["P2-3", "cards"] == 0                       # a suggestion, not a staff link
+
+
+def test_seeded_terms_keep_the_items_texts_as_keys_and_one_copy_of_each_word() -> None:
+    """A batch from another process brings its own copies of its texts and words: the cache keeps the items'
+    texts and one interned copy of each word, with the same terms."""
+    import pickle
+    import sys
+
+    from pipeline.matching import TermCache
+
+    texts = ["相談窓口を夜間も開けてほしい", "見守り活動の担い手が足りない"]
+    known = pickle.loads(pickle.dumps({t: [w for w in ("相談窓口", "夜間", "見守り", "担い手") if w in t] for t in texts}))
+    known["担い手"] = ["担い手"]  # a request sentence's terms: no item text of its own
+    cache = TermCache(Tokeniser()).seed(known, texts)
+    assert {k: v for k, v in cache._memo.items()} == known
+    for text in texts:
+        key = next(k for k in cache._memo if k == text)
+        assert key is text
+        assert all(w is sys.intern(w) for w in cache(text))
+    assert cache("担い手") == ["担い手"]
