@@ -373,8 +373,8 @@ TERM_WORDS = ("term", "surface", "pos")
 
 def coded_terms(parts: list[pd.DataFrame], item_ids: pd.Series) -> pd.DataFrame:
     """The batches' keyword rows as one table of codes: ``item_id`` categorical over the items (in their order),
-    ``term``/``surface``/``pos`` categorical, ``start``/``end`` int32 — a tenth of the strings' memory
-    (a 1,000,000-comment meeting has ~23 million rows).  ``parts`` is emptied as it is read."""
+    ``term``/``surface``/``pos`` categorical, ``start``/``end`` int32 — small integer codes instead of a pointer per
+    cell (a 1,000,000-comment meeting has ~23 million rows).  ``parts`` is emptied as it is read."""
     ids = pd.Index(item_ids.astype(str))
     rows = [ids.get_indexer(p["item_id"].astype(str)).astype("int32") if "item_id" in p.columns else None
             for p in parts] if ids.is_unique else [None]
@@ -402,7 +402,7 @@ def coded_terms(parts: list[pd.DataFrame], item_ids: pd.Series) -> pd.DataFrame:
 def kwic_inputs(items: pd.DataFrame, terms: pd.DataFrame,
                 evidence: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The columns :func:`pipeline.kwic.kwic_index` reads, the terms' words and items as codes (what another process is
-    sent: a fifth of the pickled size of the whole frames)."""
+    sent: 20,000 generated comments pickle to 19 MiB instead of 36 for the whole frames)."""
     def only(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return frame[[c for c in columns if c in frame.columns]]
 

@@ -63,7 +63,7 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
     source = dict(zip(items["item_id"].tolist(), items["source"].tolist(), strict=True))
 
     def rows() -> Iterator[tuple[str, str, str, str, str]]:  # one at a time: 4 million at 1,000,000 comments
-        for item_id, theme, terms, how, score in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
+        for item_id, theme, terms, how, score in [] if not len(evidence) else zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
                                                      evidence["terms"].tolist(), evidence["source"].tolist(),
                                                      evidence["score"].tolist(), strict=True):
             by = "ルール" if str(how).startswith("rule") else "学習モデル"

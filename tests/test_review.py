@@ -212,3 +212,9 @@ def test_coded_rows_hold_the_same_text() -> None:
         "種類", "会議ID", "提案", "判定", "修正後", "メモ"}
     pd.testing.assert_frame_equal(coded.astype(str), plain.astype(str))
     assert len(plain) > 5
+
+
+def test_no_evidence_at_all_gives_the_other_rows() -> None:
+    got = review_rows("2024-05-22", ITEMS, pd.DataFrame(), {"F01": "P2-1"}, SUGGESTIONS.iloc[0:0],
+                      PERSPECTIVES.iloc[0:0])
+    assert got["キー"].tolist() == ["measure|F01|P2-1"]
