@@ -216,8 +216,11 @@ def _kwic_all(r: MeetingResult) -> Callable[[], Iterator[pd.DataFrame]]:
     from pipeline.kwic import kwic_chunks
     from pipeline.schemas import Items
 
-    return functools.partial(kwic_chunks, r.kwic,
-                             r.items[[Items.item_id, Items.source, Items.kind, Items.raw_text, Items.text]])
+    items = r.items[[Items.item_id, Items.source, Items.kind, Items.raw_text, Items.text]]
+    # a line is cut from the text as written; the normalised text only stands in for an empty one, and is sent
+    # to the writer's second process only then (half the bytes it is sent)
+    written = (items[Items.raw_text].astype(str).str.len() > 0).to_numpy(bool)
+    return functools.partial(kwic_chunks, r.kwic, items.assign(**{Items.text: items[Items.text].where(~written, "")}))
 
 
 KWIC = TableOutput("kwic", "kwic.csv", "KWIC", _kwic_sheet,

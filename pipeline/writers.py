@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import outputs
 from pipeline.analysis import MeetingResult, spawn_pool
 from pipeline.manifest import report_summary
-from pipeline.memory import release_free_memory
+from pipeline.memory import release_free_memory, ship
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
@@ -92,7 +92,8 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
     pool = spawn_pool(1) if in_process else None
     try:
-        pending = pool.submit(build_workbook, *workbook_args, **workbook_kw) if pool is not None else None
+        # frames shipped (pipeline.memory.Shipped): their texts sent without leaving a UTF-8 copy in each string
+        pending = pool.submit(build_workbook, *ship(workbook_args), **ship(workbook_kw)) if pool is not None else None
         written: list[str] = []
         long_tables = []
         for spec, frame in tables:
@@ -101,7 +102,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
             elif pool is not None:  # a long table's file is cut and written there too, after the workbook
-                long_tables.append(pool.submit(write_chunks, spec.full(result), folder / spec.file))
+                long_tables.append(pool.submit(write_chunks, ship(spec.full(result)), folder / spec.file))
             else:
                 write_chunks(spec.full(result), folder / spec.file)
             written.append(spec.file)

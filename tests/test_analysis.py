@@ -92,9 +92,14 @@ def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
 def test_a_second_process_computes_the_same_value() -> None:
     from pipeline.analysis import PARALLEL_FROM, inline, side_process
 
+    frame = pd.DataFrame({"item_id": ["F01", "F02"], "text": pd.array(["見守りが必要", "移動の支援"], dtype="str")})
     with side_process(PARALLEL_FROM, cpus=2) as side:
         assert side is not inline
         assert side(divmod, 17, 5).result() == (3, 2)
+        assert side(pd.DataFrame.equals, frame, frame.copy()).result() is True  # frames arrive as frames
+        failed = side(divmod, 1, 0)
+        with pytest.raises(ZeroDivisionError):
+            failed.result()
 
 
 def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch) -> None:

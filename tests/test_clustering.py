@@ -124,3 +124,26 @@ def test_the_representative_of_two_members_is_the_first(analyzer) -> None:
     table = cluster_table("all", ["C1", "F1", "C2", "F2"], [normalise_text(t) for t in texts], model)
     assert sorted(table["item_ids"]) == ["C1|F1", "C2|F2"]
     assert table["representative_id"].tolist() == [ids.split("|")[0] for ids in table["item_ids"]]
+
+
+def test_above_fit_size_the_lsa_basis_comes_from_the_same_sample_and_every_item_is_projected(analyzer) -> None:
+    """The TruncatedSVD is fitted on a fixed random fit_size of the items (sorted rows of ``default_rng(seed)``) and
+    every item is projected on that basis: the vectors are exactly those of doing it by hand."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    rng = random.Random(2)
+    texts = [normalise_text(f"{rng.choice(DISASTER + CONSULT)}。{rng.choice(['本当に', 'ぜひ', 'もっと', '早く'])}")
+             for _ in range(400)]
+    model = ItemClusterer(analyzer=analyzer, large_n=100, sample_size=200, fit_size=150, n_components=10).fit(texts)
+    x = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True).fit_transform([analyzer(t) for t in texts])
+    rows = np.sort(np.random.default_rng(0).choice(400, size=150, replace=False))
+    by_hand = normalize(TruncatedSVD(n_components=10, random_state=0).fit(x[rows]).transform(x))
+    assert model.vectors_.shape == (400, 10)
+    np.testing.assert_allclose(model.vectors_, by_hand, rtol=0, atol=1e-12)
+    assert np.allclose(np.linalg.norm(model.vectors_, axis=1), 1.0)
+    # at fit_size or below, the basis is fitted on all items (as before)
+    whole = ItemClusterer(analyzer=analyzer, large_n=100, sample_size=200, fit_size=400, n_components=10).fit(texts)
+    all_rows = normalize(TruncatedSVD(n_components=10, random_state=0).fit_transform(x))
+    np.testing.assert_allclose(whole.vectors_, all_rows, rtol=0, atol=1e-12)

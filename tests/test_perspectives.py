@@ -235,3 +235,26 @@ def test_theme_trend() -> None:
     got = theme_trend("m3", {"x": "防災", "y": ""}, earlier, ["防災", "就労", "担い手"])
     assert got.values.tolist() == [["防災", 0, 2, 1], ["就労", 1, 1, 0], ["担い手", 0, 0, 0]]
     assert list(got.columns) == ["theme", "m1", "m2", "m3"]
+
+
+def test_the_evidence_index_gives_scores_and_spans_by_item() -> None:
+    from pipeline.perspectives import EvidenceIndex
+
+    evidence = pd.DataFrame({
+        "item_id": ["F01", "F01", "F02", "F01", "F03"],
+        "theme": ["見守り", "移動支援", "見守り", "見守り", "居場所"],
+        "terms": ["見守り|声かけ", "バス", "見守り", "安否", ""],
+        "spans": ["0-3|8-11", "4-6", "2-5", "12-14|x-1", ""],
+        "source": ["rule"] * 5,
+        "score": [0.5, 0.25, 1.0, 0.75, 0.1]})
+    index = EvidenceIndex(evidence)
+    assert index[("F01", "見守り")] == 0.75  # a repeated (item, theme): the last row, as a dict would keep
+    assert index.get(("F01", "移動支援")) == 0.25 and index.get(("F02", "移動支援"), 0.0) == 0.0
+    assert index.get(("F09", "見守り"), 0.0) == 0.0
+    with pytest.raises(KeyError):
+        index[("F02", "居場所")]
+    assert list(index) == [("F01", "見守り"), ("F01", "移動支援"), ("F02", "見守り"), ("F03", "居場所")]
+    assert len(index) == 4
+    assert index.spans("F01", "見守り") == [(0, 3), (8, 11), (12, 14)]  # "x-1" is not a span
+    assert index.item_spans("F01") == [(0, 3), (8, 11), (12, 14), (4, 6)]
+    assert index.spans("F03", "居場所") == [] and index.item_spans("F09") == []

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,7 +52,7 @@ from pipeline.schemas import Cards, Items, Measures, Perspective, PerspectiveDec
 from pipeline.tokenise import Tokeniser
 
 __all__ = ["COVERED_COLUMNS", "DECISION_COLUMNS", "MAX_QUOTES", "PERSPECTIVE_COLUMNS", "PLAN_COLUMNS", "REQUEST_KIND",
-           "Citation", "EarlierMeeting", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer",
+           "Citation", "EarlierMeeting", "EvidenceIndex", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer",
            "request_sentences", "suggest_perspectives", "theme_links", "theme_trend", "without_citations"]
 
 PERSPECTIVE_COLUMNS = columns(Perspective)
@@ -212,16 +212,12 @@ def suggest_perspectives(
     analyze = terms or (lambda s: content_terms(tokeniser, s, stopwords))
     space = _space(ids, text, kinds, measures, analyze)
     pos = {i: n for n, i in enumerate(ids)}
-    scores = {(str(r.item_id), str(r.theme)): float(r.score) for r in evidence.itertuples(index=False)}
-    spans = _spans(evidence)
-    item_spans: dict[str, list[tuple[int, int]]] = {}
-    for (i, _), ss in spans.items():
-        item_spans.setdefault(i, []).extend(ss)
+    by_item = EvidenceIndex(evidence)
     placed = set() if cards is None else {c for c, m in zip(cards[Cards.card_id], cards[Cards.measure_ids],
                                                             strict=True) if m}
     empty = {i for i in ids if col[Items.source][i] == "feedback" and is_empty_answer(text[i])}
     cards_ = {i for i in ids if col[Items.source][i] == "card"}
-    decisions = decide(ids, kinds=kinds, cards=cards_, placed=placed, empty=empty, themes=themes, scores=scores,
+    decisions = decide(ids, kinds=kinds, cards=cards_, placed=placed, empty=empty, themes=themes, scores=by_item,
                        codebook=codebook, covered_themes=links.covered(codebook), coverage=space.coverage,
                        threshold=space.threshold)
     loose = [d.item_id for d in decisions if d.decision == UNEXPLAINED]
@@ -242,8 +238,8 @@ def suggest_perspectives(
         near = [i for i in members if i in nearest]
         if rep not in near:
             near = [rep, *near[:-1]] if len(near) >= LABEL_TEXTS else [rep, *near]
-        label, how, share = choose_label(text, near, rep, tokeniser, {i: spans.get((i, g["theme"]), ()) for i in near},
-                                         {i: item_spans.get(i, []) for i in near})
+        label, how, share = choose_label(text, near, rep, tokeniser, {i: by_item.spans(i, g["theme"]) for i in near},
+                                         {i: by_item.item_spans(i) for i in near})
         n_comments = sum(col[Items.source][i] == "feedback" for i in members)
         rows.append({
             "label": label, "theme_label": gap_names.get(g["theme"], "（テーマなし）"),
@@ -266,7 +262,7 @@ def suggest_perspectives(
         suggestions=frame[PERSPECTIVE_COLUMNS],
         covered=_covered_requests(decisions, col[Items.raw_text], kinds, space, mids, pos),
         coverage=space.coverage,
-        plan_comments=_plan_comments(decisions, col, spans, codebook),
+        plan_comments=_plan_comments(decisions, col, by_item, codebook),
         decisions=_decision_table(decisions, frame, space, mids, pos),
         threshold=space.threshold,
         empty_answers=len(empty),
@@ -284,15 +280,55 @@ def _nearest(x, rows: Sequence[int], ids: Sequence[str], n: int) -> list[str]:
     return [ids[rows[k]] for k in sorted(keep)]
 
 
-def _spans(evidence: pd.DataFrame) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for item_id, theme, spans in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
-                                     evidence["spans"].tolist(), strict=True):
-        for span in filter(None, str(spans).split("|")):
-            a, _, b = span.partition("-")
-            if a.isdigit() and b.isdigit():
-                out.setdefault((str(item_id), str(theme)), []).append((int(a), int(b)))
+def _parse_spans(spans: object) -> list[tuple[int, int]]:
+    out = []
+    for span in filter(None, str(spans).split("|")):
+        a, _, b = span.partition("-")
+        if a.isdigit() and b.isdigit():
+            out.append((int(a), int(b)))
     return out
+
+
+class EvidenceIndex(Mapping[tuple[str, str], float]):
+    """The evidence rows by item: the score of an (item, theme) (as a mapping; the last row's when one repeats) and
+    its spans, read from the rows when asked — not a dict of every row's tuples (a 100,000-comment meeting has about
+    250,000 evidence rows; only the labels' comments and the plan-document comments need spans)."""
+
+    def __init__(self, evidence: pd.DataFrame):
+        self._themes = [str(t) for t in evidence["theme"].tolist()]
+        self._scores = evidence["score"].tolist()
+        self._spans = evidence["spans"].tolist()
+        self._rows: dict[str, list[int]] = {}
+        for n, item_id in enumerate(evidence["item_id"].tolist()):
+            self._rows.setdefault(str(item_id), []).append(n)
+
+    def __getitem__(self, key: tuple[str, str]) -> float:
+        item_id, theme = key
+        for n in reversed(self._rows.get(item_id, ())):
+            if self._themes[n] == theme:
+                return float(self._scores[n])
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        seen = set()
+        for item_id, rows in self._rows.items():
+            for n in rows:
+                if (item_id, self._themes[n]) not in seen:
+                    seen.add((item_id, self._themes[n]))
+                    yield item_id, self._themes[n]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def spans(self, item_id: str, theme: str) -> list[tuple[int, int]]:
+        """The spans of the item's evidence for the theme, in row order."""
+        return [sp for n in self._rows.get(item_id, ()) if self._themes[n] == theme
+                for sp in _parse_spans(self._spans[n])]
+
+    def item_spans(self, item_id: str) -> list[tuple[int, int]]:
+        """The spans of all the item's evidence, theme by theme (in the order the themes first appear)."""
+        themes = dict.fromkeys(self._themes[n] for n in self._rows.get(item_id, ()))
+        return [sp for t in themes for sp in self.spans(item_id, t)]
 
 
 def _covered_requests(decisions: Sequence[Decision], text: Mapping[str, str], kinds: Mapping[str, str],
@@ -306,14 +342,14 @@ def _covered_requests(decisions: Sequence[Decision], text: Mapping[str, str], ki
 
 
 def _plan_comments(decisions: Sequence[Decision], col: Mapping[str, Mapping[str, str]],
-                   spans: Mapping[tuple[str, str], list[tuple[int, int]]], codebook: Codebook) -> pd.DataFrame:
+                   evidence: EvidenceIndex, codebook: Codebook) -> pd.DataFrame:
     doc_themes = codebook.document_themes
     rows = []
     for d in decisions:
         if d.decision != DOCUMENT:
             continue
         i = d.item_id
-        terms = [col[Items.text][i][a:b] for t in doc_themes for a, b in spans.get((i, t), [])]
+        terms = [col[Items.text][i][a:b] for t in doc_themes for a, b in evidence.spans(i, t)]
         rows.append({"item_id": i, "kind": col[Items.kind][i], "section": col[Items.section][i],
                      "text": col[Items.raw_text][i], "evidence": "|".join(dict.fromkeys(terms))})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
