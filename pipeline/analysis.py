@@ -329,6 +329,11 @@ class ItemBatch:
     similarity: np.ndarray              # items × measures, cosine of TF-IDF vectors
     masks: dict[str, int] = field(default_factory=dict)  # personal data masked in the comments, by type
 
+    def __reduce__(self) -> tuple[type[ItemBatch], tuple[object, ...]]:
+        # from a worker: the frames shipped (pipeline.memory.Shipped), a rule or word repeated in a batch one object
+        return ItemBatch, (Shipped(self.items), Shipped(self.terms), self.content, Shipped(self.evidence),
+                           self.similarity, self.masks)
+
 
 def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool = False) -> ItemBatch:
     """Raw items (``text`` empty) → :class:`ItemBatch`: normalise each text, tokenise it once, and derive
@@ -418,6 +423,22 @@ def coded_terms(parts: list[pd.DataFrame], item_ids: pd.Series) -> pd.DataFrame:
         if c in words:
             out.insert(n, c, words.pop(c))
     return out.astype({c: "int32" for c in ("start", "end") if c in out.columns})
+
+
+def share_texts(items: pd.DataFrame, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    """The items with each text that equals one already held being that one object: a comment the masking left as it
+    was is the input's own string, a normalised text equal to the text as written is that string (the values are
+    the same; a 100,000-comment meeting keeps ≈ 50 MiB less, the caller holding the inputs anyway)."""
+    raw = items[Items.raw_text].tolist()
+    if feedback is not None and Feedback.text in feedback.columns:
+        rows = np.flatnonzero((items[Items.source] == "feedback").to_numpy(bool))
+        if len(rows) == len(feedback):
+            for row, given in zip(rows.tolist(), feedback[Feedback.text].tolist(), strict=True):
+                if raw[row] == given:
+                    raw[row] = given
+    norm = [r if r == t else t for r, t in zip(raw, items[Items.text].tolist(), strict=True)]
+    return items.assign(**{Items.raw_text: pd.array(raw, dtype=items[Items.raw_text].dtype),
+                           Items.text: pd.array(norm, dtype=items[Items.text].dtype)})
 
 
 def kwic_inputs(items: pd.DataFrame, terms: pd.DataFrame,
@@ -644,7 +665,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
             for kind, n in b.masks.items():
                 masks[kind] += n
         del b
-    items = Items.validate(_concat(item_parts))
+    items = share_texts(Items.validate(_concat(item_parts)), inputs.feedback)
     del item_parts
     if masks is not None and inputs.feedback is not None:  # the comments as masked by the item pass (same rows)
         written = items.loc[items[Items.source] == "feedback", Items.raw_text].to_numpy()

@@ -92,7 +92,7 @@ class ItemClusterer:
             labels[idx] = self._ward(x[idx])
             self.method_ = "ward"
         else:
-            labels[idx] = self._kmeans(x[idx])
+            labels[idx] = self._kmeans(x if m == n else x[idx])  # every item with terms: no copy of the vectors
             self.method_ = "minibatch-kmeans"
         self.labels_ = _renumber(labels)
         self.k_ = int(self.labels_.max() + 1) if m else 0

@@ -42,12 +42,14 @@ def release_free_memory() -> bool:
 
 
 class Shipped:
-    """A frame on its way to another process: pickled with each text column as one joined string and its lengths,
-    and unpickled there as the same frame (same columns, dtypes, index and values).
+    """A frame on its way to another process: pickled with each text column as its distinct values joined into one
+    string (with their lengths) and a code per row, and unpickled there as the same frame (same columns, dtypes,
+    index and values; equal texts of a column one object).
 
     Pickling a ``str`` makes CPython keep a UTF-8 copy of it inside the object for as long as it lives; a frame's
     texts sent as they are would cost this process their size again, for the rest of the run (measured at
-    100,000 comments: ≈ 60 MiB for the KWIC index's texts alone).  The joined string takes that copy and is freed."""
+    100,000 comments: ≈ 60 MiB for the KWIC index's texts alone).  The joined string takes that copy and is freed.
+    A value repeated down a column (a kind, a rule, a group) arrives as one object, not one per row."""
 
     __slots__ = ("frame",)
 
@@ -58,14 +60,18 @@ class Shipped:
         frame = self.frame
         if not frame.columns.is_unique:
             return _same, (frame,)
-        packed: dict[object, tuple[str, np.ndarray, object]] = {}
+        packed: dict[object, tuple[str, np.ndarray, np.ndarray, object]] = {}
         for c in frame.columns:
             column = frame[c]
             if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
                 values = column.tolist()
-                if all(type(v) is str for v in values):
-                    packed[c] = ("".join(values), np.fromiter(map(len, values), dtype=np.int64, count=len(values)),
-                                 column.dtype)
+                if set(map(type, values)) <= {str}:
+                    # dicts, not pandas.factorize: pandas' string hash table caches each string's UTF-8 too
+                    texts = list(dict.fromkeys(values))
+                    code = {t: n for n, t in enumerate(texts)}
+                    codes = np.array(list(map(code.__getitem__, values)), dtype=np.min_scalar_type(len(texts)))
+                    packed[c] = ("".join(texts), np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)),
+                                 codes, column.dtype)
         return _unship, (frame.drop(columns=list(packed)), list(frame.columns), packed)
 
 
@@ -73,16 +79,14 @@ def _same(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _unship(rest: pd.DataFrame, order: list[object], packed: dict[object, tuple[str, np.ndarray, object]]
-            ) -> pd.DataFrame:
-    columns = {}
-    for c, (whole, lengths, dtype) in packed.items():
-        ends = np.cumsum(lengths)
-        columns[c] = pd.Series([whole[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist(), strict=True)],
-                               index=rest.index, dtype=dtype)
+def _unship(rest: pd.DataFrame, order: list[object],
+            packed: dict[object, tuple[str, np.ndarray, np.ndarray, object]]) -> pd.DataFrame:
     out = rest.copy(deep=False)
-    for c, column in columns.items():
-        out[c] = column
+    for c, (whole, lengths, codes, dtype) in packed.items():
+        ends = np.cumsum(lengths)
+        texts = np.empty(len(lengths), dtype=object)
+        texts[:] = [whole[a:b] for a, b in zip((ends - lengths).tolist(), ends.tolist(), strict=True)]
+        out[c] = pd.Series(texts[codes] if len(codes) else np.empty(0, dtype=object), index=rest.index, dtype=dtype)
     return out[order]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from pipeline.schemas import TAGGED_COLUMNS, Items, Tagged
@@ -17,6 +18,8 @@ def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd
     Columns: kind, rank, term, items.
     """
     kinds = list(dict.fromkeys(items[Items.kind]))
+    if _coded_by_item(items, terms):
+        return _top_keywords_coded(items, terms, kinds, n)
     words = terms.loc[~terms["stopword"].to_numpy(bool), [Items.item_id, "term"]].astype(str)  # coded or not
     use = words.merge(items[[Items.item_id, Items.kind]], on=Items.item_id)
     use = use.drop_duplicates([Items.item_id, "term"])
@@ -26,6 +29,37 @@ def top_keywords(items: pd.DataFrame, terms: pd.DataFrame, *, n: int = 10) -> pd
         counts = counts.sort_values(["items", "term"], ascending=[False, True], kind="mergesort").head(n)
         rows += [(kind, rank, t, int(c)) for rank, (t, c) in enumerate(zip(counts["term"], counts["items"],
                                                                          strict=True), start=1)]
+    return pd.DataFrame(rows, columns=["kind", "rank", "term", "items"])
+
+
+def _coded_by_item(items: pd.DataFrame, terms: pd.DataFrame) -> bool:
+    """True when ``terms`` is the analysis' coded table (pipeline.analysis.coded_terms): items by their row."""
+    if not {Items.item_id, "term", "stopword"} <= set(terms.columns):
+        return False
+    item, term = terms[Items.item_id].dtype, terms["term"].dtype
+    return (isinstance(item, pd.CategoricalDtype) and isinstance(term, pd.CategoricalDtype)
+            and items[Items.item_id].is_unique
+            and terms[Items.item_id].cat.categories.equals(pd.Index(items[Items.item_id].astype(str))))
+
+
+def _top_keywords_coded(items: pd.DataFrame, terms: pd.DataFrame, kinds: list[str], n: int) -> pd.DataFrame:
+    """:func:`top_keywords` counted on the codes (a 100,000-comment meeting has two million keyword rows: no text
+    column is built for them)."""
+    keep = ~terms["stopword"].to_numpy(bool)
+    item = terms[Items.item_id].cat.codes.to_numpy()[keep].astype(np.int64)
+    term = terms["term"].cat.codes.to_numpy()[keep].astype(np.int64)
+    known = (item >= 0) & (term >= 0)
+    size = max(len(items), 1)
+    pairs = np.unique(term[known] * size + item[known])  # each (word, item) once
+    kind_of = pd.Index(kinds).get_indexer(items[Items.kind])
+    words = terms["term"].cat.categories
+    counts = np.bincount(kind_of[pairs % size] * len(words) + pairs // size,
+                         minlength=len(kinds) * len(words)).reshape(len(kinds), len(words))
+    rows = []
+    for k, kind in enumerate(kinds):
+        held = np.flatnonzero(counts[k])
+        top = sorted(zip((-counts[k, held]).tolist(), words[held].astype(str).tolist(), strict=True))[:n]
+        rows += [(kind, rank, t, -c) for rank, (c, t) in enumerate(top, start=1)]
     return pd.DataFrame(rows, columns=["kind", "rank", "term", "items"])
 
 

@@ -209,3 +209,29 @@ def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
     assert odd["item_id"].tolist() == ["F01", "F01", "F02", "X99", "X99"]
     twice = coded_terms([first.copy(), second.copy()], pd.Series(["F01", "F02", "F01"]))
     assert twice["item_id"].tolist() == ["F01", "F01", "F02", "C01", "C01"]
+
+
+def test_texts_equal_to_ones_already_held_are_those_objects() -> None:
+    """A comment the masking left unchanged is the input's own string; a normalised text equal to the written one is
+    that string; the values never change."""
+    from pipeline.analysis import share_texts
+    from tests.factories import items as factory_items
+
+    given = ["".join(["見守りが", "必要です"]), "".join(["山田太郎さんに", "相談した"]), "".join(["ＡＴＭが", "遠い"])]
+    from_worker = ["".join(["見守りが", "必要です"]), "〈氏名〉さんに相談した", "".join(["ＡＴＭが", "遠い"])]
+    items = factory_items([("C01", "card", "カードの本文"), *[(f"F0{n}", "要望", t) for n, t in enumerate(from_worker, 1)]])
+    items = items.assign(raw_text=pd.array(["カードの本文", *from_worker], dtype="str"),
+                         text=pd.array(["".join(["カードの", "本文"]), "".join(["見守りが", "必要です"]),
+                                        "〈氏名〉さんに相談した", "ATMが遠い"], dtype="str"))
+    feedback = pd.DataFrame({"text": pd.array(given, dtype="str")})
+    out = share_texts(items, feedback)
+    pd.testing.assert_frame_equal(out, items)
+    raw, norm = out["raw_text"].tolist(), out["text"].tolist()
+    assert raw[1] is given[0] and raw[3] is given[2]        # unchanged by masking: the input's string
+    assert raw[2] is from_worker[1] and raw[2] != given[1]  # masked: the new text
+    assert norm[0] is raw[0] and norm[1] is given[0] and norm[2] is raw[2]  # written as normalised: one object
+    assert norm[3] == "ATMが遠い" and norm[3] is not raw[3]
+    # without comments (or rows that do not line up) only the normalised texts are shared
+    alone = share_texts(items, None)
+    pd.testing.assert_frame_equal(alone, items)
+    assert alone["text"].tolist()[1] is alone["raw_text"].tolist()[1]

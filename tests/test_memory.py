@@ -49,6 +49,9 @@ def test_a_shipped_frame_arrives_as_the_same_frame() -> None:
     assert list(back.columns) == ["text", "n", "theme", "mixed", "plain"] and back.index.tolist() == [10, 11, 12]
     empty = pd.DataFrame({"text": pd.Series([], dtype="str"), "n": pd.Series([], dtype="int64")})
     pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(memory.Shipped(empty))), empty)
+    kinds = pd.DataFrame({"kind": pd.array(["".join(["要", "望"]), "意見", "".join(["要", "望"])], dtype="str")})
+    back = pickle.loads(pickle.dumps(memory.Shipped(kinds)))["kind"].tolist()
+    assert back == ["要望", "意見", "要望"] and back[0] is back[2]  # a value repeated down a column: one object
     twice = pd.DataFrame([["a", "b"]], columns=["x", "x"])  # repeated column names: sent as they are
     pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(memory.Shipped(twice))), twice)
 

@@ -45,6 +45,25 @@ def test_top_keywords_counts_items_not_occurrences() -> None:
     ]
 
 
+def test_top_keywords_from_the_coded_rows_are_the_same() -> None:
+    """The analysis keeps its keyword rows as codes (items by row, words categorical): counted on the codes, the same
+    table — ties by the word, a kind with no keyword absent, a row of an unknown item not counted."""
+    from pipeline.analysis import coded_terms
+
+    items = pd.concat([ITEMS, ITEMS.iloc[[0]].assign(item_id="C1", kind="カード", text="担い手")], ignore_index=True)
+    terms = pd.concat([TERMS, pd.DataFrame([("C1", "担い手", False), ("C1", "大事", True)], columns=TERMS.columns)],
+                      ignore_index=True).assign(start=0, end=1)
+    coded = coded_terms([terms.iloc[:4], terms.iloc[4:]], items["item_id"])
+    assert isinstance(coded["term"].dtype, pd.CategoricalDtype)
+    got = top_keywords(items, coded, n=5)
+    pd.testing.assert_frame_equal(got, top_keywords(items, terms, n=5))
+    assert got.values.tolist() == [["感想", 1, "相談窓口", 2], ["感想", 2, "担い手", 1], ["追加すべき視点", 1, "就労支援", 1],
+                                   ["カード", 1, "担い手", 1]]
+    assert top_keywords(items, coded, n=1)["term"].tolist() == ["相談窓口", "就労支援", "担い手"]
+    only_stopwords = coded.assign(stopword=True)
+    assert top_keywords(items, only_stopwords).empty
+
+
 def test_tagged_table_has_contract_columns_and_fills_mappings() -> None:
     got = tagged_table(ITEMS, themes={"F1": "相談窓口"}, new_perspective={"F3": 1})
     assert list(got.columns) == TAGGED_COLUMNS
