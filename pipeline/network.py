@@ -34,6 +34,16 @@ TOP_TERMS = 60
 TOP_EDGES = 60
 
 
+def _codes(column: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """The chosen rows of a column as integer codes and the values they stand for: a categorical column's own codes
+    (the analysis keeps its two million keyword rows of a 100,000-comment meeting so), else factorized.  Only which
+    rows share a value matters here, never the codes' order."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()[rows].astype("int64"), column.cat.categories
+    codes, uniques = pd.factorize(column.to_numpy(object)[rows])
+    return codes.astype("int64"), pd.Index(uniques)
+
+
 def cooccurrence(item_terms: pd.DataFrame, *, top_terms: int = TOP_TERMS, top_edges: int = TOP_EDGES,
                  min_items: int = 2, mst: bool = False,
                  exclude: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -50,14 +60,14 @@ def cooccurrence(item_terms: pd.DataFrame, *, top_terms: int = TOP_TERMS, top_ed
 
     skip = set(exclude)
     use = (~item_terms["stopword"].to_numpy(bool)) & ~item_terms["term"].isin(skip).to_numpy()
-    words, vocabulary = pd.factorize(item_terms["term"].to_numpy(object)[use])
-    docs_of, _ = pd.factorize(item_terms["item_id"].to_numpy(object)[use])
-    n_docs = int(docs_of.max()) + 1 if len(docs_of) else 1
+    words, vocabulary = _codes(item_terms["term"], use)
+    docs_of, docs = _codes(item_terms["item_id"], use)
+    n_docs = max(len(docs), 1)
     held = np.unique(words.astype("int64") * n_docs + docs_of)          # each (word, item) once
     word_of, doc_of = held // n_docs, held % n_docs
     items_with = np.bincount(word_of, minlength=len(vocabulary))
     vocab = vocabulary.tolist()
-    ranked = sorted((w for w in range(len(vocab)) if items_with[w] >= min_items),
+    ranked = sorted((w for w in range(len(vocab)) if items_with[w] >= max(min_items, 1)),
                     key=lambda w: (-int(items_with[w]), vocab[w]))
     chosen = ranked[:top_terms]
     row = {w: r for r, w in enumerate(chosen)}

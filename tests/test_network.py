@@ -143,3 +143,18 @@ def test_same_picture_in_every_process() -> None:
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     nodes, edges = cooccurrence(terms(ROWS), top_terms=10, top_edges=10)
     assert digests == {hashlib.sha256(draw_network(nodes, edges, title="図")).hexdigest() + "\n"}
+
+
+@pytest.mark.parametrize("meeting", ["first", "second", "300"])
+def test_the_coded_keyword_rows_give_the_same_network(meeting_terms: dict[str, pd.DataFrame], meeting: str) -> None:
+    """The analysis keeps its keyword rows as codes (pipeline.analysis.coded_terms); the network from them is the
+    one from the rows as text, for the top words, the spanning forest and a small minimum."""
+    from pipeline.analysis import coded_terms
+
+    plain = meeting_terms[meeting]
+    ids = pd.Series(list(dict.fromkeys(plain["item_id"])))
+    coded = coded_terms([plain.iloc[: len(plain) // 2], plain.iloc[len(plain) // 2:]], ids)
+    assert isinstance(coded["term"].dtype, pd.CategoricalDtype)
+    for kwargs in ({}, {"mst": True}, {"top_terms": 15, "top_edges": 10, "min_items": 0}):
+        for got, expected in zip(cooccurrence(coded, **kwargs), cooccurrence(plain, **kwargs), strict=True):
+            pd.testing.assert_frame_equal(got, expected)
