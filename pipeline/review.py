@@ -84,7 +84,9 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
     prev = latest(previous, meeting_id) if previous is not None else pd.DataFrame(columns=LOG_COLUMNS)
     done = {(r.item_id, r.kind, r.suggestion): r for r in prev.itertuples(index=False)}
     out: dict[str, list[str]] = {c: [] for c in REVIEW_COLUMNS}  # column by column: no dict per row
+    said: dict[str, str] = {}  # an evidence text repeated (the same words, rule and score): one object
     for kind, target, suggestion, evidence_text, body in rows():
+        evidence_text = said.setdefault(evidence_text, evidence_text)
         key_item = target
         if kind == "perspective":
             key_item = _perspective_items(perspectives, target)

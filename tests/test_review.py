@@ -218,3 +218,15 @@ def test_no_evidence_at_all_gives_the_other_rows() -> None:
     got = review_rows("2024-05-22", ITEMS, pd.DataFrame(), {"F01": "P2-1"}, SUGGESTIONS.iloc[0:0],
                       PERSPECTIVES.iloc[0:0])
     assert got["キー"].tolist() == ["measure|F01|P2-1"]
+
+
+def test_an_evidence_text_repeated_is_one_object() -> None:
+    """Two comments tagged with the same words, rule and score have the same 根拠: it is kept once."""
+    evidence = pd.DataFrame([("F01", "相談窓口", "相談", "4-6", "rule:相談窓口#rule1", 0.5),
+                             ("F16", "相談窓口", "相談", "0-2", "rule:相談窓口#rule1", 0.5),
+                             ("C09", "権利擁護", "金銭管理", "10-14", "rule:権利擁護#rule1", 0.5)],
+                            columns=EVIDENCE.columns)
+    got = review_rows("2024-05-22", ITEMS, evidence, {}, SUGGESTIONS.iloc[0:0], PERSPECTIVES.iloc[0:0])
+    said = got["根拠"].tolist()
+    assert said == ["相談（ルール, 0.5）", "相談（ルール, 0.5）", "金銭管理（ルール, 0.5）"]
+    assert said[0] is said[1]
