@@ -35,8 +35,16 @@ REVIEW_ROWS = 20_000
 kept, then the comments' suggestions in order)."""
 
 
+CSV_PART_ROWS = 50_000
+"""Rows made formula-safe and written at a time: a long table (the review rows: 440,000 at 100,000 comments) is
+never copied whole."""
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """UTF-8 with BOM, LF line ends, formula-safe cells."""
+    """UTF-8 with BOM, LF line ends, formula-safe cells (the same bytes written in parts of :data:`CSV_PART_ROWS`)."""
+    if len(frame) > CSV_PART_ROWS:
+        write_csv_chunks((frame.iloc[i:i + CSV_PART_ROWS] for i in range(0, len(frame), CSV_PART_ROWS)), path)
+        return
     safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 

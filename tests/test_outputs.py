@@ -64,3 +64,23 @@ def test_the_same_network_picture_in_html_word_and_excel(meeting2_run: Path) -> 
         with zipfile.ZipFile(meeting2_run / document.file) as z:
             media = [z.read(n) for n in z.namelist() if n.endswith(".png")]
         assert png in media, document.file
+
+
+def test_a_long_table_is_written_in_parts_with_the_same_bytes(tmp_path, monkeypatch) -> None:
+    """Beyond CSV_PART_ROWS rows a table is made formula-safe and written part by part: one header, the same bytes."""
+    import pandas as pd
+
+    from pipeline import writers
+
+    frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
+                          "text": ["=HYPERLINK(\"x\")", "見守りが必要", "+81 の番号", "", "@sum"],
+                          "kind": pd.Categorical(["要望", "=cmd", "要望", "感想", "要望"]),
+                          "score": [0.5, 1.0, 0.125, 0.0, 2.0]})
+    writers.write_csv(frame, tmp_path / "whole.csv")
+    monkeypatch.setattr(writers, "CSV_PART_ROWS", 2)
+    writers.write_csv(frame, tmp_path / "parts.csv")
+    whole = (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "parts.csv").read_bytes() == whole
+    text = whole.decode("utf-8-sig")
+    assert text.count("item_id,") == 1 and text.count("\n") == 6
+    assert "'=HYPERLINK" in text and "'=cmd" in text and "'@sum" in text
