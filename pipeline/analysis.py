@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,14 @@ from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table
 from pipeline.ingest import MeetingInputs
 from pipeline.kwic import kwic_index
 from pipeline.matching import MatchResult, MeasureMatcher, TermCache, content_terms, match_items
-from pipeline.memory import Shipped, release_free_memory, ship
+from pipeline.memory import (
+    SEND_ROWS,
+    Shipped,
+    call_received,
+    receive_part,
+    release_free_memory,
+    send_ahead,
+)
 from pipeline.models import Models
 from pipeline.network import TOP_EDGES, TOP_TERMS, cooccurrence
 from pipeline.normalise import normalise_text, raw_items
@@ -116,7 +124,7 @@ def process_map(workers: int) -> Map:
 
 def spawn_pool(workers: int, *, initializer: Callable[..., object] | None = None,
                initargs: tuple[object, ...] = ()) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes (the item pass, and the writer's second process)."""
+    """A pool of ``workers`` spawned processes (the item pass)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -170,32 +178,53 @@ class _Later(Generic[_T]):
 
 
 @contextmanager
-def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
-    """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
-    more, a second (spawned) process that works while this one clusters the items and suggests perspectives (the
-    KWIC index, 8 % of a 100,000-comment run, otherwise on one core after them); else :func:`inline`.  The value is
-    the same either way (a pure function of its arguments).
+def helper_process() -> Iterator[Side]:
+    """A :class:`Side` backed by one spawned process: ``fn(*args)`` computed there, calls in the order given.
 
     A :mod:`multiprocessing` pool, not a :class:`~concurrent.futures.ProcessPoolExecutor`: the executor keeps a
     task's arguments until its result is back, the pool drops them once sent (at 100,000 comments the KWIC task's
-    columns — a copy of 2.3 million keyword rows' codes among them, ≈ 40 MiB — held through the clustering)."""
+    columns — a copy of 2.3 million keyword rows' codes among them, ≈ 40 MiB — held through the clustering).  Each
+    frame in the arguments goes ahead on its own, in parts of :data:`~pipeline.memory.SEND_ROWS` rows, each its own
+    message (:func:`~pipeline.memory.send_ahead`), put together there before the call: this process holds one part's
+    bytes at a time, not all the arguments' (≈ 90 MiB for the KWIC task at 100,000 comments).  Leaving the block
+    normally waits for the calls sent; on an error the process is stopped."""
     import multiprocessing
+
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    keys = itertools.count()
+
+    def send(key: int, part: Shipped) -> None:
+        pool.apply_async(receive_part, (key, part))
+
+    def submit(fn: Callable[..., _T], /, *args: object) -> _Later[_T]:
+        # one worker: the frames' parts arrive before the call, in order
+        return _Later(pool.apply_async(call_received, (fn, send_ahead(args, send, keys, SEND_ROWS))))
+
+    try:
+        yield submit
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+
+
+@contextmanager
+def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
+    """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
+    more, a second process (:func:`helper_process`) that works while this one clusters the items and suggests
+    perspectives (the KWIC index, 8 % of a 100,000-comment run, otherwise on one core after them); else
+    :func:`inline`.  The value is the same either way (a pure function of its arguments)."""
     import os
 
     cores = cpus if cpus is not None else (os.cpu_count() or 1)
     if n_items < PARALLEL_FROM or cores < 2:
         yield inline
         return
-    pool = multiprocessing.get_context("spawn").Pool(1)
-
-    def submit(fn: Callable[..., _T], /, *args: object) -> _Later[_T]:
-        return _Later(pool.apply_async(fn, ship(args)))
-
-    try:
-        yield submit
-    finally:
-        pool.terminate()
-        pool.join()
+    with helper_process() as side:
+        yield side
 
 
 @dataclass(frozen=True)
@@ -701,6 +730,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     links = theme_links(inputs.measures, codebook, models.tagger.tag_texts)
     scores = matcher.combine(similarity, [[t for t in themes.get(i, "").split("|") if t] for i in ids],
                              links.matching)
+    del similarity
     matches = match_items(items, themes, inputs.measures, inputs.cards, matcher=matcher, codebook=codebook,
                           measure_votes=tallies.measure_votes if len(tallies.measure_votes) else None,
                           overrides=overrides, scores=scores)

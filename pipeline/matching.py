@@ -189,11 +189,12 @@ def match_items(
     """
     ids = list(items[Items.item_id])
     texts = list(items[Items.text])
-    theme_lists = [[t for t in themes.get(i, "").split("|") if t] for i in ids]
-    if scores is not None:  # computed in chunks by the caller (the Dask path)
+    if scores is not None:  # computed by the caller (from the item pass's similarity)
         matrix = scores
+    elif ids:
+        matrix = matcher.score(texts, [[t for t in themes.get(i, "").split("|") if t] for i in ids], codebook)
     else:
-        matrix = matcher.score(texts, theme_lists, codebook) if ids else np.zeros((0, len(matcher.measure_ids_)))
+        matrix = np.zeros((0, len(matcher.measure_ids_)))
     mids = matcher.measure_ids_
     scores = pd.DataFrame(matrix, index=ids, columns=mids)
     declared: dict[str, list[str]] = {}

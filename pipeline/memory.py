@@ -12,7 +12,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -102,3 +103,82 @@ def ship(value: _T) -> _T:
     if isinstance(value, functools.partial):
         return functools.partial(value.func, *ship(value.args), **ship(value.keywords))  # type: ignore[return-value]
     return value
+
+
+SEND_ROWS = 25_000
+"""Rows of a long frame sent to a helper process in one message (:func:`pipeline.analysis.side_process`)."""
+
+_RECEIVED: dict[int, list[pd.DataFrame]] = {}
+"""In a helper process: the parts of frames received so far, by key, until the call that uses them."""
+
+
+def receive_part(key: int, part: pd.DataFrame) -> None:
+    """Keep one part of a frame sent in parts (run in the helper process, in the order the parts were sent)."""
+    _RECEIVED.setdefault(key, []).append(part)
+
+
+@dataclass(frozen=True)
+class Received:
+    """Stands, in a call's arguments, for the frame whose parts were sent before it under ``key``; ``categories``:
+    its categorical columns, sent as their codes (a part would otherwise carry every category again)."""
+
+    key: int
+    categories: tuple[tuple[object, pd.CategoricalDtype], ...] = ()
+
+    def frame(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
+        whole = pd.concat(parts) if len(parts) > 1 else parts[0]
+        for column, dtype in self.categories:
+            whole[column] = pd.Categorical.from_codes(whole[column].to_numpy(), dtype=dtype)
+        return whole
+
+
+def call_received(fn: Callable[..., _T], args: tuple[object, ...]) -> _T:
+    """``fn(*args)`` in the helper process, each :class:`Received` in ``args`` (or in a tuple, list, dict or
+    :func:`functools.partial` there) replaced by its frame, its parts put together."""
+    def together(value: object) -> object:
+        if isinstance(value, Received):
+            return value.frame(_RECEIVED.pop(value.key))
+        if isinstance(value, tuple | list):
+            return type(value)(together(v) for v in value)
+        if isinstance(value, dict):
+            return {k: together(v) for k, v in value.items()}
+        if isinstance(value, functools.partial):
+            return functools.partial(value.func, *together(value.args), **together(value.keywords))  # type: ignore[arg-type]
+        return value
+
+    return fn(*together(args))  # type: ignore[misc]
+
+
+def send_ahead(value: _T, send: Callable[[int, Shipped], object], keys: Iterator[int],
+               rows: int | None = None) -> _T:
+    """``value`` with each frame in it (itself, or in a tuple, list, dict or :func:`functools.partial`) replaced by a
+    :class:`Received`, the frame handed to ``send(key, part)`` first in shipped parts of ``rows``
+    (:func:`in_parts`) under a key from ``keys``; :func:`call_received` puts them back."""
+    if isinstance(value, pd.DataFrame):
+        key = next(keys)
+        coded: tuple[tuple[object, pd.CategoricalDtype], ...] = ()
+        if value.columns.is_unique:
+            coded = tuple((c, d) for c, d in value.dtypes.items() if isinstance(d, pd.CategoricalDtype))
+            if coded:
+                value = value.copy(deep=False)  # type: ignore[assignment]
+                for c, _ in coded:
+                    value[c] = value[c].cat.codes  # type: ignore[index]
+        for part in in_parts(value, rows if value.columns.is_unique else max(len(value), 1)):
+            send(key, part)
+        return Received(key, coded)  # type: ignore[return-value]
+    if isinstance(value, tuple | list):
+        return type(value)(send_ahead(v, send, keys, rows) for v in value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: send_ahead(v, send, keys, rows) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, functools.partial):
+        return functools.partial(value.func, *send_ahead(value.args, send, keys, rows),  # type: ignore[return-value]
+                                 **send_ahead(value.keywords, send, keys, rows))
+    return value
+
+
+def in_parts(frame: pd.DataFrame, rows: int | None = None) -> list[Shipped]:
+    """``frame`` cut into shipped parts of ``rows`` (default :data:`SEND_ROWS`): each pickled as its own message, this
+    process holds one part's bytes at a time instead of the whole frame's (at 100,000 comments the KWIC task's texts
+    and words, ≈ 90 MiB of bytes, made the run's peak while they were sent)."""
+    size = rows or SEND_ROWS
+    return [Shipped(frame.iloc[start:start + size]) for start in range(0, max(len(frame), 1), size)]

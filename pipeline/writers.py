@@ -7,8 +7,10 @@ The caller (the flow) chooses the folder — a temporary one it swaps in afterwa
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from pipeline import outputs
-from pipeline.analysis import MeetingResult, spawn_pool
+from pipeline.analysis import MeetingResult, helper_process
 from pipeline.manifest import report_summary
-from pipeline.memory import release_free_memory, ship
+from pipeline.memory import release_free_memory
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
@@ -68,6 +70,12 @@ def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> No
     write_csv_chunks(chunks(), path)
 
 
+def write_chunks_of(path: Path, chunks: Callable[..., Iterable[pd.DataFrame]], *args: object) -> None:
+    """:func:`write_csv_chunks` of what ``chunks(*args)`` yields (another process's task: its frame arguments, sent
+    one by one, may go in parts)."""
+    write_csv_chunks(chunks(*args), path)
+
+
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC),
                   workbook_process: bool | None = None) -> str:
@@ -98,10 +106,11 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                    "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
     ctx = build_report(result, images, summary)
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
-    pool = spawn_pool(1) if in_process else None
-    try:
-        # frames shipped (pipeline.memory.Shipped): their texts sent without leaving a UTF-8 copy in each string
-        pending = pool.submit(build_workbook, *ship(workbook_args), **ship(workbook_kw)) if pool is not None else None
+    with helper_process() if in_process else nullcontext(None) as helper:
+        # frames shipped (pipeline.memory.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
+        # in each string, and never all their bytes at once
+        build = functools.partial(build_workbook, **workbook_kw)
+        pending = helper(build, *workbook_args) if helper is not None else None
         written: list[str] = []
         long_tables = []
         for spec, frame in tables:
@@ -109,8 +118,11 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                 write_csv(frame, folder / spec.file)
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
-            elif pool is not None:  # a long table's file is cut and written there too, after the workbook
-                long_tables.append(pool.submit(write_chunks, ship(spec.full(result)), folder / spec.file))
+            elif helper is not None:  # a long table's file is cut and written there too, after the workbook
+                full = spec.full(result)
+                long_tables.append(helper(write_chunks_of, folder / spec.file, full.func, *full.args)
+                                   if isinstance(full, functools.partial) and not full.keywords else
+                                   helper(write_chunks, full, folder / spec.file))
             else:
                 write_chunks(spec.full(result), folder / spec.file)
             written.append(spec.file)
@@ -122,12 +134,9 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
         (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
         (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
-        workbook = pending.result() if pending is not None else build_workbook(*workbook_args, **workbook_kw)
+        workbook = pending.result() if pending is not None else build(*workbook_args)
         for done in long_tables:
             done.result()
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     (folder / outputs.WORKBOOK.file).write_bytes(workbook)
     written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.REPORT_DOCX.file,
                 outputs.MANIFEST.file]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,6 +101,36 @@ def test_a_second_process_computes_the_same_value() -> None:
         failed = side(divmod, 1, 0)
         with pytest.raises(ZeroDivisionError):
             failed.result()
+
+
+def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
+    """Each frame in a call's arguments (also inside a list) is sent before the call, in parts of SEND_ROWS rows,
+    each its own message; the function gets the frames themselves again (index, dtypes, values)."""
+    from pipeline import analysis, memory
+
+    monkeypatch.setattr(analysis, "SEND_ROWS", 2)
+    sent: list[int] = []
+    real = memory.in_parts
+
+    def spy(frame: pd.DataFrame, rows: int | None = None):
+        parts = real(frame, rows)
+        sent.extend(len(p.frame) for p in parts)
+        return parts
+
+    monkeypatch.setattr(memory, "in_parts", spy)
+    frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
+                          "text": ["見守りが必要", "移動の支援", "見守りが必要", "", "居場所がほしい"],
+                          "kind": pd.Categorical(["意見", "質問", "意見", "意見", "要望"]),
+                          "start": np.array([0, 3, 5, 8, 13], dtype="int32")}, index=[10, 11, 12, 13, 14])
+    with analysis.side_process(analysis.PARALLEL_FROM, cpus=2) as side:
+        pd.testing.assert_frame_equal(side(pd.concat, [frame]).result(), frame)
+        assert sent == [2, 2, 1]
+        assert side(pd.DataFrame.equals, frame, frame.copy()).result() is True
+        assert sent == [2, 2, 1] * 3
+        assert side(pd.DataFrame.equals, frame.head(2), frame.head(2).copy()).result() is True
+        assert sent == [2, 2, 1] * 3 + [2, 2]
+        assert side(divmod, 17, 5).result() == (3, 2)  # no frame: nothing ahead
+        assert len(sent) == 11
 
 
 def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch) -> None:

@@ -128,7 +128,7 @@ def test_the_representative_of_two_members_is_the_first(analyzer) -> None:
 
 def test_above_fit_size_the_lsa_basis_comes_from_the_same_sample_and_every_item_is_projected(analyzer) -> None:
     """The TruncatedSVD is fitted on a fixed random fit_size of the items (sorted rows of ``default_rng(seed)``) and
-    every item is projected on that basis: the vectors are exactly those of doing it by hand."""
+    every item is projected on that basis: the vectors are those of doing it by hand, rounded to float32."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
@@ -140,10 +140,32 @@ def test_above_fit_size_the_lsa_basis_comes_from_the_same_sample_and_every_item_
     x = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True).fit_transform([analyzer(t) for t in texts])
     rows = np.sort(np.random.default_rng(0).choice(400, size=150, replace=False))
     by_hand = normalize(TruncatedSVD(n_components=10, random_state=0).fit(x[rows]).transform(x))
-    assert model.vectors_.shape == (400, 10)
-    np.testing.assert_allclose(model.vectors_, by_hand, rtol=0, atol=1e-12)
-    assert np.allclose(np.linalg.norm(model.vectors_, axis=1), 1.0)
-    # at fit_size or below, the basis is fitted on all items (as before)
+    assert model.vectors_.shape == (400, 10) and model.vectors_.dtype == np.float32
+    np.testing.assert_array_equal(model.vectors_, by_hand.astype(np.float32))
+    assert np.allclose(np.linalg.norm(model.vectors_, axis=1), 1.0, atol=1e-6)
+    # at fit_size or below, the basis is fitted on all items, in double precision (as before)
     whole = ItemClusterer(analyzer=analyzer, large_n=100, sample_size=200, fit_size=400, n_components=10).fit(texts)
     all_rows = normalize(TruncatedSVD(n_components=10, random_state=0).fit_transform(x))
+    assert whole.vectors_.dtype == np.float64
     np.testing.assert_allclose(whole.vectors_, all_rows, rtol=0, atol=1e-12)
+
+
+def test_project_in_blocks_equals_the_whole_product_normalised(monkeypatch) -> None:
+    """project() cuts the rows into blocks of PROJECT_ROWS: the same float32 rows as the whole product, normalised
+    (a block boundary inside the matrix, a last short block, a row without terms left at zero)."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    import pipeline.clustering as clustering
+
+    monkeypatch.setattr(clustering, "PROJECT_ROWS", 2)
+    x = sparse.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.0], [0.0, 4.0, 1.0],
+                                    [2.0, 2.0, 2.0]]))
+    basis = np.array([[0.6, 0.0], [0.0, 1.0], [0.8, 0.0]])
+    got = clustering.project(x, basis)
+    assert got.dtype == np.float32 and got.shape == (5, 2)
+    np.testing.assert_array_equal(got, normalize(x @ basis).astype(np.float32))
+    # by hand: row 0 → (0.6 + 1.6, 0) = (2.2, 0) → (1, 0); row 1 stays zero; row 3 → (0.8, 4) / √16.64
+    np.testing.assert_array_equal(got[0], [1.0, 0.0])
+    np.testing.assert_array_equal(got[1], [0.0, 0.0])
+    np.testing.assert_allclose(got[3], np.array([0.8, 4.0]) / np.sqrt(16.64), rtol=1e-6)

@@ -6,6 +6,7 @@ import functools
 import pickle
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,3 +83,44 @@ def test_ship_wraps_the_frames_wherever_they_are() -> None:
     pd.testing.assert_frame_equal(back[0], frame)
     pd.testing.assert_frame_equal(back[2]["k"], frame)
     assert back[3]() == 3
+
+
+def test_frames_sent_ahead_in_parts_are_put_together_again_for_the_call() -> None:
+    """send_ahead hands each frame (top level, in a list, a dict, a partial) to ``send`` as shipped parts of ``rows``
+    under a new key and leaves a Received in its place; receive_part keeps the parts and call_received puts them
+    together for the call (the same frames), then forgets them; an empty frame is one empty part."""
+    import itertools
+
+    from pipeline.memory import Received, call_received, in_parts, receive_part, send_ahead
+
+    frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
+                          "text": ["見守りが必要", "移動の支援", "見守りが必要", "", "居場所がほしい"],
+                          "kind": pd.Categorical(["意見", "質問", "意見", "意見", "要望"]),
+                          "start": np.array([0, 3, 5, 8, 13], dtype="int32")})
+    assert [len(p.frame) for p in in_parts(frame, 2)] == [2, 2, 1]
+    messages: list[tuple[int, int]] = []
+
+    def send(key: int, part: memory.Shipped) -> None:
+        messages.append((key, len(part.frame)))
+        receive_part(key, pickle.loads(pickle.dumps(part)))  # as the helper process gets it
+
+    args = send_ahead((frame, [("表", frame.head(1))], {"k": frame.iloc[:0]}, functools.partial(len, frame), "文"),
+                      send, itertools.count(), 2)
+    assert messages == [(0, 2), (0, 2), (0, 1), (1, 1), (2, 0), (3, 2), (3, 2), (3, 1)]
+    assert isinstance(args[0], Received) and args[4] == "文"
+    got = call_received(lambda *a: a, pickle.loads(pickle.dumps(args)))
+    pd.testing.assert_frame_equal(got[0], frame)
+    pd.testing.assert_frame_equal(got[1][0][1], frame.head(1))
+    assert list(got[2]["k"].columns) == list(frame.columns) and len(got[2]["k"]) == 0
+    assert got[3]() == 5 and got[4] == "文" and memory._RECEIVED == {}
+    # a categorical column goes as its codes (no part carries the categories), its dtype with the call; a missing
+    # value and an unused category come back as they were
+    coded = frame.assign(kind=pd.Categorical(["意見", None, "意見", "要望", "要望"], categories=["意見", "要望", "質問"]),
+                         item_id=frame["item_id"].astype("category"))
+    sent: list[memory.Shipped] = []
+    marker = send_ahead(coded, lambda key, part: sent.append(part), itertools.count(9), 2)
+    assert marker.key == 9 and [c for c, _ in marker.categories] == ["item_id", "kind"]
+    assert all(part.frame["kind"].dtype == "int8" for part in sent)
+    for part in sent:
+        receive_part(9, pickle.loads(pickle.dumps(part)))
+    pd.testing.assert_frame_equal(call_received(lambda f: f, (marker,)), coded)
