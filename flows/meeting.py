@@ -43,6 +43,7 @@ from pipeline.history import load_history
 from pipeline.ingest import MeetingInputs, load_meeting
 from pipeline.ingest.discover import find_codebook_layers
 from pipeline.manifest import RunFiles, RunInfo, build_manifest
+from pipeline.memory import map_large_blocks
 from pipeline.models import Models, load_models
 from pipeline.network import TOP_EDGES, TOP_TERMS
 from pipeline.safety import current_umask
@@ -184,6 +185,7 @@ def refuse_if_nothing_usable(inputs: MeetingInputs, out_root: Path) -> None:
 
 def load(config: RunConfig) -> tuple[MeetingInputs, Models, History]:
     """Read the meeting, the models and the history (plain function; the flow wraps it in a task)."""
+    map_large_blocks()  # from the first large read on (pipeline.memory)
     inputs = load_meeting(config.meeting_dir, config.measures)
     if not config.measures_given:
         inputs = replace(inputs, measures_default=True)

@@ -36,6 +36,7 @@ from pipeline.memory import (
     SEND_ROWS,
     Shipped,
     call_received,
+    map_large_blocks,
     receive_part,
     release_free_memory,
     send_ahead,
@@ -103,6 +104,7 @@ _WORKER_FN: Callable[[pd.DataFrame], ItemBatch] | None = None
 
 def _set_worker_fn(fn: Callable[[pd.DataFrame], ItemBatch]) -> None:
     global _WORKER_FN
+    map_large_blocks()
     _WORKER_FN = fn
 
 
@@ -660,6 +662,7 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     Native code (BLAS, OpenMP: the clustering's) runs on one thread: with several, the order of a sum depends on the
     machine's cores and a tie may fall the other way (a cluster's representative); one core is the second
     process's anyway (threads spinning for it made the clustering 70 % slower)."""
+    map_large_blocks()
     import scipy.linalg  # noqa: F401  (the native libraries loaded before they are limited: a limit binds those loaded)
     import sklearn.cluster  # noqa: F401
     from threadpoolctl import threadpool_limits

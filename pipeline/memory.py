@@ -23,14 +23,36 @@ _T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
+def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl)
         return None
-    return getattr(libc, "malloc_trim", None)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    return getattr(_libc(), "malloc_trim", None)
+
+
+MMAP_FROM = 1 << 20
+"""Bytes from which glibc gives a block its own mapping, unmapped when the block is freed (:func:`map_large_blocks`)."""
+
+_M_MMAP_THRESHOLD = -3  # malloc.h
+
+
+@functools.lru_cache(maxsize=1)
+def map_large_blocks() -> bool:
+    """Fix glibc's mmap threshold at :data:`MMAP_FROM` for this process; False where there is no way to.
+
+    By default glibc raises the threshold (up to 32 MiB) each time a mapped block is freed, so a large run's
+    buffers of a few MiB — pickles to and from the other processes, column arrays, merges — come from the heaps,
+    whose freed pages stay with the process, the next stage's peak added on top.  Fixed, a block of 1 MiB or more
+    is given back the moment it is freed.  Measured at 100,000 comments (pages returned at each stage's end):
+    resident memory 60–90 MiB lower from the themes on (README "Benchmarks")."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_FROM))
 
 
 def release_free_memory() -> bool:
@@ -114,6 +136,7 @@ _RECEIVED: dict[int, list[pd.DataFrame]] = {}
 
 def receive_part(key: int, part: pd.DataFrame) -> None:
     """Keep one part of a frame sent in parts (run in the helper process, in the order the parts were sent)."""
+    map_large_blocks()
     _RECEIVED.setdefault(key, []).append(part)
 
 
@@ -146,6 +169,7 @@ def call_received(fn: Callable[..., _T], args: tuple[object, ...]) -> _T:
             return functools.partial(value.func, *together(value.args), **together(value.keywords))  # type: ignore[arg-type]
         return value
 
+    map_large_blocks()
     return fn(*together(args))  # type: ignore[misc]
 
 

@@ -13,25 +13,31 @@ import pytest
 from pipeline import memory
 
 
-def test_glibc_gives_free_pages_back() -> None:
-    memory._malloc_trim.cache_clear()
+def test_glibc_gives_free_pages_back_and_maps_large_blocks() -> None:
+    memory._libc.cache_clear()
+    memory.map_large_blocks.cache_clear()
     expected = sys.platform.startswith("linux") and memory._malloc_trim() is not None
     assert memory.release_free_memory() is expected
+    assert memory.map_large_blocks() is expected
+    assert memory.map_large_blocks() is expected  # once per process: cached
     if sys.platform.startswith("linux"):
         import platform
 
         if platform.libc_ver()[0] == "glibc":
-            assert memory.release_free_memory() is True
+            assert memory.release_free_memory() is True and memory.map_large_blocks() is True
 
 
 def test_elsewhere_it_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    memory._malloc_trim.cache_clear()
+    memory._libc.cache_clear()
+    memory.map_large_blocks.cache_clear()
     monkeypatch.setattr(sys, "platform", "darwin")
     try:
         assert memory._malloc_trim() is None
         assert memory.release_free_memory() is False
+        assert memory.map_large_blocks() is False
     finally:
-        memory._malloc_trim.cache_clear()
+        memory._libc.cache_clear()
+        memory.map_large_blocks.cache_clear()
 
 
 def _frame() -> pd.DataFrame:
