@@ -110,7 +110,13 @@ def _set_worker_fn(fn: Callable[[pd.DataFrame], ItemBatch]) -> None:
 
 def _call_worker_fn(batch: pd.DataFrame) -> ItemBatch:
     assert _WORKER_FN is not None
-    return _WORKER_FN(batch)
+    done = _WORKER_FN(batch)
+    # a worker's term cache serves one batch (the main process keeps the run's, from the results): forgotten, or the
+    # worker would hold the terms and text of every item it parsed
+    matcher = getattr(_WORKER_FN, "keywords", {}).get("matcher")
+    if isinstance(matcher, MeasureMatcher) and isinstance(matcher.terms, TermCache):
+        matcher.terms.forget()
+    return done
 
 
 def process_map(workers: int) -> Map:

@@ -133,6 +133,32 @@ def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch)
         assert len(sent) == 11
 
 
+def test_a_worker_forgets_each_batchs_terms_and_gives_the_same_batch(models: Models, monkeypatch) -> None:
+    """In a worker the matcher's term cache serves one batch and is emptied after it (the main process keeps the
+    run's from the results); the batch is the one item_batch gives, which in one process keeps the terms."""
+    import functools
+
+    from pipeline import analysis
+    from pipeline.matching import MeasureMatcher, TermCache
+    from pipeline.normalise import raw_items
+
+    inputs = load_meeting(MEETING_2, MEASURES)
+    cache = TermCache(models.tokeniser, models.stopwords)
+    matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords,
+                             threshold=analysis.MATCH_THRESHOLD, terms=cache).fit(inputs.measures)
+    batch = raw_items(inputs.cards, inputs.feedback).iloc[30:42]
+    fn = functools.partial(analysis.item_batch, models=models, matcher=matcher, mask=True)
+    monkeypatch.setattr(analysis, "_WORKER_FN", fn)
+    got = analysis._call_worker_fn(batch)
+    assert cache._memo == {}
+    want = fn(batch)
+    assert len(want.items) == 12 and set(want.items["text"]) <= set(cache._memo)  # in one process: kept
+    for name in ("items", "terms", "evidence"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
+    np.testing.assert_array_equal(got.similarity, want.similarity)
+    assert got.content == want.content and got.masks == want.masks
+
+
 def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch) -> None:
     """Clusters do not depend on the machine's cores (a sum's order would), and the threads are as before after."""
     from threadpoolctl import threadpool_info
