@@ -128,7 +128,7 @@ def ship(value: _T) -> _T:
 
 
 SEND_ROWS = 25_000
-"""Rows of a long frame sent to a helper process in one message (:func:`pipeline.analysis.side_process`)."""
+"""Rows of a long frame sent to a helper process in one message (:func:`pipeline.analysis.helper_process`)."""
 
 _RECEIVED: dict[int, list[pd.DataFrame]] = {}
 """In a helper process: the parts of frames received so far, by key, until the call that uses them."""
