@@ -113,18 +113,25 @@ def _unship(rest: pd.DataFrame, order: list[object],
     return out[order]
 
 
+def _replace(value: _T, kind: type, fn: Callable[[object], object]) -> _T:
+    """``value`` with each ``kind`` in it (itself, or in a tuple, list, dict or :func:`functools.partial`) replaced by
+    ``fn`` of it."""
+    if isinstance(value, kind):
+        return fn(value)  # type: ignore[return-value]
+    if isinstance(value, tuple | list):
+        return type(value)(_replace(v, kind, fn) for v in value)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: _replace(v, kind, fn) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, functools.partial):
+        return functools.partial(value.func, *_replace(value.args, kind, fn),  # type: ignore[return-value]
+                                 **_replace(value.keywords, kind, fn))
+    return value
+
+
 def ship(value: _T) -> _T:
     """``value`` with each frame in it (itself, or in a tuple, list, dict or :func:`functools.partial`) wrapped in
     :class:`Shipped`, for sending to another process (the receiver gets the frames themselves)."""
-    if isinstance(value, pd.DataFrame):
-        return Shipped(value)  # type: ignore[return-value]
-    if isinstance(value, tuple | list):
-        return type(value)(ship(v) for v in value)  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {k: ship(v) for k, v in value.items()}  # type: ignore[return-value]
-    if isinstance(value, functools.partial):
-        return functools.partial(value.func, *ship(value.args), **ship(value.keywords))  # type: ignore[return-value]
-    return value
+    return _replace(value, pd.DataFrame, Shipped)
 
 
 SEND_ROWS = 25_000
@@ -158,19 +165,8 @@ class Received:
 def call_received(fn: Callable[..., _T], args: tuple[object, ...]) -> _T:
     """``fn(*args)`` in the helper process, each :class:`Received` in ``args`` (or in a tuple, list, dict or
     :func:`functools.partial` there) replaced by its frame, its parts put together."""
-    def together(value: object) -> object:
-        if isinstance(value, Received):
-            return value.frame(_RECEIVED.pop(value.key))
-        if isinstance(value, tuple | list):
-            return type(value)(together(v) for v in value)
-        if isinstance(value, dict):
-            return {k: together(v) for k, v in value.items()}
-        if isinstance(value, functools.partial):
-            return functools.partial(value.func, *together(value.args), **together(value.keywords))  # type: ignore[arg-type]
-        return value
-
     map_large_blocks()
-    return fn(*together(args))  # type: ignore[misc]
+    return fn(*_replace(args, Received, lambda r: r.frame(_RECEIVED.pop(r.key))))  # type: ignore[attr-defined]
 
 
 def send_ahead(value: _T, send: Callable[[int, Shipped], object], keys: Iterator[int],
@@ -178,26 +174,20 @@ def send_ahead(value: _T, send: Callable[[int, Shipped], object], keys: Iterator
     """``value`` with each frame in it (itself, or in a tuple, list, dict or :func:`functools.partial`) replaced by a
     :class:`Received`, the frame handed to ``send(key, part)`` first in shipped parts of ``rows``
     (:func:`in_parts`) under a key from ``keys``; :func:`call_received` puts them back."""
-    if isinstance(value, pd.DataFrame):
+    def ahead(frame: pd.DataFrame) -> Received:
         key = next(keys)
         coded: tuple[tuple[object, pd.CategoricalDtype], ...] = ()
-        if value.columns.is_unique:
-            coded = tuple((c, d) for c, d in value.dtypes.items() if isinstance(d, pd.CategoricalDtype))
+        if frame.columns.is_unique:
+            coded = tuple((c, d) for c, d in frame.dtypes.items() if isinstance(d, pd.CategoricalDtype))
             if coded:
-                value = value.copy(deep=False)  # type: ignore[assignment]
+                frame = frame.copy(deep=False)
                 for c, _ in coded:
-                    value[c] = value[c].cat.codes  # type: ignore[index]
-        for part in in_parts(value, rows if value.columns.is_unique else max(len(value), 1)):
+                    frame[c] = frame[c].cat.codes
+        for part in in_parts(frame, rows if frame.columns.is_unique else max(len(frame), 1)):
             send(key, part)
-        return Received(key, coded)  # type: ignore[return-value]
-    if isinstance(value, tuple | list):
-        return type(value)(send_ahead(v, send, keys, rows) for v in value)  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {k: send_ahead(v, send, keys, rows) for k, v in value.items()}  # type: ignore[return-value]
-    if isinstance(value, functools.partial):
-        return functools.partial(value.func, *send_ahead(value.args, send, keys, rows),  # type: ignore[return-value]
-                                 **send_ahead(value.keywords, send, keys, rows))
-    return value
+        return Received(key, coded)
+
+    return _replace(value, pd.DataFrame, ahead)  # type: ignore[arg-type]
 
 
 def in_parts(frame: pd.DataFrame, rows: int | None = None) -> list[Shipped]:

@@ -70,12 +70,6 @@ def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> No
     write_csv_chunks(chunks(), path)
 
 
-def write_chunks_of(path: Path, chunks: Callable[..., Iterable[pd.DataFrame]], *args: object) -> None:
-    """:func:`write_csv_chunks` of what ``chunks(*args)`` yields (another process's task: its frame arguments, sent
-    one by one, may go in parts)."""
-    write_csv_chunks(chunks(*args), path)
-
-
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC),
                   workbook_process: bool | None = None) -> str:
@@ -119,10 +113,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
             elif helper is not None:  # a long table's file is cut and written there too, after the workbook
-                full = spec.full(result)
-                long_tables.append(helper(write_chunks_of, folder / spec.file, full.func, *full.args)
-                                   if isinstance(full, functools.partial) and not full.keywords else
-                                   helper(write_chunks, full, folder / spec.file))
+                long_tables.append(helper(write_chunks, spec.full(result), folder / spec.file))
             else:
                 write_chunks(spec.full(result), folder / spec.file)
             written.append(spec.file)
