@@ -53,130 +53,304 @@ def _cut(raw: str, m: Sequence[int], start: int, end: int, width: int) -> tuple[
     return (*_slices(_clean(raw), a, b, width), a)
 
 
-def _evidence_rows(evidence: pd.DataFrame, order: dict[str, int]) -> pd.DataFrame:
-    """One row per evidence span: ``item`` (position in the items table; −1 when not there), ``theme``,
-    ``ev_term`` (as written in the evidence), ``start``, ``end`` — in the evidence's order."""
-    items, themes, words, starts, ends = [], [], [], [], []
-    for item_id, theme, terms, spans in zip(evidence["item_id"].tolist(), evidence["theme"].tolist(),
-                                            evidence["terms"].tolist(), evidence["spans"].tolist(), strict=True):
-        if not isinstance(terms, str) or not isinstance(spans, str) or not terms:
-            continue
-        item = order.get(str(item_id), -1)
-        for term, span in zip(terms.split("|"), spans.split("|"), strict=False):
-            start, _, end = span.partition("-")
-            if start.isdigit() and end.isdigit():
-                items.append(item)
-                themes.append(theme)
-                words.append(term)
-                starts.append(int(start))
-                ends.append(int(end))
-    return pd.DataFrame({"item": np.array(items, dtype="int64"), "theme": themes, "ev_term": words,
-                         "start": np.array(starts, dtype="int64"), "end": np.array(ends, dtype="int64")})
-
-
-def _first_at_place(item: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """True for the first row (in row order) of each place (item, start, end)."""
-    if not len(item):
-        return np.zeros(0, dtype=bool)
-    order = np.lexsort((end, start, item))  # stable: equal places keep their row order
-    si, ss, se = item[order], start[order], end[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (si[1:] != si[:-1]) | (ss[1:] != ss[:-1]) | (se[1:] != se[:-1])
-    first = np.zeros(len(order), dtype=bool)
-    first[order] = new
-    return first
-
-
+CHUNK_ROWS = 1_000_000
+"""Keyword rows (:func:`kwic_index`'s ``terms``) handled at a time: the index is built by ranges of items, so a
+million-comment meeting's 23 million rows are read in place, never copied whole or held as Python objects."""
 INDEX_COLUMNS = ["word", "themes", "item", "raw_start", "raw_end"]
 """The compact form a run keeps (:attr:`MeetingResult.kwic`): ``word`` and ``themes`` categorical, ``item`` the row of
 the item in the items table, ``raw_start``/``raw_end`` the occurrence in the text as written; lines are cut from it
 when written (:func:`kwic_lines`), so a 100,000-comment meeting does not hold a million context strings."""
 
 
-def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
-               top_keywords: int = TOP_KEYWORDS) -> pd.DataFrame:
-    """Every occurrence of the themes' evidence words and of the top keywords (:data:`INDEX_COLUMNS`).
+def _item_rows(column: pd.Series, ids: list[str]) -> np.ndarray:
+    """Each value's row in the items table (``ids``), −1 when it is not there."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.tolist() == ids:
+        return column.cat.codes.to_numpy()  # already coded by item (pipeline.analysis.kwic_inputs)
+    values = column.astype(str).to_numpy(object)
+    index = pd.Index(ids, dtype=object)
+    if index.is_unique:
+        return index.get_indexer(values).astype("int32")
+    row = {i: n for n, i in enumerate(ids)}  # repeated ids: the last row, as a dict has it
+    return np.array([row.get(v, -1) for v in values], dtype="int32")
 
-    ``terms`` is the analysis' keyword-candidate table (one row per occurrence: ``item_id, term, start, end,
-    stopword``), ``evidence`` the theme evidence (``terms`` and ``spans`` per item × theme).  An evidence span
-    is named by the word the analysis counted at that place (its lemma: 働き → 働く), else as written in the
-    evidence.  Order: words by their number of occurrences (most first), then as the items came, then position.
-    """
-    ids = items[Items.item_id].astype(str).tolist()
-    order = {i: n for n, i in enumerate(ids)}
-    ev = _evidence_rows(evidence, order)
-    if isinstance(terms["item_id"].dtype, pd.CategoricalDtype) and terms["item_id"].cat.categories.tolist() == ids:
-        t_item = terms["item_id"].cat.codes.to_numpy("int64")  # already coded by item (pipeline.analysis.kwic_inputs)
-    elif len(ids):
-        t_item = pd.Categorical(terms["item_id"].astype(str), categories=ids).codes.astype("int64")
-    else:
-        t_item = np.full(len(terms), -1, dtype="int64")
-    t_start, t_end = terms["start"].to_numpy("int64"), terms["end"].to_numpy("int64")
-    t_term = terms["term"].to_numpy(object)
-    first = _first_at_place(t_item, t_start, t_end)  # the word counted at a place: its first term
-    place = pd.DataFrame({"item": t_item[first], "start": t_start[first], "end": t_end[first],
-                          "term": t_term[first]})
-    if len(ev):
-        ev = ev.merge(place, on=["item", "start", "end"], how="left")
-        ev["word"] = ev["term"].where(ev["term"].notna(), ev["ev_term"]).astype(str)
-    else:
-        ev = ev.assign(word=pd.Series(dtype=str))
-    # the top keywords: content words by the number of items holding them
-    keep = ~terms["stopword"].to_numpy(bool) if "stopword" in terms.columns else np.ones(len(terms), dtype=bool)
-    codes, uniques = pd.factorize(t_term[keep])
-    known = codes >= 0
-    held = np.unique(codes[known].astype("int64") * (len(ids) + 1) + (t_item[keep][known] + 1))  # (word, item) once
-    counts = np.bincount(held // (len(ids) + 1), minlength=len(uniques))
-    keywords = sorted(zip(uniques.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
-    keywords = keywords[:top_keywords]
-    words = set(ev["word"]) | {w for w, _ in keywords}
-    hits = place[place["term"].isin(words).to_numpy()].rename(columns={"term": "word"})
-    del place
-    occ = pd.concat([hits, ev[["item", "start", "end", "word"]]], ignore_index=True)
-    del hits
-    occ = occ.drop_duplicates(["item", "start", "end", "word"])
-    # the themes an occurrence is evidence for: those of its place, in the evidence's order, each once
-    at = ev[["item", "start", "end", "theme"]].drop_duplicates().sort_values(["item", "start", "end"], kind="stable")
-    places: tuple[list[int], list[int], list[int], list[str]] = ([], [], [], [])
-    for item, start, end, theme in zip(at["item"].tolist(), at["start"].tolist(), at["end"].tolist(),
-                                       at["theme"].tolist(), strict=True):
-        if places[0] and (places[0][-1], places[1][-1], places[2][-1]) == (item, start, end):
-            places[3][-1] += "|" + theme
-        else:
-            for column, value in zip(places, (item, start, end, theme), strict=True):
-                column.append(value)  # type: ignore[arg-type]
-    at = pd.DataFrame({"item": np.array(places[0], dtype="int64"), "start": np.array(places[1], dtype="int64"),
-                       "end": np.array(places[2], dtype="int64"), "themes": places[3]})
-    occ = occ.merge(at, on=["item", "start", "end"], how="left")
-    occ["themes"] = occ["themes"].fillna("")
-    del at
-    occ = occ[(occ["item"] >= 0).to_numpy()]
-    if not len(occ):
-        return pd.DataFrame({c: pd.Series(dtype="int32" if c.startswith(("item", "raw")) else "category")
-                             for c in INDEX_COLUMNS})
-    occ = occ.astype({"item": "int32"}).sort_values(["item", "start", "end"], kind="stable")
-    # positions in the text as written: one alignment per item whose text normalisation changed, in item order
-    item, start, end = occ["item"].to_numpy(), occ["start"].to_numpy("int64"), occ["end"].to_numpy("int64")
-    raw_start, raw_end = start.copy(), np.where(end > start, end, start)
-    raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
-    cuts = np.flatnonzero(np.diff(item)) + 1
-    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(item)], strict=True):
+
+def _word_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes (−1 for a missing word) and the distinct words of the terms' ``term`` column."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), [str(w) for w in column.cat.categories]  # int8 to int32: as coded
+    codes, uniques = pd.factorize(column.to_numpy(object))
+    return codes.astype("int32"), [str(w) for w in uniques]
+
+
+def _positions(column: pd.Series) -> np.ndarray:
+    """Character positions as 32-bit integers (as they are when they fit: no copy when they already are)."""
+    values = column.to_numpy()
+    if values.dtype == np.int32:
+        return values
+    values = values.astype("int64")
+    small = not len(values) or (int(values.min()) >= -2**31 and int(values.max()) < 2**31)
+    return values.astype("int32") if small else values
+
+
+class _Spans:
+    """The evidence's spans, one row each: ``item`` (row in the items table, −1 when not there), ``theme`` (code in
+    ``themes``), ``word`` (the word as written in the evidence, code in the vocabulary), ``start``, ``end``."""
+
+    def __init__(self, item: np.ndarray, theme: np.ndarray, word: np.ndarray, start: np.ndarray,
+                 end: np.ndarray, themes: list[str]):
+        self.item, self.theme, self.word, self.start, self.end, self.themes = item, theme, word, start, end, themes
+
+    def take(self, rows: np.ndarray | slice) -> _Spans:
+        return _Spans(self.item[rows], self.theme[rows], self.word[rows], self.start[rows], self.end[rows],
+                      self.themes)
+
+
+def _evidence_spans(evidence: pd.DataFrame, ids: list[str], vocabulary: dict[str, int],
+                    words: list[str]) -> _Spans:
+    """:class:`_Spans` in the evidence's order; a word not among ``words`` is added (to both)."""
+    from array import array
+
+    themes: dict[str, int] = {}
+    item, theme, word, start, end = array("i"), array("i"), array("i"), array("q"), array("q")
+    rows = _item_rows(evidence["item_id"], ids) if len(evidence) else np.zeros(0, dtype="int32")
+    for row, name, terms, spans in zip(rows.tolist(), evidence["theme"].tolist(), evidence["terms"].tolist(),
+                                       evidence["spans"].tolist(), strict=True):
+        if not isinstance(terms, str) or not isinstance(spans, str) or not terms:
+            continue
+        code = themes.setdefault(name, len(themes))
+        for term, span in zip(terms.split("|"), spans.split("|"), strict=False):
+            a, _, b = span.partition("-")
+            if a.isdigit() and b.isdigit():
+                w = vocabulary.get(term)
+                if w is None:
+                    w = vocabulary[term] = len(words)
+                    words.append(term)
+                item.append(row)
+                theme.append(code)
+                word.append(w)
+                start.append(int(a))
+                end.append(int(b))
+    return _Spans(*(np.frombuffer(column, dtype=column.typecode) if len(column) else
+                    np.zeros(0, dtype=column.typecode) for column in (item, theme, word, start, end)),
+                  themes=list(themes))
+
+
+def _place_order(item: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    """The rows in place order (item, start, end; equal places in row order), or None when they already are."""
+    if len(item) < 2:
+        return None
+    i0, i1, s0, s1 = item[:-1], item[1:], start[:-1], start[1:]
+    ascending = (i1 > i0) | ((i1 == i0) & ((s1 > s0) | ((s1 == s0) & (end[1:] >= end[:-1]))))
+    return None if bool(ascending.all()) else np.lexsort((end, start, item))
+
+
+def _new_place(item: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """For rows in place order: True for the first row of each place."""
+    new = np.ones(len(item), dtype=bool)
+    new[1:] = (item[1:] != item[:-1]) | (start[1:] != start[:-1]) | (end[1:] != end[:-1])
+    return new
+
+
+def _lookup(keys: Sequence[np.ndarray], queries: Sequence[np.ndarray]) -> np.ndarray:
+    """For each query row, its row among ``keys`` (columns of rows in lexicographic order, each row once); −1 when
+    it is not there."""
+    n, q = len(keys[0]), len(queries[0])
+    out = np.full(q, -1, dtype="int64")
+    if not n or not q:
+        return out
+    both = [np.concatenate([k, v]) for k, v in zip(keys, queries, strict=True)]
+    order = np.lexsort((np.arange(n + q) >= n, *reversed(both)))  # a key just before the queries equal to it
+    del both
+    is_key = order < n
+    before = np.maximum.accumulate(np.where(is_key, np.arange(n + q), -1))  # the last key at or before each place
+    asked = np.flatnonzero(~is_key)
+    key, query = np.where(before[asked] >= 0, order[np.maximum(before[asked], 0)], -1), order[asked] - n
+    found = key >= 0
+    for k, v in zip(keys, queries, strict=True):
+        found &= k[np.maximum(key, 0)] == v[query]
+    out[query] = np.where(found, key, -1)
+    return out
+
+
+def _item_ranges(item: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges of about ``rows`` rows of an ascending ``item`` array, cut where the item changes."""
+    out, lo = [], 0
+    while lo < len(item):
+        hi = min(lo + rows, len(item))
+        if hi < len(item):
+            hi = int(np.searchsorted(item, item[hi - 1], side="right"))
+        out.append((lo, hi))
+        lo = hi
+    return out or [(0, 0)]
+
+
+def _labels(spans: _Spans, labels: dict[str, int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The places of ``spans`` (in place order) and, for each, its themes as a code in ``labels``: those of its
+    spans, in the evidence's order, each once, |-joined."""
+    n = len(spans.item)
+    places = [spans.item, spans.start, spans.end]
+    if not n:
+        return places, np.zeros(0, dtype="int32")
+    order = np.lexsort((spans.theme, spans.end, spans.start, spans.item))  # stable: a theme's first span first
+    again = np.zeros(n, dtype=bool)
+    same = np.ones(n - 1, dtype=bool)
+    for column in (*places, spans.theme):
+        same &= column[order[1:]] == column[order[:-1]]
+    again[order[1:]] = same
+    kept = np.flatnonzero(~again)  # spans come in place order, then in the evidence's order
+    k_item, k_start, k_end, k_theme = (c[kept] for c in (*places, spans.theme))
+    firsts = np.flatnonzero(_new_place(k_item, k_start, k_end))
+    sizes = np.diff(np.append(firsts, len(kept)))
+    single = np.array([labels.setdefault(t, len(labels)) for t in spans.themes], dtype="int32")
+    label = np.where(sizes == 1, single[k_theme[firsts]], -1).astype("int32")
+    for g in np.flatnonzero(sizes > 1).tolist():
+        lo = int(firsts[g])
+        text = "|".join(spans.themes[t] for t in k_theme[lo:lo + int(sizes[g])].tolist())
+        label[g] = labels.setdefault(text, len(labels))
+    return [k_item[firsts], k_start[firsts], k_end[firsts]], label
+
+
+def _raw_positions(item: np.ndarray, start: np.ndarray, end: np.ndarray, raws: list[object],
+                   norms: list[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Spans of the normalised texts (rows grouped by item) as spans of the texts as written: one alignment per item
+    whose text normalisation changed."""
+    raw_start, raw_end = start.astype("int64"), np.where(end > start, end, start).astype("int64")
+    cuts = (np.flatnonzero(item[1:] != item[:-1]) + 1).tolist()
+    for lo, hi in zip([0, *cuts], [*cuts, len(item)], strict=True):
+        if lo == hi:
+            continue
         norm = str(norms[item[lo]])
         raw = raws[item[lo]] if isinstance(raws[item[lo]], str) and raws[item[lo]] else norm
         if raw == norm:
             continue  # written as normalised: the same positions
-        m = np.asarray(offset_map(raw, norm), dtype="int64")
-        s, e = start[lo:hi], end[lo:hi]
+        m = np.asarray(offset_map(str(raw), norm), dtype="int64")
+        s, e = start[lo:hi].astype("int64"), end[lo:hi].astype("int64")
         a = m[np.minimum(s, len(m) - 1)]
         raw_start[lo:hi] = a
         raw_end[lo:hi] = np.where(e > s, m[np.clip(e - 1, 0, len(m) - 1)] + 1, a)
-    occ = occ.assign(raw_start=raw_start.astype("int32"), raw_end=raw_end.astype("int32"))
-    words = pd.Categorical(occ["word"])                       # categories sorted: codes sort as the words do
-    codes = words.codes.astype("int64")
-    lines = np.bincount(codes, minlength=len(words.categories))[codes]
-    occ = occ.assign(_n=-lines, _w=codes).sort_values(["_n", "_w", "item", "start", "end"], kind="stable")
-    out = occ[INDEX_COLUMNS].reset_index(drop=True)
-    return out.astype({"word": "category", "themes": "category"})
+    return raw_start, raw_end
+
+
+class _Terms:
+    """The keyword rows as :func:`kwic_index` reads them, in place order (:attr:`order`; None: as given): ``item``
+    (row in the items table, −1 when not there; in place order), ``word`` (code in :attr:`words`, −1 when missing),
+    ``start``, ``end``, ``content`` (not a stopword; None: all are) — the frame's own arrays when it can be."""
+
+    def __init__(self, terms: pd.DataFrame, ids: list[str]):
+        item = _item_rows(terms["item_id"], ids) if len(terms) else np.zeros(0, dtype="int32")
+        self.word, self.words = _word_codes(terms["term"])
+        self.start, self.end = _positions(terms["start"]), _positions(terms["end"])
+        self.content = ~terms["stopword"].to_numpy(bool) if "stopword" in terms.columns else None
+        self.order = _place_order(item, self.start, self.end)
+        self.item = item if self.order is None else item[self.order]
+
+    def part(self, column: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo:hi`` (in place order) of a column as given."""
+        return column[lo:hi] if self.order is None else column[self.order[lo:hi]]
+
+    def places(self, lo: int, hi: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """The places of rows ``lo:hi`` (in place order) and the word counted at each: its first term."""
+        item, start, end = self.item[lo:hi], self.part(self.start, lo, hi), self.part(self.end, lo, hi)
+        first = _new_place(item, start, end)
+        return [item[first], start[first], end[first]], self.part(self.word, lo, hi)[first]
+
+
+def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
+               top_keywords: int = TOP_KEYWORDS, rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """Every occurrence of the themes' evidence words and of the top keywords (:data:`INDEX_COLUMNS`).
+
+    ``terms`` is the analysis' keyword-candidate table (one row per occurrence: ``item_id, term, start, end,
+    stopword``), ``evidence`` the theme evidence (``terms`` and ``spans`` per item × theme).  An evidence span
+    is named by the word the analysis counted at that place (the first term there: its lemma, 働き → 働く), else as
+    written in the evidence; a place's themes are those its spans are evidence for, in the evidence's order, each once.
+    The top keywords are the content words (not ``stopword``) held by the most items, ties in the words' order.
+    Order: words by their number of occurrences (most first, ties in the words' order), then as the items came, then
+    position.
+
+    Built ``rows`` keyword rows at a time, by ranges of items, in two passes (the first names the evidence spans and
+    counts the keywords over all items): columns as 32-bit codes, every step a numpy one."""
+    ids = items[Items.item_id].astype(str).tolist()
+    t = _Terms(terms, ids)
+    words = t.words
+    counted = len(words)
+    vocabulary = {w: n for n, w in enumerate(words)}
+    spans = _evidence_spans(evidence, ids, vocabulary, words)
+    del vocabulary
+    spans = spans.take(np.lexsort((spans.end, spans.start, spans.item)))  # place order; equal places as given
+    ranges = _item_ranges(t.item, rows)
+    uppers = t.item[[hi - 1 for _, hi in ranges[:-1]]]
+    cuts = [0, *np.searchsorted(spans.item, uppers, side="right").tolist(), len(spans.item)]
+    blocks = [(lo, hi, slice(a, b)) for (lo, hi), a, b in zip(ranges, cuts[:-1], cuts[1:], strict=True)]
+    # first pass: each span named, the keywords counted (a range holds every row of its items)
+    held = np.zeros(counted, dtype="int64")
+    named = spans.word.copy()
+    for lo, hi, at in blocks:
+        word = t.part(t.word, lo, hi)
+        keep = word >= 0
+        if t.content is not None:
+            keep &= t.part(t.content, lo, hi)
+        pairs = np.sort(word[keep].astype("int64") * (len(ids) + 1) + (t.item[lo:hi][keep] + 1))
+        once = np.ones(len(pairs), dtype=bool)  # each (word, item) once
+        once[1:] = pairs[1:] != pairs[:-1]
+        held += np.bincount(pairs[once] // (len(ids) + 1), minlength=counted)
+        del word, keep, pairs, once
+        place, p_word = t.places(lo, hi)
+        found = _lookup(place, [spans.item[at], spans.start[at], spans.end[at]])
+        counted_there = np.where(found >= 0, p_word[np.maximum(found, 0)], -1)
+        named[at] = np.where(counted_there >= 0, counted_there, named[at])
+    keywords = sorted(np.flatnonzero(held).tolist(), key=lambda w: (-int(held[w]), words[w]))[:top_keywords]
+    wanted = np.zeros(len(words), dtype=bool)
+    wanted[named] = True
+    wanted[np.asarray(keywords, dtype="int64")] = True
+    # second pass: each range's occurrences (listed words at their places, and the spans), themes and positions
+    labels: dict[str, int] = {"": 0}
+    raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
+    found_rows: list[tuple[np.ndarray, ...]] = []
+    for lo, hi, at in blocks:
+        place, p_word = t.places(lo, hi)
+        hit = (p_word >= 0) & wanted[np.maximum(p_word, 0)]
+        ev = spans.take(at)
+        occ = [np.concatenate([p[hit], e]) for p, e in zip([*place, p_word], [ev.item, ev.start, ev.end, named[at]],
+                                                           strict=True)]
+        del place, p_word, hit
+        listed = np.flatnonzero(occ[0] >= 0)  # spans of items not in the table are not listed
+        listed = listed[np.lexsort([c[listed] for c in occ[::-1]])]
+        occ = [c[listed] for c in occ]
+        del listed
+        again = ~_new_place(*occ[:3])
+        again[1:] &= occ[3][1:] == occ[3][:-1]
+        item, start, end, word = (c[~again] for c in occ)
+        del occ, again
+        themed, label = _labels(ev, labels)
+        there = _lookup(themed, [item, start, end])
+        raw_start, raw_end = _raw_positions(item, start, end, raws, norms)
+        found_rows.append((word, np.append(label, 0).astype("int32")[there],  # −1 (no themes there): the last, ""
+                           item.astype("int32"), raw_start.astype("int32"), raw_end.astype("int32")))
+    del t, spans, named
+    columns = [np.concatenate(c) for c in zip(*found_rows, strict=True)]
+    del found_rows
+    if not len(columns[0]):
+        return pd.DataFrame({c: pd.Series(dtype="int32" if c.startswith(("item", "raw")) else "category")
+                             for c in INDEX_COLUMNS})
+    lines = np.bincount(columns[0], minlength=len(words))
+    present = np.flatnonzero(lines).tolist()
+    rank = np.zeros(len(words), dtype="int64")
+    rank[sorted(present, key=lambda w: (-int(lines[w]), words[w]))] = np.arange(len(present))
+    listing = np.argsort(rank[columns[0]], kind="stable")  # rows came by item, position and word: stable keeps that
+    out: dict[str, object] = {}
+    for name, names in zip(INDEX_COLUMNS, (words, list(labels), None, None, None), strict=True):
+        column = columns.pop(0)[listing]  # one column at a time: each one's rows let go once listed
+        out[name] = column if names is None else _categorical(column, names)
+    return pd.DataFrame(out, columns=INDEX_COLUMNS)
+
+
+def _categorical(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """``names[codes]`` as a categorical whose categories are the names present, sorted."""
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names))).tolist()
+    sorted_ = sorted(present, key=lambda c: names[c])
+    recode = np.zeros(len(names), dtype="int32")
+    recode[sorted_] = np.arange(len(sorted_))
+    return pd.Categorical.from_codes(recode[codes], categories=pd.Index([names[c] for c in sorted_]))
 
 
 def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT,

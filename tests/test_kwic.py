@@ -17,6 +17,7 @@ from pipeline.kwic import (
     context,
     find_word,
     kwic_chunks,
+    kwic_index,
     kwic_lines,
     kwic_table,
     per_word,
@@ -124,6 +125,73 @@ def test_without_evidence_or_terms_the_table_is_empty_with_its_columns() -> None
     terms = pd.DataFrame(columns=["item_id", "term", "surface", "pos", "start", "end", "stopword"])
     evidence = pd.DataFrame(columns=["item_id", "theme", "terms", "spans", "source", "score"])
     assert list(kwic_table(items, terms, evidence).columns) == KWIC_COLUMNS
+
+
+# ---- the index, by hand ---------------------------------------------------------------------------
+
+def _by_hand() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Three items; F1 written with spaces the normalisation removes (K - N e t → K-Net: 見守り at 6–9 is at 11–14 as
+    written).  Terms as the analysis lists them (lemma, place, stopword); F2 has two terms at one place."""
+    raw = ["K - N e t で見守りをする", "見守りと働きの場にする", "働く場がないとする"]
+    items = pd.DataFrame({"item_id": ["F1", "F2", "F3"], "source": "feedback", "kind": "感想", "raw_text": raw,
+                          "text": [normalise_text(t) for t in raw]})
+    terms = pd.DataFrame([
+        ("F1", "K-Net", 0, 5, False), ("F1", "見守る", 6, 9, False), ("F1", "する", 10, 12, True),
+        ("F2", "見守る", 0, 3, False), ("F2", "見守り", 0, 3, False), ("F2", "働く", 4, 6, False),
+        ("F2", "場", 7, 8, False), ("F2", "する", 9, 11, True),
+        ("F3", "働く", 0, 2, False), ("F3", "場", 2, 3, False), ("F3", "する", 7, 9, True),
+    ], columns=["item_id", "term", "start", "end", "stopword"])
+    evidence = pd.DataFrame([
+        ("F1", "高齢者", "見守り", "6-9"),
+        ("F1", "支え合い", "K-Net|見守り", "0-5|6-9"),
+        ("F2", "就労", "働き|働き", "4-6|4-6"),
+        ("F3", "就労", "場が", "2-4"),
+        ("F9", "就労", "働き", "0-2"),          # not among the items
+    ], columns=["item_id", "theme", "terms", "spans"])
+    return items, terms, evidence
+
+
+BY_HAND = pd.DataFrame([
+    # words by their lines (働く, 場, 見守る: 2 each, then K-Net, 場が: 1), ties in the words' order, then item, place
+    ("働く", "就労", 1, 4, 6),              # evidence 働き, named by the term at its place
+    ("働く", "", 2, 0, 2),                  # a top keyword (2 items) that is not evidence there
+    ("場", "", 1, 7, 8),
+    ("場", "", 2, 2, 3),
+    ("見守る", "高齢者|支え合い", 0, 11, 14),  # two themes at one place, in the evidence's order
+    ("見守る", "", 1, 0, 3),                # the first of the two terms at F2's place
+    ("K-Net", "支え合い", 0, 0, 9),          # K - N e t as written
+    ("場が", "就労", 2, 2, 4),              # no term at the span: the word as written in the evidence
+], columns=INDEX_COLUMNS)
+
+
+def test_the_index_by_hand() -> None:
+    items, terms, evidence = _by_hand()
+    index = kwic_index(items, terms, evidence, top_keywords=2)  # する is held by all three items but a stopword
+    assert [str(t) for t in index.dtypes] == ["category", "category", "int32", "int32", "int32"]
+    assert list(index["word"].cat.categories) == ["K-Net", "働く", "場", "場が", "見守る"]
+    pd.testing.assert_frame_equal(index.astype({"word": str, "themes": str, "item": "int64", "raw_start": "int64",
+                                                "raw_end": "int64"}), BY_HAND.astype({"word": str, "themes": str}))
+    lines = kwic_lines(index, items)
+    assert list(lines["term"]) == ["働き", "働く", "場", "場", "見守り", "見守り", "K - N e t", "場が"]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4, 1_000])
+def test_the_index_is_the_same_by_ranges_of_items_with_the_terms_in_any_order(rows: int) -> None:
+    items, terms, evidence = _by_hand()
+    expected = kwic_index(items, terms, evidence, top_keywords=2)
+    shuffled = terms.iloc[[10, 3, 0, 7, 4, 9, 1, 5, 8, 2, 6]].reset_index(drop=True)
+    coded = terms.assign(item_id=pd.Categorical(terms["item_id"], categories=["F1", "F2", "F3"]),
+                         term=terms["term"].astype("category"), start=terms["start"].astype("int32"),
+                         end=terms["end"].astype("int32"))
+    for given in (terms, shuffled, coded):
+        pd.testing.assert_frame_equal(kwic_index(items, given, evidence, top_keywords=2, rows=rows), expected)
+
+
+def test_top_keywords_count_items_not_occurrences() -> None:
+    items, terms, evidence = _by_hand()
+    many = pd.concat([terms, pd.DataFrame([("F1", "K-Net", 13, 18, False)] * 3, columns=terms.columns)])
+    index = kwic_index(items, many, evidence.iloc[:0], top_keywords=1)  # K-Net: 4 times, in one item
+    assert list(index["word"].astype(str)) == ["働く", "働く"]            # 働く, 場, 見守る: 2 items each; the first
 
 
 # ---- caps, sorting, finding ----------------------------------------------------------------------
