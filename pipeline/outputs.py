@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
-import pandera.pandas as pa
 
+from pipeline._pandera import pa
 from pipeline.analysis import MeetingResult
 from pipeline.schemas import (
     Cluster,

@@ -7,8 +7,7 @@ and plain ``int`` for counts.
 
 from __future__ import annotations
 
-import pandera.pandas as pa
-from pandera.typing import Series
+from pipeline._pandera import Series, pa
 
 PUBLIC_COMMENT = "パブリックコメント"
 FEEDBACK_KINDS: tuple[str, ...] = ("感想", "重要な理由", "追加すべき視点", "質問", "その他", PUBLIC_COMMENT)

@@ -1,4 +1,5 @@
-"""pipeline.memory: freed memory goes back to the OS where the C library can do it, and nothing happens elsewhere."""
+"""pipeline.memory: freed memory goes back to the OS where the C library can do it, and nothing happens elsewhere;
+frames go to another process in parts; the schemas load without dask's dataframe module."""
 
 from __future__ import annotations
 
@@ -130,3 +131,23 @@ def test_frames_sent_ahead_in_parts_are_put_together_again_for_the_call() -> Non
     for part in sent:
         receive_part(9, pickle.loads(pickle.dumps(part)))
     pd.testing.assert_frame_equal(call_received(lambda f: f, (marker,)), coded)
+
+
+def test_the_schemas_load_without_dask_dataframe_and_leave_it_importable() -> None:
+    """pandera would import dask.dataframe for each process that loads the schemas (pipeline/_pandera.py)."""
+    import subprocess
+
+    probe = (
+        "import importlib, sys\n"
+        "import pipeline.schemas, pipeline.outputs\n"
+        "import pandera.typing.dask as d\n"
+        "print('dask.dataframe' in sys.modules, d.DASK_INSTALLED, pipeline.schemas.Items.item_id)\n"
+        "try:\n"
+        "    importlib.import_module('dask.dataframe')\n"
+        "    print('imported')\n"
+        "except ImportError as e:\n"
+        "    print('halted' in str(e))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "False False item_id"    # not loaded while pandera looked; pandera takes dask as absent
+    assert out[1] in ("imported", "False")     # later tried as usual (without pyarrow it fails on its own import)
