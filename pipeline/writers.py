@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import outputs
-from pipeline.analysis import MeetingResult, helper_process
+from pipeline.analysis import MeetingResult, helper_process, inline
 from pipeline.manifest import report_summary
 from pipeline.memory import release_free_memory
 from pipeline.report.layout import build_report
@@ -100,11 +100,11 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                    "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
     ctx = build_report(result, images, summary)
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
-    with helper_process() if in_process else nullcontext(None) as helper:
+    with helper_process() if in_process else nullcontext(inline) as side:
         # frames shipped (pipeline.memory.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
         # in each string, and never all their bytes at once
-        build = functools.partial(build_workbook, **workbook_kw)
-        pending = helper(build, *workbook_args) if helper is not None else None
+        pending = side(functools.partial(build_workbook, **workbook_kw), *workbook_args)
+        del workbook_args, sheets, shown, review
         written: list[str] = []
         long_tables = []
         for spec, frame in tables:
@@ -112,11 +112,10 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                 write_csv(frame, folder / spec.file)
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
-            elif helper is not None:  # a long table's file is cut and written there too, after the workbook
-                long_tables.append(helper(write_chunks, spec.full(result), folder / spec.file))
-            else:
-                write_chunks(spec.full(result), folder / spec.file)
+            else:  # a long table's file is cut and written there too, after the workbook
+                long_tables.append(side(write_chunks, spec.full(result), folder / spec.file))
             written.append(spec.file)
+        del tables
         for spec in outputs.IMAGES:
             if spec.key in images:
                 (folder / spec.file).write_bytes(images[spec.key])
@@ -125,7 +124,9 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         (folder / outputs.REPORT_MD.file).write_text(markdown, encoding="utf-8")
         (folder / outputs.REPORT_HTML.file).write_text(render_html(ctx), encoding="utf-8")
         (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
-        workbook = pending.result() if pending is not None else build(*workbook_args)
+        del ctx, images
+        release_free_memory()  # while the second process finishes: only the result held here
+        workbook = pending.result()
         for done in long_tables:
             done.result()
     (folder / outputs.WORKBOOK.file).write_bytes(workbook)

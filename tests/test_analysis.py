@@ -96,11 +96,30 @@ def test_a_second_process_computes_the_same_value() -> None:
     frame = pd.DataFrame({"item_id": ["F01", "F02"], "text": pd.array(["見守りが必要", "移動の支援"], dtype="str")})
     with side_process(PARALLEL_FROM, cpus=2) as side:
         assert side is not inline
-        assert side(divmod, 17, 5).result() == (3, 2)
-        assert side(pd.DataFrame.equals, frame, frame.copy()).result() is True  # frames arrive as frames
-        failed = side(divmod, 1, 0)
+        quotient, same, failed = side(divmod, 17, 5), side(pd.DataFrame.equals, frame, frame.copy()), side(divmod, 1, 0)
+        assert quotient.result() == (3, 2)
+        assert same.result() is True  # frames arrive as frames
         with pytest.raises(ZeroDivisionError):
             failed.result()
+
+
+def test_the_second_process_lives_while_a_value_is_owed() -> None:
+    """Calls sent before their values are taken share one process; once every value is taken it has ended (its
+    memory given back), and a later call starts another."""
+    import os
+
+    import psutil
+
+    from pipeline.analysis import PARALLEL_FROM, side_process
+
+    with side_process(PARALLEL_FROM, cpus=2) as side:
+        first, second = side(os.getpid), side(os.getpid)
+        pid = first.result()
+        assert pid != os.getpid() and psutil.pid_exists(pid)   # the second value is still owed
+        assert second.result() == pid
+        assert not psutil.pid_exists(pid)                       # all taken: ended and waited for
+        again = side(os.getpid).result()
+        assert again not in (pid, os.getpid()) and not psutil.pid_exists(again)
 
 
 def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
@@ -122,15 +141,17 @@ def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch)
                           "text": ["見守りが必要", "移動の支援", "見守りが必要", "", "居場所がほしい"],
                           "kind": pd.Categorical(["意見", "質問", "意見", "意見", "要望"]),
                           "start": np.array([0, 3, 5, 8, 13], dtype="int32")}, index=[10, 11, 12, 13, 14])
-    with analysis.side_process(analysis.PARALLEL_FROM, cpus=2) as side:
-        pd.testing.assert_frame_equal(side(pd.concat, [frame]).result(), frame)
+    with analysis.side_process(analysis.PARALLEL_FROM, cpus=2) as side:  # values taken last: one process
+        together = side(pd.concat, [frame])
         assert sent == [2, 2, 1]
-        assert side(pd.DataFrame.equals, frame, frame.copy()).result() is True
+        same = side(pd.DataFrame.equals, frame, frame.copy())
         assert sent == [2, 2, 1] * 3
-        assert side(pd.DataFrame.equals, frame.head(2), frame.head(2).copy()).result() is True
+        short = side(pd.DataFrame.equals, frame.head(2), frame.head(2).copy())
         assert sent == [2, 2, 1] * 3 + [2, 2]
-        assert side(divmod, 17, 5).result() == (3, 2)  # no frame: nothing ahead
-        assert len(sent) == 11
+        plain = side(divmod, 17, 5)
+        assert len(sent) == 11  # no frame: nothing ahead
+        pd.testing.assert_frame_equal(together.result(), frame)
+        assert same.result() is True and short.result() is True and plain.result() == (3, 2)
 
 
 def test_a_worker_forgets_each_batchs_terms_and_gives_the_same_batch(models: Models, monkeypatch) -> None:
