@@ -1,6 +1,7 @@
 """Benchmark: for N items, (a) bare fugashi tokenisation of the corpus text (parse + lemma extraction),
 (b) the pipeline stages from ingest to the written report outputs without Prefect start-up, (c) the peak
-resident memory of (b) — of its process and of its largest helper process — and the ratio (b)/(a), all measured
+memory of (b) — resident, of its process and of its largest helper process; proportional, of all its processes
+together — and the ratio (b)/(a), all measured
 in one run: (a) and (b) each in a fresh process, one after the other, on the same generated files ((a) is the
 median of three parses: on this shared machine one parse of 100,000 comments has measured anywhere from 11 to
 18 s).
@@ -86,12 +87,17 @@ def pipeline_only(meeting: Path, out_root: Path) -> dict[str, object]:
     b = time.perf_counter() - t0
     timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"pipeline_s": round(b, 2), "peak_mib": round(peak), "helper_peak_mib": helper.stop(), "stages": timings}
+    helper_peak, together = helper.stop()
+    return {"pipeline_s": round(b, 2), "peak_mib": round(peak), "helper_peak_mib": helper_peak,
+            "all_processes_mib": together, "all_processes_at": helper.when, "stages": timings}
 
 
 class _HelperPeak:
     """The largest resident memory seen of one child process, sampled every 0.1 s (``RUSAGE_CHILDREN`` cannot say:
-    a child forked from this process reports this process's size at the fork as its own peak)."""
+    a child forked from this process reports this process's size at the fork as its own peak), and the largest sum
+    over this process and all its children of their proportional set size (PSS: a page shared by n processes — the
+    dictionary's file pages, the libraries' code — counts 1/n in each, so the sum is what the run takes of the
+    machine), sampled every 0.5 s (Linux; elsewhere the sum of resident sizes)."""
 
     def __init__(self) -> None:
         import threading
@@ -99,6 +105,9 @@ class _HelperPeak:
         import psutil
 
         self.peak = 0
+        self.together = 0
+        self.when: tuple[float, list[int]] = (0.0, [])  # seconds in, and each process's share then (MiB)
+        self._t0 = time.perf_counter()
         self._stop = threading.Event()
         self._me = psutil.Process()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -109,15 +118,26 @@ class _HelperPeak:
 
         import psutil
 
+        tick = 0
         while not self._stop.wait(0.1):
-            for child in self._me.children(recursive=True):
+            tick += 1
+            shares = []
+            for proc in [self._me, *self._me.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):  # ended between the listing and the reading
-                    self.peak = max(self.peak, child.memory_info().rss)
+                    if proc.pid != self._me.pid:
+                        self.peak = max(self.peak, proc.memory_info().rss)
+                    if tick % 5 == 0:
+                        info = proc.memory_full_info()
+                        shares.append(getattr(info, "pss", info.rss))
+            if sum(shares) > self.together:
+                self.together = sum(shares)
+                self.when = (round(time.perf_counter() - self._t0, 1), [round(m / 2**20) for m in shares])
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
+        """Peaks in MiB: (largest child, all processes together)."""
         self._stop.set()
         self._thread.join()
-        return round(self.peak / 2**20)
+        return round(self.peak / 2**20), round(self.together / 2**20)
 
 
 def _child(*args: str) -> dict[str, object]:
@@ -254,7 +274,7 @@ def main(argv: list[str]) -> int:
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}")
     print(f"{'N':>8} {'(a) tokenise s':>15} {'(b) pipeline s':>15} {'(b)/(a)':>8} {'peak MiB':>9} "
-          f"{'helper peak MiB':>16} {'distinct texts %':>17}")
+          f"{'helper peak MiB':>16} {'all processes MiB':>18} {'distinct texts %':>17}")
     for n in sizes:
         res = subprocess.run([sys.executable, "-m", "bench.run", "--one", str(n)], cwd=ROOT, capture_output=True,
                              text=True, check=False)
@@ -263,8 +283,9 @@ def main(argv: list[str]) -> int:
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"{n:>8} {r['tokenise_s']:>15} {r['pipeline_s']:>15} {r['ratio']:>8} {r['peak_mib']:>9} "
-              f"{r['helper_peak_mib']:>16} {r['distinct']:>17}")
+              f"{r['helper_peak_mib']:>16} {r['all_processes_mib']:>18} {r['distinct']:>17}")
         print(f"{'':>8} stages: {r['stages']}")
+        print(f"{'':>8} all processes' peak at {r['all_processes_at'][0]} s: {r['all_processes_at'][1]} MiB each")
     return 0
 
 
