@@ -255,7 +255,8 @@ def helper_process() -> Iterator[Side]:
 def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
     """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
     more, a second process (:func:`helper_process`) that works while this one matches and clusters the items (the
-    KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else :func:`inline`.  The value is the same either way (a pure function of its arguments)."""
+    KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else :func:`inline`.  The value is the
+    same either way (a pure function of its arguments)."""
     import os
 
     cores = cpus if cpus is not None else (os.cpu_count() or 1)
@@ -693,9 +694,8 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
 
     ``map(fn, batches)`` runs :func:`item_batch` over batches of items (results in order); ``side(fn, *args)``
     computes the KWIC index once the themes are final, beside the matching and the clustering (:func:`side_process`;
-    taken once the items are clustered); ``on_stage``
-    is called with each name of :data:`STAGES` as it completes and a short Japanese line of what it found
-    (for the terminal: 「152 件」「新たな視点 6 件」).
+    taken once the items are clustered); ``on_stage`` is called with each name of :data:`STAGES` as it completes and
+    a short Japanese line of what it found (for the terminal: 「152 件」「新たな視点 6 件」).
 
     Native code (BLAS, OpenMP: the clustering's) runs on one thread: with several, the order of a sum depends on the
     machine's cores and a tie may fall the other way (a cluster's representative); one core is the second

@@ -112,7 +112,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
                 write_csv(frame, folder / spec.file)
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
-            else:  # a long table's file is cut and written there too, after the workbook
+            else:  # a long table's file is cut and written by the side too (a second process: after the workbook)
                 long_tables.append(side(write_chunks, spec.full(result), folder / spec.file))
             written.append(spec.file)
         del tables
