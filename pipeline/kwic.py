@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -92,13 +94,17 @@ def _positions(column: pd.Series) -> np.ndarray:
     return values.astype("int32") if small else values
 
 
+@dataclass(frozen=True)
 class _Spans:
     """The evidence's spans, one row each: ``item`` (row in the items table, −1 when not there), ``theme`` (code in
     ``themes``), ``word`` (the word as written in the evidence, code in the vocabulary), ``start``, ``end``."""
 
-    def __init__(self, item: np.ndarray, theme: np.ndarray, word: np.ndarray, start: np.ndarray,
-                 end: np.ndarray, themes: list[str]):
-        self.item, self.theme, self.word, self.start, self.end, self.themes = item, theme, word, start, end, themes
+    item: np.ndarray
+    theme: np.ndarray
+    word: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    themes: list[str]
 
     def take(self, rows: np.ndarray | slice) -> _Spans:
         return _Spans(self.item[rows], self.theme[rows], self.word[rows], self.start[rows], self.end[rows],
@@ -108,8 +114,6 @@ class _Spans:
 def _evidence_spans(evidence: pd.DataFrame, ids: list[str], vocabulary: dict[str, int],
                     words: list[str]) -> _Spans:
     """:class:`_Spans` in the evidence's order; a word not among ``words`` is added (to both)."""
-    from array import array
-
     themes: dict[str, int] = {}
     item, theme, word, start, end = array("i"), array("i"), array("i"), array("q"), array("q")
     rows = _item_rows(evidence["item_id"], ids) if len(evidence) else np.zeros(0, dtype="int32")
