@@ -178,62 +178,75 @@ def inline(fn: Callable[..., _T], /, *args: object) -> _Now[_T]:
 class _Later(Generic[_T]):
     """A value a second process is computing (:func:`helper_process`)."""
 
-    def __init__(self, job: AsyncResult[_T], taken: Callable[[], None]):
-        self.job, self._taken = job, taken
+    def __init__(self, job: AsyncResult[_T]):
+        self.job = job
 
     def result(self) -> _T:
-        value = self.job.get()
-        taken, self._taken = self._taken, lambda: None  # told once
-        taken()
-        return value
+        return self.job.get()
 
 
 class _Helper:
-    """One spawned process that exists while values are owed: started by the first call, stopped once every value
-    sent for has been taken (its libraries and its copy of the arguments — ≈ 150 MiB at 100,000 comments — are not
-    kept through the rest of the run), started again by a later call."""
+    """One spawned process that exists while calls are running: started by the first call, told to end as soon as
+    every call sent has finished (its libraries and its copy of the arguments — ≈ 150 MiB at 100,000 comments — are
+    not kept through the rest of the run, and nobody waits for it to end), started again by a later call; with
+    ``keep``, it ends when :meth:`stop` is called.
 
-    def __init__(self) -> None:
+    The values arrive here as they are computed (the pool's own thread receives them), so a value taken late costs
+    no waiting and no second process."""
+
+    def __init__(self, *, keep: bool = False) -> None:
+        import threading
+
+        self.keep = keep
         self.pool: Pool | None = None
-        self.owed = 0
+        self.running = 0
+        self.ended: list[Pool] = []
+        self.lock = threading.Lock()
         self.keys = itertools.count()
 
     def submit(self, fn: Callable[..., _T], /, *args: object) -> _Later[_T]:
         import multiprocessing
 
-        if self.pool is None:
-            self.pool = multiprocessing.get_context("spawn").Pool(1)
-        pool = self.pool
+        with self.lock:
+            if self.pool is None:
+                self.pool = multiprocessing.get_context("spawn").Pool(1)
+            pool = self.pool
+            self.running += 1
 
         def send(key: int, part: Shipped) -> None:
             pool.apply_async(receive_part, (key, part))
 
         # one worker: the frames' parts arrive before the call, in order
-        job = pool.apply_async(call_received, (fn, send_ahead(args, send, self.keys, SEND_ROWS)))
-        self.owed += 1
-        return _Later(job, self.taken)
+        return _Later(pool.apply_async(call_received, (fn, send_ahead(args, send, self.keys, SEND_ROWS)),
+                                       callback=self._finished, error_callback=self._finished))
 
-    def taken(self) -> None:
-        self.owed -= 1
-        if not self.owed:
-            self.stop()
+    def _finished(self, _: object) -> None:
+        """A call has finished (run by the pool's result thread): the last one running lets the process end."""
+        with self.lock:
+            self.running -= 1
+            if not self.running and self.pool is not None and not self.keep:
+                self.pool.close()
+                self.ended.append(self.pool)
+                self.pool = None
 
     def stop(self, *, now: bool = False) -> None:
-        """Let the process end (``now``: end it, calls and all) and wait for it."""
-        pool, self.pool = self.pool, None
-        if pool is None:
-            return
-        if now:
-            pool.terminate()
-        else:
-            pool.close()
-        pool.join()
+        """Let the process end (``now``: end it, calls and all) and wait for every process started."""
+        with self.lock:
+            pools, self.ended = [*self.ended, *([self.pool] if self.pool is not None else [])], []
+            self.pool = None
+        for pool in pools:
+            if now:
+                pool.terminate()
+            else:
+                pool.close()
+            pool.join()
 
 
 @contextmanager
-def helper_process() -> Iterator[Side]:
+def helper_process(*, keep: bool = False) -> Iterator[Side]:
     """A :class:`Side` backed by a spawned process (:class:`_Helper`): ``fn(*args)`` computed there, calls in the
-    order given; the process ends once every value has been taken.
+    order given; the process ends once every call sent has finished (``keep``: when the block ends — for calls sent
+    a while apart, which would otherwise each start a process).
 
     A :mod:`multiprocessing` pool, not a :class:`~concurrent.futures.ProcessPoolExecutor`: the executor keeps a
     task's arguments until its result is back, the pool drops them once sent (at 100,000 comments the KWIC task's
@@ -242,7 +255,7 @@ def helper_process() -> Iterator[Side]:
     message (:func:`~pipeline.memory.send_ahead`), put together there before the call: this process holds one part's
     bytes at a time, not all the arguments' (≈ 90 MiB for the KWIC task at 100,000 comments).  Leaving the block
     normally waits for the calls sent; on an error the process is stopped."""
-    helper = _Helper()
+    helper = _Helper(keep=keep)
     try:
         yield helper.submit
     except BaseException:
@@ -254,9 +267,9 @@ def helper_process() -> Iterator[Side]:
 @contextmanager
 def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
     """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
-    more, a second process (:func:`helper_process`) that works while this one matches and clusters the items (the
-    KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else :func:`inline`.  The value is the
-    same either way (a pure function of its arguments)."""
+    more, a second process (:func:`helper_process`) that works while this one matches and clusters the items and
+    suggests perspectives (the KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else
+    :func:`inline`.  The value is the same either way (a pure function of its arguments)."""
     import os
 
     cores = cpus if cpus is not None else (os.cpu_count() or 1)
@@ -693,8 +706,8 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     """Validated :class:`MeetingInputs` + loaded :class:`Models` → :class:`MeetingResult`.
 
     ``map(fn, batches)`` runs :func:`item_batch` over batches of items (results in order); ``side(fn, *args)``
-    computes the KWIC index once the themes are final, beside the matching and the clustering (:func:`side_process`;
-    taken once the items are clustered); ``on_stage`` is called with each name of :data:`STAGES` as it completes and
+    computes the KWIC index once the themes are final, beside the matching, the clustering and the perspectives
+    (:func:`side_process`; taken at the end); ``on_stage`` is called with each name of :data:`STAGES` as it completes and
     a short Japanese line of what it found (for the terminal: 「152 件」「新たな視点 6 件」).
 
     Native code (BLAS, OpenMP: the clustering's) runs on one thread: with several, the order of a sum depends on the
@@ -782,8 +795,6 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     answered = items[[not (s == "feedback" and is_empty_answer(t))
                       for s, t in zip(items[Items.source].tolist(), items[Items.text].tolist(), strict=True)]]
     clusters = cluster_meeting(answered, themes, matches, terms=cache, random_state=options.seed)
-    kwic = kwic_job.result()  # ready by now (computed beside the matching and the clustering): its process may end
-    del kwic_job
     votes: dict[str, int] = {}
     if len(tallies.card_votes):
         votes = dict(zip(tallies.card_votes[Cards.card_id], tallies.card_votes["total"], strict=True))
@@ -809,6 +820,8 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     tagger = models.tagger
     review = review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
                          perspectives.suggestions, previous=history.decisions, coded=True)
+    kwic = kwic_job.result()  # computed beside the matching, the clustering and the perspectives; arrived when ready
+    del kwic_job
     release_free_memory()
     return MeetingResult(
         inputs=inputs, masks=masks, items=items, terms=terms, evidence=evidence, themes=themes, tallies=tallies,

@@ -366,21 +366,23 @@ def kwic_lines(index: pd.DataFrame, items: pd.DataFrame, *, width: int = CONTEXT
         return pd.DataFrame(columns=KWIC_COLUMNS)
     raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
     rows = index["item"].to_numpy()
-    texts: dict[int, str] = {}
-    lefts, cuts, rights = [], [], []
-    for item, a, b in zip(rows.tolist(), index["raw_start"].tolist(), index["raw_end"].tolist(), strict=True):
-        text = texts.get(item)
-        if text is None:
-            raw = raws[item] if isinstance(raws[item], str) and raws[item] else str(norms[item])
-            text = texts[item] = _clean(raw) if ("\n" in raw or "\r" in raw or "\t" in raw) else raw
-        left, cut, right = _slices(text, a, b, width)
-        lefts.append(left)
-        cuts.append(cut)
-        rights.append(right)
+
+    def line_text(item: int) -> str:
+        raw = raws[item] if isinstance(raws[item], str) and raws[item] else str(norms[item])
+        return _clean(raw) if ("\n" in raw or "\r" in raw or "\t" in raw) else raw
+
+    texts = {item: line_text(item) for item in np.unique(rows).tolist()}
+    of_row = [texts[item] for item in rows.tolist()]
+    starts, ends = index["raw_start"].to_numpy(np.int64), index["raw_end"].to_numpy(np.int64)
+    # _slices, a column at a time
+    lefts = [t[a:b] for t, a, b in zip(of_row, np.maximum(starts - width, 0).tolist(), starts.tolist(), strict=True)]
+    cuts = [t[a:b] for t, a, b in zip(of_row, starts.tolist(), ends.tolist(), strict=True)]
+    rights = [t[a:b] for t, a, b in zip(of_row, ends.tolist(), (ends + width).tolist(), strict=True)]
+    del of_row
     if coded:
-        def of_items(column: str) -> pd.Categorical:
-            codes, values = pd.factorize(items[column].astype(str).to_numpy(object))
-            return pd.Categorical.from_codes(codes[rows], categories=values)
+        def of_items(column: str) -> pd.Categorical:  # the values of these rows' items only (checked once each)
+            codes, values = pd.factorize(items[column].astype(str).to_numpy(object)[rows])
+            return pd.Categorical.from_codes(codes, categories=values)
 
         named: dict[str, object] = {"word": pd.Categorical(index["word"].astype(str)),
                                     "themes": pd.Categorical(index["themes"].astype(str)),

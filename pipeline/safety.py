@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -25,11 +26,10 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = _safe_categories(out[col])
         elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             values = out[col]
-            # vectorised test first: most cells start with no formula character and are left as they are
-            try:
-                risky = values.str.startswith(FORMULA_PREFIXES, na=False)
-            except AttributeError:  # an object column without any text (numbers, lists): nothing to neutralise
-                continue
+            # one pass over the cells first: most start with no formula character and are left as they are (a
+            # number, a list, a missing value: never a formula)
+            risky = np.fromiter((isinstance(v, str) and v.startswith(FORMULA_PREFIXES) for v in values.to_numpy(object)),
+                                dtype=bool, count=len(values))
             if risky.any():
                 out.loc[risky, col] = values[risky].map(neutralise_formula)
     return out
@@ -41,8 +41,9 @@ def _safe_categories(values: pd.Series) -> pd.Series:
     cats = values.cat.categories
     if not (cats.dtype == object or pd.api.types.is_string_dtype(cats)):
         return values
-    safe = [neutralise_formula(c) if isinstance(c, str) else c for c in cats]
-    if safe == list(cats):
+    given = cats.tolist()  # plain objects: iterating the index itself boxes each value (slow for 100,000 ids)
+    safe = [neutralise_formula(c) if isinstance(c, str) else c for c in given]
+    if safe == given:
         return values
     if len(set(safe)) == len(safe):
         return values.cat.rename_categories(safe)

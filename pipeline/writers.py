@@ -52,8 +52,12 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
     """:func:`write_csv` of a table that comes in parts (one header, the parts' rows in order)."""
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
+    # the BOM written by hand and the rest as plain UTF-8: the same bytes as "utf-8-sig", whose encoder is Python
+    # code called once per row
+    with path.open("w", encoding="utf-8", newline="") as f:
         for n, chunk in enumerate(chunks):
+            if n == 0:
+                f.write("\ufeff")
             safe_frame(chunk).to_csv(f, index=False, header=n == 0, lineterminator="\n")
 
 
@@ -61,8 +65,9 @@ TRIM_AFTER_ROWS = 50_000
 """A CSV file of at least this many rows gives its temporaries back to the OS once written (pipeline/memory.py)."""
 
 WORKBOOK_PROCESS_FROM = 5_000
-"""Items from which the workbook and then the long tables' files (KWIC) are written by a second process while this
-one writes the other CSV files and the reports (on two cores the two then take the time of the longer)."""
+"""Items from which the long tables' files (KWIC) and then the workbook are written by a second process while this
+one draws the charts and writes the other CSV files and the reports (on two cores the two then take the time of the
+longer)."""
 
 
 def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> None:
@@ -76,44 +81,44 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
 
     ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files.
-    ``workbook_process``: build the workbook and write the long tables in a second process (``None``: from
+    ``workbook_process``: write the long tables and build the workbook in a second process (``None``: from
     :data:`WORKBOOK_PROCESS_FROM` items); the bytes are the same either way."""
-    tables = outputs.tables(result)
-    images = outputs.images(result)
-    summary = report_summary(manifest)
-    for spec, frame in tables:
-        if spec.schema is not None:
-            spec.schema.validate(frame)
-    shown = [(spec, max(len(frame), spec.full_rows(result)), frame.head(WORKBOOK_ROWS)) for spec, frame in tables
-             if spec is not outputs.REVIEW]
-    sheets = [(spec.sheet, view) for spec, _, view in shown]
-    cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {rows:,} 行は {spec.file}）")
-           for spec, rows, view in shown if len(view) < rows]
-    cards = result.items.loc[result.items[Items.source] == "card", Items.item_id].tolist()
-    review = review_sheet(result.review, REVIEW_ROWS, always=cards)
-    if len(review) < len(result.review):
-        cut.append((f"{outputs.REVIEW.sheet} シート",
-                    f"{len(review):,} 行を表示しています（新たな視点とカードへの提案はすべて、コメントのテーマと施策の"
-                    f"紐づけは先頭から。全 {len(result.review):,} 行は {outputs.REVIEW.file}）"))
-    workbook_args = (result.meeting_id, result.title, [*summary, *cut], sheets, review)
-    workbook_kw = {"date": result.date,
-                   "images": [(spec.title, images[spec.key]) for spec in outputs.IMAGES if spec.key in images]}
-    ctx = build_report(result, images, summary)
     in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
-    with helper_process() if in_process else nullcontext(inline) as side:
+    with helper_process(keep=True) if in_process else nullcontext(inline) as side:
         # frames shipped (pipeline.memory.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
-        # in each string, and never all their bytes at once
-        pending = side(functools.partial(build_workbook, **workbook_kw), *workbook_args)
-        del workbook_args, sheets, shown, review
+        # in each string, and never all their bytes at once.  The long tables' files first (cut and written by the
+        # side: a second process starts on them while this one draws the charts), then the workbook.
+        tables = outputs.tables(result)
+        long_tables = [side(write_chunks, spec.full(result), folder / spec.file) for spec, _ in tables
+                       if spec.full is not None]
+        images = outputs.images(result)
+        summary = report_summary(manifest)
+        for spec, frame in tables:
+            if spec.schema is not None:
+                spec.schema.validate(frame)
+        shown = [(spec, max(len(frame), spec.full_rows(result)), frame.head(WORKBOOK_ROWS))
+                 for spec, frame in tables if spec is not outputs.REVIEW]
+        sheets = [(spec.sheet, view) for spec, _, view in shown]
+        cut = [(f"{spec.sheet} シート", f"{len(view):,} 行を表示しています（全 {rows:,} 行は {spec.file}）")
+               for spec, rows, view in shown if len(view) < rows]
+        cards = result.items.loc[result.items[Items.source] == "card", Items.item_id].tolist()
+        review = review_sheet(result.review, REVIEW_ROWS, always=cards)
+        if len(review) < len(result.review):
+            cut.append((f"{outputs.REVIEW.sheet} シート",
+                        f"{len(review):,} 行を表示しています（新たな視点とカードへの提案はすべて、コメントのテーマと"
+                        f"施策の紐づけは先頭から。全 {len(result.review):,} 行は {outputs.REVIEW.file}）"))
+        pending = side(functools.partial(build_workbook, date=result.date,
+                                         images=[(spec.title, images[spec.key]) for spec in outputs.IMAGES
+                                                 if spec.key in images]),
+                       result.meeting_id, result.title, [*summary, *cut], sheets, review)
+        del sheets, shown, review
+        ctx = build_report(result, images, summary)
         written: list[str] = []
-        long_tables = []
         for spec, frame in tables:
             if spec.full is None:
                 write_csv(frame, folder / spec.file)
                 if len(frame) >= TRIM_AFTER_ROWS:
                     release_free_memory()
-            else:  # a long table's file is cut and written by the side too (a second process: after the workbook)
-                long_tables.append(side(write_chunks, spec.full(result), folder / spec.file))
             written.append(spec.file)
         del tables
         for spec in outputs.IMAGES:
@@ -126,9 +131,9 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         (folder / outputs.REPORT_DOCX.file).write_bytes(render_docx(ctx))
         del ctx, images
         release_free_memory()  # while the second process finishes: only the result held here
-        workbook = pending.result()
         for done in long_tables:
             done.result()
+        workbook = pending.result()
     (folder / outputs.WORKBOOK.file).write_bytes(workbook)
     written += [outputs.WORKBOOK.file, outputs.REPORT_MD.file, outputs.REPORT_HTML.file, outputs.REPORT_DOCX.file,
                 outputs.MANIFEST.file]

@@ -103,23 +103,52 @@ def test_a_second_process_computes_the_same_value() -> None:
             failed.result()
 
 
-def test_the_second_process_lives_while_a_value_is_owed() -> None:
-    """Calls sent before their values are taken share one process; once every value is taken it has ended (its
-    memory given back), and a later call starts another."""
+def test_the_second_process_lives_while_a_call_runs() -> None:
+    """Calls sent while one runs share its process; once every call has finished the process ends by itself (its
+    memory given back, whether or not the values have been taken), and a later call starts another."""
     import os
+    import time
 
     import psutil
 
     from pipeline.analysis import PARALLEL_FROM, side_process
 
     with side_process(PARALLEL_FROM, cpus=2) as side:
-        first, second = side(os.getpid), side(os.getpid)
-        pid = first.result()
-        assert pid != os.getpid() and psutil.pid_exists(pid)   # the second value is still owed
-        assert second.result() == pid
-        assert not psutil.pid_exists(pid)                       # all taken: ended and waited for
+        slow, second = side(time.sleep, 1), side(os.getpid)   # the second is sent while the first still runs
+        pid = second.result()
+        assert pid != os.getpid()
+        process = psutil.Process(pid)
+
+        def ended() -> bool:
+            try:
+                return process.status() == psutil.STATUS_ZOMBIE  # exited, not yet waited for
+            except psutil.NoSuchProcess:
+                return True
+
+        deadline = time.monotonic() + 60
+        while not ended() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ended()                                      # the first value not taken yet: ended all the same
+        assert slow.result() is None
         again = side(os.getpid).result()
-        assert again not in (pid, os.getpid()) and not psutil.pid_exists(again)
+        assert again not in (pid, os.getpid())
+    assert not psutil.pid_exists(again)                         # the block waits for every process it started
+
+
+def test_a_kept_second_process_serves_calls_sent_apart() -> None:
+    """``keep``: calls sent after the earlier ones have finished still go to the one process, which ends with the
+    block (the writer's: the long tables first, the workbook once the charts are drawn)."""
+    import os
+
+    import psutil
+
+    from pipeline.analysis import helper_process
+
+    with helper_process(keep=True) as side:
+        pid = side(os.getpid).result()
+        assert pid != os.getpid()
+        assert side(os.getpid).result() == pid and side(os.getpid).result() == pid
+    assert not psutil.pid_exists(pid)
 
 
 def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
