@@ -56,6 +56,7 @@ from pipeline.perspectives import (
     theme_links,
     theme_trend,
 )
+from pipeline.perspectives.coverage import citable_names, own_words
 from pipeline.pii import mask_analysed, mask_inputs
 from pipeline.review import (
     LOG_COLUMNS,
@@ -417,15 +418,18 @@ class ItemBatch:
                            self.similarity, self.masks)
 
 
-def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool = False) -> ItemBatch:
+def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool = False,
+               own: Callable[[str], str] | None = None) -> ItemBatch:
     """Raw items (``text`` empty) → :class:`ItemBatch`: normalise each text, tokenise it once, and derive
     from those tokens the keyword rows, the content terms, the theme evidence and the measure similarity.
     With ``mask``, each comment's personal data is masked with that same parse (:func:`pipeline.pii.mask_analysed`);
-    cards come masked already.
+    cards come masked already.  ``own``: the text the perspectives stage matches instead (the comment without the
+    measure names it quotes, :func:`pipeline.perspectives.coverage.own_words`) — its content terms are computed here
+    too, where it differs.
 
     A plain function of its arguments, so ``map`` may run it in another process."""
     with without_cycle_collection():
-        return _item_batch(raw, models=models, matcher=matcher, mask=mask)
+        return _item_batch(raw, models=models, matcher=matcher, mask=mask, own=own)
 
 
 @contextmanager
@@ -442,7 +446,8 @@ def without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool) -> ItemBatch:
+def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool,
+                own: Callable[[str], str] | None) -> ItemBatch:
     tok, stop = models.tokeniser, models.stopwords
     counts: Counter[str] = Counter()
     written, texts, tokens = [], [], []
@@ -460,11 +465,15 @@ def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, m
     terms = item_terms(items, tokeniser=tok, stopwords=stop, tokens=tokens, compounds=comps)
     content = {text: content_terms(tok, text, stop, tokens=tk, compounds=cp)
                for text, tk, cp in zip(texts, tokens, comps, strict=True)}
-    # the sentences of a request comment are matched on their own in the perspectives stage: their terms are
-    # computed here too, on both cores (the same function of the same string, so the same terms)
+    # the perspectives stage matches each comment without the measure names it quotes, and the sentences of a
+    # request on their own: their terms are computed here too, on every core (the same function of the same string,
+    # so the same terms)
     for text, kind in zip(texts, raw[Items.kind].tolist(), strict=True):
+        mine = own(text) if own is not None else text
+        if mine not in content:
+            content[mine] = content_terms(tok, mine, stop)
         if kind == REQUEST_KIND:
-            parts = request_sentences(text)
+            parts = request_sentences(mine)
             if len(parts) > 1:
                 for part in parts:
                     if part not in content:
@@ -733,7 +742,9 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     cache = TermCache(models.tokeniser, models.stopwords)
     matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords, threshold=MATCH_THRESHOLD,
                              terms=cache).fit(inputs.measures)
-    work = functools.partial(item_batch, models=models, matcher=matcher, mask=options.mask_pii)
+    work = functools.partial(item_batch, models=models, matcher=matcher, mask=options.mask_pii,
+                             own=functools.partial(own_words, measures=inputs.measures,
+                                                   names=tuple(citable_names(inputs.measures))))
     item_parts: list[pd.DataFrame] = []
     term_parts: list[pd.DataFrame] = []
     evidence_parts: list[pd.DataFrame] = []

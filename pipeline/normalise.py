@@ -231,27 +231,33 @@ def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.D
     (cards first; cards get ``kind`` = ``"カード"`` and the text of :func:`card_text`).  The comments'
     section, reply and question and every attribute column (of cards or comments) come along."""
     attrs = list(dict.fromkeys([*_attributes(cards, Cards), *_attributes(feedback, Feedback)]))
-    rows: list[dict[str, str]] = []
-    if cards is not None:
-        for rec in cards.to_dict("records"):
-            rows.append({
-                Items.item_id: rec[Cards.card_id], Items.source: "card", Items.kind: "カード",
-                Items.group: rec[Cards.group], Items.card_id: rec[Cards.card_id],
-                Items.raw_text: card_text(rec[Cards.title], rec[Cards.body]), Items.text: "",
-                Items.section: "", Items.reply: "", Items.question: "",
-                **{a: rec.get(a, "") for a in attrs},
-            })
-    if feedback is not None:
-        for rec in feedback.to_dict("records"):
-            rows.append({
-                Items.item_id: rec[Feedback.comment_id], Items.source: "feedback", Items.kind: rec[Feedback.kind],
-                Items.group: rec[Feedback.group], Items.card_id: rec[Feedback.card_id],
-                Items.raw_text: rec[Feedback.text], Items.text: "",
-                Items.section: rec.get(Feedback.section, ""), Items.reply: rec.get(Feedback.reply, ""),
-                Items.question: rec.get(Feedback.question, ""), **{a: rec.get(a, "") for a in attrs},
-            })
     columns = [*Items.to_schema().columns, *attrs]
-    return pd.DataFrame(rows, columns=columns, dtype="object").fillna("").astype(str)
+
+    def part(frame: pd.DataFrame, named: dict[str, object]) -> pd.DataFrame:
+        # column by column (a value as the row's own object: 5, not "5.0"; a missing one empty)
+        given = {c: frame[c].astype(object).to_numpy() if c in frame.columns else "" for c in attrs}
+        return pd.DataFrame({**named, **{a: given[a] for a in attrs}}, index=range(len(frame)), columns=columns,
+                            dtype="object")
+
+    def col(frame: pd.DataFrame, name: str) -> object:
+        return frame[name].astype(object).to_numpy() if name in frame.columns else ""
+
+    parts: list[pd.DataFrame] = []
+    if cards is not None:
+        parts.append(part(cards, {
+            Items.item_id: col(cards, Cards.card_id), Items.source: "card", Items.kind: "カード",
+            Items.group: col(cards, Cards.group), Items.card_id: col(cards, Cards.card_id),
+            Items.raw_text: [card_text(t, b) for t, b in zip(cards[Cards.title], cards[Cards.body], strict=True)],
+            Items.text: "", Items.section: "", Items.reply: "", Items.question: ""}))
+    if feedback is not None:
+        parts.append(part(feedback, {
+            Items.item_id: col(feedback, Feedback.comment_id), Items.source: "feedback",
+            Items.kind: col(feedback, Feedback.kind), Items.group: col(feedback, Feedback.group),
+            Items.card_id: col(feedback, Feedback.card_id), Items.raw_text: col(feedback, Feedback.text),
+            Items.text: "", Items.section: col(feedback, Feedback.section), Items.reply: col(feedback, Feedback.reply),
+            Items.question: col(feedback, Feedback.question)}))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns, dtype="object")
+    return rows.fillna("").astype(str)
 
 
 def normalise_items(raw: pd.DataFrame) -> pd.DataFrame:

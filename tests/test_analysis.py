@@ -209,6 +209,39 @@ def test_a_worker_forgets_each_batchs_terms_and_gives_the_same_batch(models: Mod
     assert got.content == want.content and got.masks == want.masks
 
 
+def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it_quotes(models: Models) -> None:
+    """The perspectives stage matches a comment without the measure names it quotes, and a request sentence by
+    sentence: the item pass computes those texts' terms too (in the workers), the same as computed later."""
+    import functools
+
+    from pipeline import analysis
+    from pipeline.matching import MeasureMatcher, content_terms
+    from pipeline.normalise import raw_items
+    from pipeline.perspectives import REQUEST_KIND, request_sentences
+    from pipeline.perspectives.coverage import citable_names, own_words
+
+    inputs = load_meeting(MEETING_2, MEASURES)
+    matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords,
+                             threshold=analysis.MATCH_THRESHOLD).fit(inputs.measures)
+    raw = raw_items(None, inputs.feedback).iloc[:3].reset_index(drop=True)
+    raw = raw.assign(**{"raw_text": ["「地域の見守り・支え合い活動の推進」は賛成です。", "夜間に相談できる窓口がほしい。",
+                                     "「誰もが集える居場所・交流の場づくり」に加えて、移動販売の車を回してほしい。"
+                                     "通院の足もない。"],
+                        "kind": ["意見", REQUEST_KIND, REQUEST_KIND]})
+    own = functools.partial(own_words, measures=inputs.measures, names=tuple(citable_names(inputs.measures)))
+    got = analysis.item_batch(raw, models=models, matcher=matcher, own=own)
+    texts = got.items["text"].tolist()
+    mine = [own(t) for t in texts]
+    assert mine[0] == "は賛成です。" and mine[1] == texts[1]
+    assert mine[2] == "に加えて、移動販売の車を回してほしい。通院の足もない。"
+    assert request_sentences(mine[2]) == ["に加えて、移動販売の車を回してほしい", "通院の足もない", ""]
+    for text in [*mine, *request_sentences(mine[2])]:
+        assert got.content[text] == content_terms(models.tokeniser, text, models.stopwords), text
+    without = analysis.item_batch(raw, models=models, matcher=matcher)
+    assert mine[0] not in without.content and mine[2] not in without.content
+    assert all(got.content[text] == without.content[text] for text in texts)
+
+
 def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch) -> None:
     """Clusters do not depend on the machine's cores (a sum's order would), and the threads are as before after."""
     from threadpoolctl import threadpool_info

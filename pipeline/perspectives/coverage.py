@@ -100,6 +100,12 @@ def without_citations(text: str, cites: Sequence[Citation]) -> str:
 
 
 
+def own_words(text: str, measures: pd.DataFrame, names: Sequence[tuple[str, str, str]]) -> str:
+    """``text`` without the measure and pillar names it quotes (:func:`citations`, :func:`without_citations`): the
+    text the perspectives stage matches (a module function: the item pass computes its terms in the workers)."""
+    return without_citations(text, citations(text, measures, names=names))
+
+
 _QUOTE = re.compile(r"「([^」]{2,})」|『([^』]{2,})』")
 _PILLAR_MENTION = re.compile(r"柱\s*([0-9]+)")
 LINK_COLUMNS = ["theme", "label", "kind", "measures", "how"]
