@@ -111,13 +111,7 @@ def _set_worker_fn(fn: Callable[[pd.DataFrame], ItemBatch]) -> None:
 
 def _call_worker_fn(batch: pd.DataFrame) -> ItemBatch:
     assert _WORKER_FN is not None
-    done = _WORKER_FN(batch)
-    # a worker's term cache serves one batch (the main process keeps the run's, from the results): forgotten, or the
-    # worker would hold the terms and text of every item it parsed
-    matcher = getattr(_WORKER_FN, "keywords", {}).get("matcher")
-    if isinstance(matcher, MeasureMatcher) and isinstance(matcher.terms, TermCache):
-        matcher.terms.forget()
-    return done
+    return _WORKER_FN(batch)
 
 
 def process_map(workers: int) -> Map:
@@ -409,19 +403,19 @@ class ItemBatch:
     terms: pd.DataFrame                 # keyword candidate occurrences
     content: dict[str, list[str]]       # text → content terms (matching, clustering, perspectives)
     evidence: pd.DataFrame              # rule (and learned-layer) evidence
-    similarity: np.ndarray              # items × measures, cosine of TF-IDF vectors
     masks: dict[str, int] = field(default_factory=dict)  # personal data masked in the comments, by type
 
     def __reduce__(self) -> tuple[type[ItemBatch], tuple[object, ...]]:
         # from a worker: the frames shipped (pipeline.memory.Shipped), a rule or word repeated in a batch one object
         return ItemBatch, (Shipped(self.items), Shipped(self.terms), self.content, Shipped(self.evidence),
-                           self.similarity, self.masks)
+                           self.masks)
 
 
-def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool = False,
+def item_batch(raw: pd.DataFrame, *, models: Models, mask: bool = False,
                own: Callable[[str], str] | None = None) -> ItemBatch:
     """Raw items (``text`` empty) → :class:`ItemBatch`: normalise each text, tokenise it once, and derive
-    from those tokens the keyword rows, the content terms, the theme evidence and the measure similarity.
+    from those tokens the keyword rows, the content terms (what the measure similarity is computed from, in the
+    main process as each batch arrives) and the theme evidence.
     With ``mask``, each comment's personal data is masked with that same parse (:func:`pipeline.pii.mask_analysed`);
     cards come masked already.  ``own``: the text the perspectives stage matches instead (the comment without the
     measure names it quotes, :func:`pipeline.perspectives.coverage.own_words`) — its content terms are computed here
@@ -429,7 +423,7 @@ def item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, ma
 
     A plain function of its arguments, so ``map`` may run it in another process."""
     with without_cycle_collection():
-        return _item_batch(raw, models=models, matcher=matcher, mask=mask, own=own)
+        return _item_batch(raw, models=models, mask=mask, own=own)
 
 
 @contextmanager
@@ -446,8 +440,7 @@ def without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, mask: bool,
-                own: Callable[[str], str] | None) -> ItemBatch:
+def _item_batch(raw: pd.DataFrame, *, models: Models, mask: bool, own: Callable[[str], str] | None) -> ItemBatch:
     tok, stop = models.tokeniser, models.stopwords
     counts: Counter[str] = Counter()
     written, texts, tokens = [], [], []
@@ -480,9 +473,7 @@ def _item_batch(raw: pd.DataFrame, *, models: Models, matcher: MeasureMatcher, m
                         content[part] = content_terms(tok, part, stop)
     shared = models.tagger.tokeniser.lexicon == tok.lexicon  # the rules see the same tokens
     evidence = models.tagger.tag(items, tokens=tokens if shared else None, compounds=comps if shared else None)
-    if matcher.terms is not None:
-        matcher.terms.seed(content)
-    return ItemBatch(items, terms, content, evidence, matcher.similarity(texts), dict(counts))
+    return ItemBatch(items, terms, content, evidence, dict(counts))
 
 
 TERM_WORDS = ("term", "surface", "pos")
@@ -742,7 +733,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     cache = TermCache(models.tokeniser, models.stopwords)
     matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords, threshold=MATCH_THRESHOLD,
                              terms=cache).fit(inputs.measures)
-    work = functools.partial(item_batch, models=models, matcher=matcher, mask=options.mask_pii,
+    work = functools.partial(item_batch, models=models, mask=options.mask_pii,
                              own=functools.partial(own_words, measures=inputs.measures,
                                                    names=tuple(citable_names(inputs.measures))))
     item_parts: list[pd.DataFrame] = []
@@ -754,8 +745,12 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
         term_parts.append(b.terms.assign(**{c: pd.Categorical(b.terms[c]) for c in TERM_WORDS
                                             if c in b.terms.columns}))  # a batch's words as codes at once
         evidence_parts.append(b.evidence)
-        similarity_parts.append(b.similarity)
-        cache.seed(b.content, b.items[Items.text].tolist())
+        texts = b.items[Items.text].tolist()
+        cache.seed(b.content, texts)
+        # here, not in the workers (they would load scikit-learn and SciPy, ≈ 70 MiB each, for it): the terms are
+        # known, this process waits for the next batch anyway
+        similarity_parts.append(matcher.similarity(texts))
+        del texts
         if masks is not None:
             for kind, n in b.masks.items():
                 masks[kind] += n

@@ -183,29 +183,32 @@ def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch)
         assert same.result() is True and short.result() is True and plain.result() == (3, 2)
 
 
-def test_a_worker_forgets_each_batchs_terms_and_gives_the_same_batch(models: Models, monkeypatch) -> None:
-    """In a worker the matcher's term cache serves one batch and is emptied after it (the main process keeps the
-    run's from the results); the batch is the one item_batch gives, which in one process keeps the terms."""
+def _modules_after(batch: pd.DataFrame, *, fn) -> tuple[object, list[str]]:
+    """``fn(batch)`` and the top-level modules loaded by then (run in a worker)."""
+    import sys
+
+    return fn(batch), sorted({name.split(".")[0] for name in sys.modules})
+
+
+def test_the_workers_give_the_batch_of_one_process_without_loading_scikit_learn(models: Models) -> None:
+    """The item pass's workers get the models and return each batch as item_batch gives it in this process; the
+    measure similarity is computed here, so a worker never loads scikit-learn or SciPy (≈ 70 MiB each)."""
     import functools
 
     from pipeline import analysis
-    from pipeline.matching import MeasureMatcher, TermCache
     from pipeline.normalise import raw_items
 
     inputs = load_meeting(MEETING_2, MEASURES)
-    cache = TermCache(models.tokeniser, models.stopwords)
-    matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords,
-                             threshold=analysis.MATCH_THRESHOLD, terms=cache).fit(inputs.measures)
-    batch = raw_items(inputs.cards, inputs.feedback).iloc[30:42]
-    fn = functools.partial(analysis.item_batch, models=models, matcher=matcher, mask=True)
-    monkeypatch.setattr(analysis, "_WORKER_FN", fn)
-    got = analysis._call_worker_fn(batch)
-    assert cache._memo == {}
+    assert models.tagger.model is None  # the shipped models: rules only (a learned layer would need scikit-learn)
+    batch = raw_items(inputs.cards, inputs.feedback).iloc[30:42].reset_index(drop=True)
+    fn = functools.partial(analysis.item_batch, models=models, mask=True)
+    [(got, loaded)] = list(analysis.process_map(1)(functools.partial(_modules_after, fn=fn), [batch]))
+    assert "pandas" in loaded and "fugashi" in loaded
+    assert "sklearn" not in loaded and "scipy" not in loaded
     want = fn(batch)
-    assert len(want.items) == 12 and set(want.items["text"]) <= set(cache._memo)  # in one process: kept
+    assert len(want.items) == 12
     for name in ("items", "terms", "evidence"):
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
-    np.testing.assert_array_equal(got.similarity, want.similarity)
     assert got.content == want.content and got.masks == want.masks
 
 
@@ -215,21 +218,19 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
     import functools
 
     from pipeline import analysis
-    from pipeline.matching import MeasureMatcher, content_terms
+    from pipeline.matching import content_terms
     from pipeline.normalise import raw_items
     from pipeline.perspectives import REQUEST_KIND, request_sentences
     from pipeline.perspectives.coverage import citable_names, own_words
 
     inputs = load_meeting(MEETING_2, MEASURES)
-    matcher = MeasureMatcher(tokeniser=models.tokeniser, stopwords=models.stopwords,
-                             threshold=analysis.MATCH_THRESHOLD).fit(inputs.measures)
     raw = raw_items(None, inputs.feedback).iloc[:3].reset_index(drop=True)
     raw = raw.assign(**{"raw_text": ["「地域の見守り・支え合い活動の推進」は賛成です。", "夜間に相談できる窓口がほしい。",
                                      "「誰もが集える居場所・交流の場づくり」に加えて、移動販売の車を回してほしい。"
                                      "通院の足もない。"],
                         "kind": ["意見", REQUEST_KIND, REQUEST_KIND]})
     own = functools.partial(own_words, measures=inputs.measures, names=tuple(citable_names(inputs.measures)))
-    got = analysis.item_batch(raw, models=models, matcher=matcher, own=own)
+    got = analysis.item_batch(raw, models=models, own=own)
     texts = got.items["text"].tolist()
     mine = [own(t) for t in texts]
     assert mine[0] == "は賛成です。" and mine[1] == texts[1]
@@ -237,7 +238,7 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
     assert request_sentences(mine[2]) == ["に加えて、移動販売の車を回してほしい", "通院の足もない", ""]
     for text in [*mine, *request_sentences(mine[2])]:
         assert got.content[text] == content_terms(models.tokeniser, text, models.stopwords), text
-    without = analysis.item_batch(raw, models=models, matcher=matcher)
+    without = analysis.item_batch(raw, models=models)
     assert mine[0] not in without.content and mine[2] not in without.content
     assert all(got.content[text] == without.content[text] for text in texts)
 
