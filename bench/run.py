@@ -83,6 +83,7 @@ def pipeline_only(meeting: Path, out_root: Path) -> dict[str, object]:
     n = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)  # as kyosei run counts
     with side_process(n) as side:
         result = analyse(inputs, models, history=history, on_stage=clock.done, map=auto_map(n), side=side)
+    del inputs, models, history  # as the flow does before writing
     out, _ = write(result, RunInfo(config, "", clock.timings))
     b = time.perf_counter() - t0
     timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]

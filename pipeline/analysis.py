@@ -263,7 +263,7 @@ def helper_process(*, keep: bool = False) -> Iterator[Side]:
 def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
     """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
     more, a second process (:func:`helper_process`) that works while this one matches and clusters the items and
-    suggests perspectives (the KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else
+    counts the keywords (the KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else
     :func:`inline`.  The value is the same either way (a pure function of its arguments)."""
     import os
 
@@ -706,8 +706,8 @@ def analyse(inputs: MeetingInputs, models: Models, *, history: History = History
     """Validated :class:`MeetingInputs` + loaded :class:`Models` → :class:`MeetingResult`.
 
     ``map(fn, batches)`` runs :func:`item_batch` over batches of items (results in order); ``side(fn, *args)``
-    computes the KWIC index once the themes are final, beside the matching, the clustering and the perspectives
-    (:func:`side_process`; taken at the end); ``on_stage`` is called with each name of :data:`STAGES` as it completes and
+    computes the KWIC index once the themes are final, beside the matching, the clustering and the keyword tables
+    (:func:`side_process`; taken before the perspectives); ``on_stage`` is called with each name of :data:`STAGES` as it completes and
     a short Japanese line of what it found (for the terminal: 「152 件」「新たな視点 6 件」).
 
     Native code (BLAS, OpenMP: the clustering's) runs on one thread: with several, the order of a sum depends on the
@@ -801,6 +801,15 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     answered = items[[not (s == "feedback" and is_empty_answer(t))
                       for s, t in zip(items[Items.source].tolist(), items[Items.text].tolist(), strict=True)]]
     clusters = cluster_meeting(answered, themes, matches, terms=cache, random_state=options.seed)
+    # the keyword tables next, while the KWIC index is finished beside them; the index is then taken before the
+    # perspectives (its process ends: the two stages' memory never adds up — at 1,000,000 comments they would pass
+    # 6 GiB together)
+    nodes, edges = cooccurrence(terms, top_terms=options.network_words, top_edges=options.network_edges,
+                                mst=options.network_mst)
+    keywords = top_keywords(items, terms, n=10)
+    kwic = kwic_job.result()
+    del kwic_job
+    release_free_memory()
     votes: dict[str, int] = {}
     if len(tallies.card_votes):
         votes = dict(zip(tallies.card_votes[Cards.card_id], tallies.card_votes["total"], strict=True))
@@ -821,18 +830,14 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, options
     supporting = {i for ids_ in perspectives.suggestions["item_ids"] for i in ids_.split("|")}
     tagged = tagged_table(items, themes=themes, measures=matches.measures_by_item, clusters=clusters.cluster_of,
                           new_perspective={i: 1 for i in supporting})
-    nodes, edges = cooccurrence(terms, top_terms=options.network_words, top_edges=options.network_edges,
-                                mst=options.network_mst)
     tagger = models.tagger
     review = review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
                          perspectives.suggestions, previous=history.decisions, coded=True)
-    kwic = kwic_job.result()  # computed beside the matching, the clustering and the perspectives; arrived when ready
-    del kwic_job
     release_free_memory()
     return MeetingResult(
         inputs=inputs, masks=masks, items=items, terms=terms, evidence=evidence, themes=themes, tallies=tallies,
         matches=matches, clusters=clusters, perspectives=perspectives,
-        keywords=top_keywords(items, terms, n=10),
+        keywords=keywords,
         tagged=tagged,
         theme_by_kind=theme_by_kind(items, themes, codebook.theme_ids),
         theme_by_pillar=theme_by_pillar(items, themes, matches.measures_by_item, inputs.measures,

@@ -64,10 +64,6 @@ class TermCache:
     def __getstate__(self) -> dict[str, object]:
         return {"tokeniser": self.tokeniser, "stopwords": self.stopwords, "_memo": {}}
 
-    def forget(self) -> None:
-        """Drop every text's terms computed so far."""
-        self._memo.clear()
-
     def seed(self, known: Mapping[str, list[str]], texts: Iterable[str] = ()) -> TermCache:
         """Take content terms already computed (by the text stage, from the same tokens).  ``texts``: the same texts
         as held elsewhere (the items table's), kept as the keys instead of ``known``'s copies; the words are interned

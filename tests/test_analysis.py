@@ -291,8 +291,8 @@ def test_the_kwic_index_from_the_coded_columns_is_the_same(result: MeetingResult
 
 @pytest.mark.integration
 def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingResult, tmp_path, monkeypatch) -> None:
-    """Large meetings build the workbook in another process while the CSV files and reports are written: every
-    output file is the same, byte for byte."""
+    """Large meetings write the long tables (kwic.csv) and build the workbook in another process while the charts,
+    the other CSV files and the reports are made here: every output file is the same, byte for byte."""
     from datetime import UTC, datetime
 
     from pipeline import writers
