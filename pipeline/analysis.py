@@ -96,6 +96,13 @@ Map = Callable[[Callable[[pd.DataFrame], "ItemBatch"], Iterable[pd.DataFrame]], 
 PARALLEL_FROM = 5000
 """Items from which :func:`auto_map` spreads the item batches over the machine's cores."""
 
+SIDE_PROCESS_UNTIL = 250_000
+"""Items up to which the KWIC index (:func:`side_process`) and the writer's long tables and workbook
+(:mod:`pipeline.writers`) are made by a second process; above, by this one.  A second process holds its own copy of
+what it is sent (the KWIC index's inputs ≈ 2 KiB a comment, the writer's ≈ 1 KiB) beside this process's largest
+stages: at 1,000,000 comments all the run's processes together reached 6.8 GiB, where this one alone stays under 5.5
+GiB.  Memory before speed for the largest consultations (the KWIC index then costs ≈ 1 minute a million comments)."""
+
 
 _T = TypeVar("_T")
 _T_co = TypeVar("_T_co", covariant=True)
@@ -261,14 +268,14 @@ def helper_process(*, keep: bool = False) -> Iterator[Side]:
 
 @contextmanager
 def side_process(n_items: int, cpus: int | None = None) -> Iterator[Side]:
-    """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items on a machine of two cores or
-    more, a second process (:func:`helper_process`) that works while this one matches and clusters the items and
+    """A :class:`Side` for a meeting of ``n_items``: from :data:`PARALLEL_FROM` items to :data:`SIDE_PROCESS_UNTIL` on a
+    machine of two cores or more, a second process (:func:`helper_process`) that works while this one matches and clusters the items and
     counts the keywords (the KWIC index, 6 % of a 100,000-comment run's time otherwise), then ends; else
     :func:`inline`.  The value is the same either way (a pure function of its arguments)."""
     import os
 
     cores = cpus if cpus is not None else (os.cpu_count() or 1)
-    if n_items < PARALLEL_FROM or cores < 2:
+    if not PARALLEL_FROM <= n_items <= SIDE_PROCESS_UNTIL or cores < 2:
         yield inline
         return
     with helper_process() as side:

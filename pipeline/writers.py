@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import outputs
-from pipeline.analysis import MeetingResult, helper_process, inline
+from pipeline.analysis import SIDE_PROCESS_UNTIL, MeetingResult, helper_process, inline
 from pipeline.manifest import report_summary
 from pipeline.memory import release_free_memory
 from pipeline.report.layout import build_report
@@ -65,9 +65,9 @@ TRIM_AFTER_ROWS = 50_000
 """A CSV file of at least this many rows gives its temporaries back to the OS once written (pipeline/memory.py)."""
 
 WORKBOOK_PROCESS_FROM = 5_000
-"""Items from which the long tables' files (KWIC) and then the workbook are written by a second process while this
-one draws the charts and writes the other CSV files and the reports (on two cores the two then take the time of the
-longer)."""
+"""Items from which (to :data:`~pipeline.analysis.SIDE_PROCESS_UNTIL`) the long tables' files (KWIC) and then the
+workbook are written by a second process while this one draws the charts and writes the other CSV files and the
+reports (on two cores the two then take the time of the longer)."""
 
 
 def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> None:
@@ -82,8 +82,10 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
 
     ``manifest`` (from :func:`pipeline.manifest.build_manifest`) gets ``finished_at`` and the list of files.
     ``workbook_process``: write the long tables and build the workbook in a second process (``None``: from
-    :data:`WORKBOOK_PROCESS_FROM` items); the bytes are the same either way."""
-    in_process = len(result.items) >= WORKBOOK_PROCESS_FROM if workbook_process is None else workbook_process
+    :data:`WORKBOOK_PROCESS_FROM` to :data:`~pipeline.analysis.SIDE_PROCESS_UNTIL` items); the bytes are the same
+    either way."""
+    in_process = (WORKBOOK_PROCESS_FROM <= len(result.items) <= SIDE_PROCESS_UNTIL if workbook_process is None
+                  else workbook_process)
     with helper_process(keep=True) if in_process else nullcontext(inline) as side:
         # frames shipped (pipeline.memory.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
         # in each string, and never all their bytes at once.  The long tables' files first (cut and written by the

@@ -79,12 +79,14 @@ def test_masking_is_an_option(models: Models) -> None:
 
 
 def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
-    from pipeline.analysis import PARALLEL_FROM, auto_map, inline, side_process
+    from pipeline.analysis import PARALLEL_FROM, SIDE_PROCESS_UNTIL, auto_map, inline, side_process
 
     assert auto_map(PARALLEL_FROM - 1, cpus=8) is map
     assert auto_map(PARALLEL_FROM, cpus=1) is map
     assert auto_map(PARALLEL_FROM, cpus=2) is not map
-    for n, cpus in ((PARALLEL_FROM - 1, 8), (PARALLEL_FROM, 1)):
+    assert auto_map(SIDE_PROCESS_UNTIL + 1, cpus=2) is not map   # the item pass: on every core at any size
+    # the KWIC index beside: not for small meetings, nor for the largest (a second copy of its inputs)
+    for n, cpus in ((PARALLEL_FROM - 1, 8), (PARALLEL_FROM, 1), (SIDE_PROCESS_UNTIL + 1, 8)):
         with side_process(n, cpus=cpus) as side:
             assert side is inline
     assert inline(divmod, 17, 5).result() == (3, 2)
@@ -306,6 +308,35 @@ def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingRe
     assert files == sorted(p.name for p in folders[False].iterdir()) and "report.xlsx" in files
     for name in files:
         assert (folders[True] / name).read_bytes() == (folders[False] / name).read_bytes(), name
+
+
+def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: MeetingResult, tmp_path,
+                                                                     monkeypatch) -> None:
+    """From WORKBOOK_PROCESS_FROM items to SIDE_PROCESS_UNTIL the writer sends work to a second process; above, the
+    largest meetings are written by this process alone (a second one would hold a copy of the long tables)."""
+    from contextlib import contextmanager
+
+    from pipeline import writers
+    from pipeline.analysis import inline
+
+    used: list[int] = []
+
+    @contextmanager
+    def spy(**kwargs):
+        used.append(len(result.items))
+        yield inline
+
+    n = len(result.items)
+    monkeypatch.setattr(writers, "helper_process", spy)
+    monkeypatch.setattr(writers, "report_summary", lambda manifest: [])
+    for lowest, highest, want in ((n, n, [n]), (1, n - 1, []), (n + 1, 10 * n, [])):
+        used.clear()
+        monkeypatch.setattr(writers, "WORKBOOK_PROCESS_FROM", lowest)
+        monkeypatch.setattr(writers, "SIDE_PROCESS_UNTIL", highest)
+        folder = tmp_path / f"{lowest}-{highest}"
+        folder.mkdir()
+        writers.write_outputs(result, folder, {})
+        assert used == want and (folder / "report.xlsx").exists()
 
 
 def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingResult, tmp_path, monkeypatch) -> None:
