@@ -313,8 +313,8 @@ def meeting_flow(
             result = analysis.analyse(inputs, models, history=history, options=options, side=side,
                                       map=task_runner_map if chunk_size else analysis.auto_map(n_items),
                                       on_stage=clock.done)
-        # the result holds what the writing needs (the comments masked): the inputs as read — every comment as
-        # written, ≈ 90 MiB at 100,000 — and the models are let go before it
+        # the result holds what the writing needs (the comments masked): the inputs as read (every comment as
+        # written, unmasked) and the models are let go before it
         del inputs, models, history
         final, _ = write_task(result, RunInfo(config, started, clock.timings))
     clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")
