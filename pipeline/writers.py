@@ -44,10 +44,7 @@ never copied whole."""
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """UTF-8 with BOM, LF line ends, formula-safe cells (the same bytes written in parts of :data:`CSV_PART_ROWS`)."""
-    if len(frame) > CSV_PART_ROWS:
-        write_csv_chunks((frame.iloc[i:i + CSV_PART_ROWS] for i in range(0, len(frame), CSV_PART_ROWS)), path)
-        return
-    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    write_csv_chunks((frame.iloc[i:i + CSV_PART_ROWS] for i in range(0, max(len(frame), 1), CSV_PART_ROWS)), path)
 
 
 def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: Path) -> None:
