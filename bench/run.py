@@ -67,9 +67,9 @@ def pipeline_only(meeting: Path, out_root: Path) -> dict[str, object]:
     would run it (without Prefect); peak resident memory of this process and of the largest helper process (the
     item pass's second worker, the side process, the writer's process)."""
     from flows.meeting import RunConfig, StageClock, load, write
-    from pipeline.analysis import analyse, auto_map, side_process
-    from pipeline.manifest import RunInfo
-    from pipeline.outputs import MANIFEST
+    from pipeline.run.analysis import analyse, auto_map, side_process
+    from pipeline.run.manifest import RunInfo
+    from pipeline.run.outputs import MANIFEST
 
     config = RunConfig(meeting_dir=meeting, measures=ROOT / "data" / "measures.csv",
                        codebook=ROOT / "models" / "codebook.yaml", lexicon=ROOT / "models" / "lexicon.yaml",

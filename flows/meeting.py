@@ -1,6 +1,6 @@
 """Prefect flow for one meeting: wiring only.
 
-    load (inputs, models, history)  ──▶  pipeline.analysis.analyse  ──▶  write into a temporary folder,
+    load (inputs, models, history)  ──▶  pipeline.run.analysis.analyse  ──▶  write into a temporary folder,
     swap it in  ──▶  Prefect artifacts
 
 The analysis and every output live in :mod:`pipeline`; this module adds the tasks (retries on I/O only),
@@ -36,25 +36,24 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE as NO_CACHE
 
-from pipeline import analysis, outputs
-from pipeline.analysis import History, ItemBatch, MeetingResult, Options
 from pipeline.errors import KyoseiError
-from pipeline.history import load_history
-from pipeline.ingest import MeetingInputs, load_meeting
+from pipeline.ingest import MeetingInputs, find_measures, load_meeting
 from pipeline.ingest.discover import find_codebook_layers
-from pipeline.manifest import RunFiles, RunInfo, build_manifest
-from pipeline.memory import map_large_blocks
-from pipeline.models import Models, load_models
-from pipeline.network import TOP_EDGES, TOP_TERMS
+from pipeline.report.summary import run_summary
+from pipeline.run import analysis, outputs
+from pipeline.run.history import load_history
+from pipeline.run.items import ItemBatch
+from pipeline.run.manifest import RunFiles, RunInfo, build_manifest
+from pipeline.run.models import Models, load_models
+from pipeline.run.parallel import auto_map, side_process
+from pipeline.run.result import History, MeetingResult
+from pipeline.run.settings import Settings, shipped
+from pipeline.run.writers import write_csv, write_outputs
 from pipeline.safety import current_umask
-from pipeline.summary import run_summary
-from pipeline.writers import write_csv, write_outputs
-
-SEED = 0
-"""Fixed seed recorded in the manifest (the stages that sample use it)."""
 
 RunConfig = RunFiles
-"""The flow's parameters, resolved to paths."""
+"""What the flow reads, resolved from its settings (:func:`resolve`)."""
+DEFAULTS = Settings()
 
 STAGE_LABELS = {"ingest": "入力の読み込み", **analysis.STAGES, "report": "レポートの書き出し"}
 progress_log = logging.getLogger("kyosei.progress")
@@ -185,7 +184,6 @@ def refuse_if_nothing_usable(inputs: MeetingInputs, out_root: Path) -> None:
 
 def load(config: RunConfig) -> tuple[MeetingInputs, Models, History]:
     """Read the meeting, the models and the history (plain function; the flow wraps it in a task)."""
-    map_large_blocks()  # from the first large read on (pipeline.memory)
     inputs = load_meeting(config.meeting_dir, config.measures)
     if not config.measures_given:
         inputs = replace(inputs, measures_default=True)
@@ -252,7 +250,7 @@ def artifact_key(meeting_id: str) -> str:
 
 
 def publish_artifacts(result: MeetingResult, final: Path) -> None:
-    """The run's summary, a link to the report and the tables :mod:`pipeline.outputs` marks as artifacts."""
+    """The run's summary, a link to the report and the tables :mod:`pipeline.run.outputs` marks as artifacts."""
     key = artifact_key(result.meeting_id)
     summary = "\n".join([f"# {result.title}", "", *(f"- {line}" for line in run_summary(result)), "",
                           f"レポート: {final / outputs.REPORT_HTML.file}（Word: {outputs.REPORT_DOCX.file}）"])
@@ -267,37 +265,64 @@ def publish_artifacts(result: MeetingResult, final: Path) -> None:
                                   description=f"{spec.file}, meeting {result.meeting_id}")
 
 
-@flow(name="kyosei-meeting", log_prints=False)
-def meeting_flow(
-    meeting_dir: Path,
-    measures: Path,
-    out_root: Path = Path("outputs"),
-    lexicon: Path | None = Path("models/lexicon.yaml"),
-    stopwords: Path | None = Path("models/stopwords.txt"),
-    codebook: Path = Path("models/codebook.yaml"),
-    theme_labels: Path | None = Path("models/theme_labels.csv"),
-    decisions: Path | None = Path("models/review_decisions.csv"),
-    mask_pii: bool = True,
-    chunk_size: int = 0,
-    network_words: int = TOP_TERMS,
-    network_edges: int = TOP_EDGES,
-    network_mst: bool = False,
-    measures_given: bool = True,
-    codebook_layers: list[Path] | None = None,
-) -> str:
-    """Analyse one meeting folder and write ``out_root/<meeting_id>/``; returns that folder.
+def resolve(meeting_dir: Path, settings: Settings, data_root: Path | None = None) -> RunFiles:
+    """The files a run of ``meeting_dir`` reads: the named ones, else the policy table found beside the meeting
+    (:func:`pipeline.ingest.find_measures`), the shipped models (:func:`pipeline.run.settings.shipped`) and the
+    ``codebook.local.yaml`` files found beside the meeting (unless ``local_codebook`` is off) before the named
+    layers.  A named optional model file that does not exist is not used (the CLI warns first)."""
+    from pipeline.ingest.discover import found_beside
 
-    ``chunk_size`` > 0 sends the analysis' item batches (of that many items) to the flow's task runner
-    (``meeting_flow.with_options(task_runner=DaskTaskRunner(...))``); the outputs are byte-identical to
-    the serial run.  ``codebook_layers`` are merged on top of ``codebook``; ``None`` uses the
-    ``codebook.local.yaml`` files found beside the meeting (:func:`pipeline.ingest.discover.find_codebook_layers`)."""
-    layers = tuple(Path(p) for p in codebook_layers) if codebook_layers is not None else tuple(
-        find_codebook_layers(Path(meeting_dir)))
-    config = RunConfig(meeting_dir=Path(meeting_dir), measures=Path(measures), codebook=Path(codebook),
-                       lexicon=Path(lexicon) if lexicon else None, stopwords=Path(stopwords) if stopwords else None,
-                       theme_labels=Path(theme_labels) if theme_labels else None,
-                       decisions=Path(decisions) if decisions else None, out_root=Path(out_root), mask_pii=mask_pii,
-                       measures_given=measures_given, codebook_layers=layers)
+    def optional(path: Path | None, name: str) -> Path | None:
+        path = path if path is not None else shipped(name)
+        return path if path.is_file() else None
+
+    for path in settings.codebook_layers:
+        if not Path(path).is_file():
+            raise KyoseiError(f"{path}: コードブックの追加分が見つかりません / codebook layer not found")
+    found = find_codebook_layers(meeting_dir, data_root) if settings.local_codebook else []
+    layers = (*found, *(Path(p) for p in settings.codebook_layers
+                        if all(Path(p).resolve() != f.resolve() for f in found)))
+    measures = settings.measures if settings.measures is not None else find_measures(meeting_dir, data_root)
+    return RunFiles(meeting_dir=meeting_dir, measures=measures,
+                    codebook=settings.codebook if settings.codebook is not None else shipped("codebook.yaml"),
+                    lexicon=optional(settings.lexicon, "lexicon.yaml"),
+                    stopwords=optional(settings.stopwords, "stopwords.txt"),
+                    theme_labels=optional(settings.theme_labels, "theme_labels.csv"),
+                    decisions=settings.decisions, codebook_layers=layers,
+                    measures_given=settings.measures is not None or found_beside(meeting_dir, measures, data_root),
+                    settings=settings)
+
+
+def task_runner(spec: str) -> Any:
+    """``serial`` → None; ``dask`` → a 2-worker LocalCluster on 127.0.0.1; ``dask=ADDRESS`` → that cluster."""
+    if spec == "serial":
+        return None
+    kind, _, address = spec.partition("=")
+    if kind != "dask":
+        raise KyoseiError(f"--task-runner「{spec}」は使えません（serial, dask, dask=ADDRESS）/ "
+                          f"unknown task runner {spec!r}; use serial, dask or dask=tcp://host:8786")
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True,
+                                          "host": "127.0.0.1", "dashboard_address": None})
+
+
+def run_meeting(meeting_dir: Path, settings: Settings = DEFAULTS, data_root: Path | None = None) -> str:
+    """:func:`meeting_flow` with the task runner the settings name."""
+    runner = task_runner(settings.task_runner)
+    flow_ = meeting_flow if runner is None else meeting_flow.with_options(task_runner=runner)
+    return flow_(meeting_dir=meeting_dir, settings=settings, data_root=data_root)
+
+
+@flow(name="kyosei-meeting", log_prints=False)
+def meeting_flow(meeting_dir: Path, settings: Settings = DEFAULTS, data_root: Path | None = None) -> str:
+    """Analyse one meeting folder and write ``settings.out_root/<meeting_id>/``; returns that folder.
+
+    With a task runner other than ``serial`` (:func:`run_meeting`) the analysis' item batches of
+    ``settings.chunk_size`` items go to the flow's task runner; the outputs are byte-identical to the serial run."""
+    config = resolve(Path(meeting_dir), settings, Path(data_root) if data_root else None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
     inputs, models, history = load_task(config)
@@ -307,14 +332,14 @@ def meeting_flow(
     # behind, and a second run of the same meeting stops here instead of analysing in vain.
     with run_lock(config.out_root, inputs.meeting_id):
         remove_stale_temporaries(config.out_root, inputs.meeting_id)
-        options = Options(mask_pii=mask_pii, seed=SEED, batch_size=chunk_size or analysis.TEXT_BATCH,
-                          network_words=network_words, network_edges=network_edges, network_mst=network_mst)
-        with analysis.side_process(n_items) as side:
-            result = analysis.analyse(inputs, models, history=history, options=options, side=side,
-                                      map=task_runner_map if chunk_size else analysis.auto_map(n_items),
+        distributed = settings.task_runner != "serial"
+        with side_process(n_items) as side:
+            result = analysis.analyse(inputs, models, history=history, settings=settings, side=side,
+                                      batch_size=settings.chunk_size if distributed else analysis.TEXT_BATCH,
+                                      map=task_runner_map if distributed else auto_map(n_items),
                                       on_stage=clock.done)
-        # the result holds what the writing needs (the comments masked): the inputs as read (every comment as
-        # written, unmasked) and the models are let go before it
+        # the result holds what the writing needs (the comments masked): the inputs as read and the models are
+        # let go before it
         del inputs, models, history
         final, _ = write_task(result, RunInfo(config, started, clock.timings))
     clock.done("report", f"{sum(1 for _ in final.iterdir())} ファイル → {final}")

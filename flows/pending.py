@@ -2,8 +2,8 @@
 hashes, never timestamps), run them in date order, and serve that as a scheduled Prefect deployment.
 
 A meeting's *fingerprint* is the SHA-256 of the content hashes of its input files, the policy table,
-the codebook, lexicon, stop words, analyst labels and decisions, the masking option and the kyosei
-version; the meeting flow writes it to the run's manifest.  A meeting is pending when no successful run
+the codebook, lexicon, stop words, analyst labels and decisions, every setting that can change the outputs
+(:mod:`pipeline.run.settings`) and the kyosei version; the meeting flow writes it to the run's manifest.  A meeting is pending when no successful run
 wrote the same fingerprint.  ``run-pending`` is idempotent: a second call finds nothing to do.
 """
 
@@ -11,32 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from prefect import flow
 
-from flows.meeting import meeting_flow
+from flows.meeting import DEFAULTS, resolve, run_meeting
 from pipeline.errors import KyoseiError
-from pipeline.ingest import discover_meetings, find_measures, meeting_id_for, read_meeting_meta
-from pipeline.ingest.discover import find_codebook_layers
-from pipeline.manifest import RunFiles, fingerprint
-from pipeline.outputs import MANIFEST
+from pipeline.ingest import discover_meetings, meeting_id_for, read_meeting_meta
+from pipeline.run.manifest import fingerprint
+from pipeline.run.outputs import MANIFEST
+from pipeline.run.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Shared options of the runs (paths relative to the current folder unless absolute)."""
-
-    measures: Path | None = None
-    lexicon: Path | None = Path("models/lexicon.yaml")
-    stopwords: Path | None = Path("models/stopwords.txt")
-    codebook: Path = Path("models/codebook.yaml")
-    theme_labels: Path | None = Path("models/theme_labels.csv")
-    decisions: Path | None = Path("models/review_decisions.csv")
-    mask_pii: bool = True
 
 
 @dataclass
@@ -82,18 +69,11 @@ def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingS
             meta = read_meeting_meta(meeting_dir)
             meeting_id = meeting_id_for(meeting_dir, meta)
             label = meeting_id
-            measures = settings.measures or find_measures(meeting_dir, data_root)
-            layers = tuple(find_codebook_layers(meeting_dir, data_root))
-            files = RunFiles(meeting_dir=meeting_dir, measures=measures, out_root=out_root, codebook_layers=layers,
-                             **{k: v for k, v in asdict(settings).items() if k != "measures"})
-            print_ = fingerprint(files)
-            if last_fingerprint(out_root, meeting_id) == print_:
+            files = resolve(meeting_dir, replace(settings, out_root=out_root), data_root)
+            if last_fingerprint(out_root, meeting_id) == fingerprint(files):
                 summary.skipped.append(meeting_id)
                 continue
-            meeting_flow(meeting_dir=meeting_dir, measures=measures, out_root=out_root,
-                         lexicon=settings.lexicon, stopwords=settings.stopwords, codebook=settings.codebook,
-                         theme_labels=settings.theme_labels, decisions=settings.decisions,
-                         mask_pii=settings.mask_pii, codebook_layers=list(layers))
+            run_meeting(meeting_dir, replace(settings, measures=files.measures, out_root=out_root), data_root)
             summary.ran.append(meeting_id)
         except Exception as err:  # one meeting's failure must not stop the others
             summary.failed[label] = str(err) or type(err).__name__
@@ -101,12 +81,10 @@ def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingS
 
 
 @flow(name="kyosei-run-pending", log_prints=False)
-def run_pending_flow(data_root: Path, out_root: Path = Path("outputs"), measures: Path | None = None,
-                     codebook: Path = Path("models/codebook.yaml"), mask_pii: bool = True) -> dict[str, object]:
-    """Scheduled entry point: run the meetings whose inputs changed; fail (after running the others) if any
-    meeting failed, naming it."""
-    settings = Settings(measures=Path(measures) if measures else None, codebook=Path(codebook), mask_pii=mask_pii)
-    summary = run_pending(Path(data_root), Path(out_root), settings)
+def run_pending_flow(data_root: Path, settings: Settings = DEFAULTS) -> dict[str, object]:
+    """Scheduled entry point: run the meetings whose inputs or settings changed (into ``settings.out_root``); fail
+    (after running the others) if any meeting failed, naming it."""
+    summary = run_pending(Path(data_root), settings.out_root, settings)
     if summary.failed:
         raise PendingRunsFailed(summary)
     return {"ran": summary.ran, "skipped": summary.skipped}

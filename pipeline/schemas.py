@@ -155,7 +155,7 @@ class Tagged(pa.DataFrameModel):
 
 
 # ---------------------------------------------------------------------------------------------
-# Output tables (pipeline.outputs names each table's schema; the writer validates before writing)
+# Output tables (pipeline.run.outputs names each table's schema; the writer validates before writing)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tokenise import Tokeniser, load_lexicon, load_stopwords
+from pipeline.text.tokenise import Tokeniser, load_lexicon, load_stopwords
 
 os.environ["KYOSEI_NO_WARM"] = "1"
 """No test's ``kyosei`` subprocess is handed to a developer's running ``kyosei warm`` (test_warm starts its own)."""
@@ -26,8 +26,8 @@ LOCAL_CODEBOOK = DATA / "codebook.local.yaml"
 @pytest.fixture(scope="session")
 def tokeniser() -> Tokeniser:
     """The sample city's tokeniser: the shipped lexicon plus the terms its codebook layer adds."""
-    from pipeline.codebook import load_codebook
-    from pipeline.tokenise import extend_lexicon
+    from pipeline.text.tokenise import extend_lexicon
+    from pipeline.themes.codebook import load_codebook
 
     book = load_codebook(MODELS / "codebook.yaml", layers=[LOCAL_CODEBOOK])
     return Tokeniser(lexicon=extend_lexicon(load_lexicon(MODELS / "lexicon.yaml"), book.terms, book.synonyms))
@@ -61,10 +61,10 @@ def meeting2_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def meeting2_result():  # -> pipeline.analysis.MeetingResult
+def meeting2_result():  # -> pipeline.run.analysis.MeetingResult
     """The 2024-05-22 sample meeting analysed once without Prefect (shipped models, rules only)."""
-    from pipeline.analysis import analyse
     from pipeline.ingest import load_meeting
+    from pipeline.run.analysis import analyse
     from tests.factories import shipped_models
 
     return analyse(load_meeting(MEETING_2, MEASURES), shipped_models())

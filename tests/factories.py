@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.models import Models, load_models
-from pipeline.normalise import normalise_text
+from pipeline.run.models import Models, load_models
 from pipeline.schemas import Items
+from pipeline.text.normalise import normalise_text
 from tests.conftest import LOCAL_CODEBOOK, MEETING_2, MODELS
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import outputs
-from pipeline.analysis import History, MeetingResult, Options, analyse
 from pipeline.ingest import load_meeting
-from pipeline.models import Models
 from pipeline.review import LOG_COLUMNS
+from pipeline.run import outputs
+from pipeline.run.analysis import History, MeetingResult, Options, analyse
+from pipeline.run.models import Models
 from tests.conftest import MEASURES, MEETING_2
 from tests.factories import shipped_models
 
@@ -79,7 +79,7 @@ def test_masking_is_an_option(models: Models) -> None:
 
 
 def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
-    from pipeline.analysis import PARALLEL_FROM, SIDE_PROCESS_UNTIL, auto_map, inline, side_process
+    from pipeline.run.analysis import PARALLEL_FROM, SIDE_PROCESS_UNTIL, auto_map, inline, side_process
 
     assert auto_map(PARALLEL_FROM - 1, cpus=8) is map
     assert auto_map(PARALLEL_FROM, cpus=1) is map
@@ -93,7 +93,7 @@ def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
 
 
 def test_a_second_process_computes_the_same_value() -> None:
-    from pipeline.analysis import PARALLEL_FROM, inline, side_process
+    from pipeline.run.analysis import PARALLEL_FROM, inline, side_process
 
     frame = pd.DataFrame({"item_id": ["F01", "F02"], "text": pd.array(["見守りが必要", "移動の支援"], dtype="str")})
     with side_process(PARALLEL_FROM, cpus=2) as side:
@@ -113,7 +113,7 @@ def test_the_second_process_lives_while_a_call_runs() -> None:
 
     import psutil
 
-    from pipeline.analysis import PARALLEL_FROM, side_process
+    from pipeline.run.analysis import PARALLEL_FROM, side_process
 
     with side_process(PARALLEL_FROM, cpus=2) as side:
         slow, second = side(time.sleep, 1), side(os.getpid)   # the second is sent while the first still runs
@@ -144,7 +144,7 @@ def test_a_kept_second_process_serves_calls_sent_apart() -> None:
 
     import psutil
 
-    from pipeline.analysis import helper_process
+    from pipeline.run.analysis import helper_process
 
     with helper_process(keep=True) as side:
         pid = side(os.getpid).result()
@@ -156,7 +156,7 @@ def test_a_kept_second_process_serves_calls_sent_apart() -> None:
 def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
     """Each frame in a call's arguments (also inside a list) is sent before the call, in parts of SEND_ROWS rows,
     each its own message; the function gets the frames themselves again (index, dtypes, values)."""
-    from pipeline import analysis, memory
+    from pipeline.run import analysis
 
     monkeypatch.setattr(analysis, "SEND_ROWS", 2)
     sent: list[int] = []
@@ -197,8 +197,8 @@ def test_the_workers_give_the_batch_of_one_process_without_loading_scikit_learn(
     measure similarity is computed here, so a worker never loads scikit-learn or SciPy (≈ 70 MiB each)."""
     import functools
 
-    from pipeline import analysis
-    from pipeline.normalise import raw_items
+    from pipeline.run import analysis
+    from pipeline.text.normalise import raw_items
 
     inputs = load_meeting(MEETING_2, MEASURES)
     assert models.tagger.model is None  # the shipped models: rules only (a learned layer would need scikit-learn)
@@ -219,11 +219,11 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
     sentence: the item pass computes those texts' terms too (in the workers), the same as computed later."""
     import functools
 
-    from pipeline import analysis
-    from pipeline.matching import content_terms
-    from pipeline.normalise import raw_items
+    from pipeline.measures.matching import content_terms
     from pipeline.perspectives import REQUEST_KIND, request_sentences
     from pipeline.perspectives.coverage import citable_names, own_words
+    from pipeline.run import analysis
+    from pipeline.text.normalise import raw_items
 
     inputs = load_meeting(MEETING_2, MEASURES)
     raw = raw_items(None, inputs.feedback).iloc[:3].reset_index(drop=True)
@@ -249,7 +249,7 @@ def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch
     """Clusters do not depend on the machine's cores (a sum's order would), and the threads are as before after."""
     from threadpoolctl import threadpool_info
 
-    from pipeline import analysis
+    from pipeline.run import analysis
 
     seen: list[set[int]] = []
     real = analysis.cluster_meeting
@@ -269,8 +269,8 @@ def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch
 @pytest.mark.integration
 def test_process_pool_gives_the_serial_result(models: Models, result: MeetingResult) -> None:
     """The item pass on two processes and the KWIC index in a third: every table as in one process."""
-    from pipeline import outputs
-    from pipeline.analysis import PARALLEL_FROM, process_map, side_process
+    from pipeline.run import outputs
+    from pipeline.run.analysis import PARALLEL_FROM, process_map, side_process
 
     with side_process(PARALLEL_FROM, cpus=2) as side:
         pooled = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=20), map=process_map(2),
@@ -282,8 +282,8 @@ def test_process_pool_gives_the_serial_result(models: Models, result: MeetingRes
 
 
 def test_the_kwic_index_from_the_coded_columns_is_the_same(result: MeetingResult) -> None:
-    from pipeline.analysis import kwic_inputs
-    from pipeline.kwic import kwic_index
+    from pipeline.run.analysis import kwic_inputs
+    from pipeline.themes.kwic import kwic_index
 
     items, terms, evidence = kwic_inputs(result.items, result.terms, result.evidence)
     assert isinstance(terms["item_id"].dtype, pd.CategoricalDtype) and terms["start"].dtype == "int32"
@@ -297,7 +297,7 @@ def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingRe
     the other CSV files and the reports are made here: every output file is the same, byte for byte."""
     from datetime import UTC, datetime
 
-    from pipeline import writers
+    from pipeline.run import writers
 
     monkeypatch.setattr(writers, "report_summary", lambda manifest: [])
     folders = {flag: tmp_path / str(flag) for flag in (True, False)}
@@ -316,8 +316,8 @@ def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: Mee
     largest meetings are written by this process alone (a second one would hold a copy of the long tables)."""
     from contextlib import contextmanager
 
-    from pipeline import writers
-    from pipeline.analysis import inline
+    from pipeline.run import writers
+    from pipeline.run.analysis import inline
 
     used: list[int] = []
 
@@ -342,7 +342,7 @@ def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: Mee
 def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingResult, tmp_path, monkeypatch) -> None:
     import openpyxl
 
-    from pipeline import outputs, writers
+    from pipeline.run import outputs, writers
 
     monkeypatch.setattr(writers, "WORKBOOK_ROWS", 10)
     monkeypatch.setattr(writers, "report_summary", lambda manifest: [])            # no run information here
@@ -356,7 +356,7 @@ def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingRe
 
 
 def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
-    from pipeline.analysis import _concat, coded_terms
+    from pipeline.run.analysis import _concat, coded_terms
 
     columns = ["item_id", "term", "surface", "pos", "start", "end", "stopword"]
     first = pd.DataFrame([("F01", "相談窓口", "相談窓口", "名詞-複合", 0, 4, False),
@@ -386,7 +386,7 @@ def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
 def test_texts_equal_to_ones_already_held_are_those_objects() -> None:
     """A comment the masking left unchanged is the input's own string; a normalised text equal to the written one is
     that string; the values never change."""
-    from pipeline.analysis import share_texts
+    from pipeline.run.analysis import share_texts
     from tests.factories import items as factory_items
 
     given = ["".join(["見守りが", "必要です"]), "".join(["山田太郎さんに", "相談した"]), "".join(["ＡＴＭが", "遠い"])]

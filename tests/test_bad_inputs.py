@@ -166,7 +166,7 @@ def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path, caps
     def broken(*args: object, **kw: object) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr("pipeline.writers.render_html", broken)
+    monkeypatch.setattr("pipeline.run.writers.render_html", broken)
     code, text = kyosei_run(m, out, capsys)
     assert code == EXIT_INTERNAL and "disk full" in text
     assert {p.name: p.read_bytes() for p in (out / "2024-05-22").iterdir()} == before

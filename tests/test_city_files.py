@@ -193,7 +193,7 @@ def test_a_sheet_with_no_table_is_listed_as_skipped(tmp_path: Path) -> None:
 
 
 def test_replies_and_attributes_reach_the_items_but_not_the_analysis(tmp_path: Path) -> None:
-    from pipeline.analysis import analyse
+    from pipeline.run.analysis import analyse
     from tests.factories import shipped_models
 
     m = folder(tmp_path)
@@ -207,7 +207,7 @@ def test_replies_and_attributes_reach_the_items_but_not_the_analysis(tmp_path: P
 
 
 def test_survey_attributes_are_cross_tabulated(tmp_path: Path) -> None:
-    from pipeline.analysis import analyse
+    from pipeline.run.analysis import analyse
     from tests.factories import shipped_models
 
     m = folder(tmp_path)

@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.clustering import ItemClusterer, cluster_ids, cluster_table, ctfidf_terms
-from pipeline.matching import content_terms
-from pipeline.normalise import normalise_text
-from pipeline.tokenise import Tokeniser
+from pipeline.measures.matching import content_terms
+from pipeline.perspectives.clustering import ItemClusterer, cluster_ids, cluster_table, ctfidf_terms
+from pipeline.text.normalise import normalise_text
+from pipeline.text.tokenise import Tokeniser
 
 DISASTER = ["災害時に避難が難しい人の個別避難計画が必要", "避難所の場所を知らせる防災訓練をしたい",
             "地震や台風の避難に支援が要る高齢者", "災害時の安否確認と避難の支援を地域で",
@@ -110,7 +110,7 @@ def test_above_fit_size_k_means_is_fitted_on_a_sample_and_assigns_every_item(ana
 def test_a_tie_for_nearest_goes_to_the_first_whatever_the_last_bits() -> None:
     """Two members are equally near their centroid; how native code splits a sum moves the last bits, never the
     choice."""
-    from pipeline.clustering import _first_best
+    from pipeline.perspectives.clustering import _first_best
 
     assert _first_best(np.array([0.5, 0.5 + 1e-15, 0.2])) == 0
     assert _first_best(np.array([0.5 - 1e-15, 0.5, 0.2])) == 0
@@ -156,7 +156,7 @@ def test_project_in_blocks_equals_the_whole_product_normalised(monkeypatch) -> N
     from scipy import sparse
     from sklearn.preprocessing import normalize
 
-    import pipeline.clustering as clustering
+    import pipeline.perspectives.clustering as clustering
 
     monkeypatch.setattr(clustering, "PROJECT_ROWS", 2)
     x = sparse.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.0], [0.0, 4.0, 1.0],

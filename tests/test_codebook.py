@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from flows.cli import EXIT_OK, EXIT_PROBLEMS, main
-from pipeline.codebook import (
+from pipeline.errors import ConfigError
+from pipeline.themes.codebook import (
     CORE_THEMES,
     And,
     Group,
@@ -21,7 +22,6 @@ from pipeline.codebook import (
     parse_codebook,
     parse_rule,
 )
-from pipeline.errors import ConfigError
 from tests.conftest import MEASURES, MODELS
 
 

@@ -13,13 +13,9 @@ import pytest
 import yaml
 
 from flows.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
-from pipeline.codebook import (
-    check_codebook,
-    codebook_content,
-    load_codebook,
-    parse_codebook,
-)
-from pipeline.codebook_excel import (
+from pipeline.errors import ConfigError, InputError
+from pipeline.ingest.discover import find_codebook_layers, find_input_files
+from pipeline.report.codebook_excel import (
     EXCLUDE,
     GROUPS,
     RULES,
@@ -30,10 +26,14 @@ from pipeline.codebook_excel import (
     export_workbook,
     workbook_to_yaml,
 )
-from pipeline.errors import ConfigError, InputError
-from pipeline.ingest.discover import find_codebook_layers, find_input_files
-from pipeline.tagging import Tagger
-from pipeline.tokenise import Tokeniser, extend_lexicon, load_lexicon
+from pipeline.text.tokenise import Tokeniser, extend_lexicon, load_lexicon
+from pipeline.themes.codebook import (
+    check_codebook,
+    codebook_content,
+    load_codebook,
+    parse_codebook,
+)
+from pipeline.themes.tagging import Tagger
 from tests.conftest import DATA, LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 
 BASE = MODELS / "codebook.yaml"
@@ -345,7 +345,7 @@ def test_a_run_with_the_workbook_as_codebook_tags_by_the_new_word(exported: Path
 
 
 def test_a_changed_layer_changes_the_run_fingerprint(tmp_path: Path) -> None:
-    from pipeline.manifest import RunFiles, fingerprint
+    from pipeline.run.manifest import RunFiles, fingerprint
 
     layer = tmp_path / "codebook.local.yaml"
     shutil.copy(LOCAL_CODEBOOK, layer)

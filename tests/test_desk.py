@@ -17,7 +17,7 @@ import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_OK, main
 from flows.meeting import artifact_key
-from pipeline import outputs
+from pipeline.run import outputs
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness", "no_prefect_console")]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_OK, main
-from pipeline.evaluate import errors, scores
+from pipeline.themes.evaluate import errors, scores
 from tests.conftest import ROOT
 
 
@@ -62,7 +62,7 @@ def test_the_blind_other_cities_set_is_frozen() -> None:
 def test_perspective_scores_by_hand() -> None:
     import pandas as pd
 
-    from pipeline.evaluate import perspective_scores
+    from pipeline.themes.evaluate import perspective_scores
 
     gaps = {"a": "移動", "b": "移動", "c": "移動", "d": "住まい", "e": "none", "f": "document", "g": "住まい"}
     sugg = pd.DataFrame({"perspective_id": ["V01", "V02"], "label": ["移動手段の確保", "住まい"],

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
-from pipeline import outputs
-from pipeline.kwic import (
+from pipeline.run import outputs
+from pipeline.text.normalise import normalise_text, offset_map
+from pipeline.themes.kwic import (
     INDEX_COLUMNS,
     KWIC_COLUMNS,
     context,
@@ -24,7 +25,6 @@ from pipeline.kwic import (
     search_texts,
     sort_lines,
 )
-from pipeline.normalise import normalise_text, offset_map
 
 F14 = "K - N e t は登録制なので，取りこぼしは出る。要支援のかたについては，個別避難計画計画を立てないと，災害時に漏れてしまうためどちらも必要。"
 F16 = "「安全・安心して暮らせる環境づくり」という目で見るときに、長期的に見るとその方が自分で稼いで生活していく支援となる「就労支援」という視点も必要なのではないか。"

@@ -5,12 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.codebook import load_codebook, parse_codebook
 from pipeline.ingest import load_meeting
-from pipeline.matching import COVERAGE_COLUMNS, SUGGESTION_COLUMNS, MeasureMatcher, content_terms, match_items
-from pipeline.normalise import normalise_text, normalised_items
-from pipeline.tagging import Tagger, themes_by_item
-from pipeline.tokenise import Tokeniser
+from pipeline.measures.matching import (
+    COVERAGE_COLUMNS,
+    SUGGESTION_COLUMNS,
+    MeasureMatcher,
+    content_terms,
+    match_items,
+)
+from pipeline.text.normalise import normalise_text, normalised_items
+from pipeline.text.tokenise import Tokeniser
+from pipeline.themes.codebook import load_codebook, parse_codebook
+from pipeline.themes.tagging import Tagger, themes_by_item
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 
 MEASURES_SMALL = pd.DataFrame({
@@ -132,7 +138,7 @@ def test_seeded_terms_keep_the_items_texts_as_keys_and_one_copy_of_each_word() -
     import pickle
     import sys
 
-    from pipeline.matching import TermCache
+    from pipeline.measures.matching import TermCache
 
     texts = ["相談窓口を夜間も開けてほしい", "見守り活動の担い手が足りない"]
     known = pickle.loads(pickle.dumps({t: [w for w in ("相談窓口", "夜間", "見守り", "担い手") if w in t] for t in texts}))

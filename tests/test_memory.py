@@ -1,4 +1,4 @@
-"""pipeline.memory: freed memory goes back to the OS where the C library can do it, and nothing happens elsewhere;
+"""pipeline.run.parallel: freed memory goes back to the OS where the C library can do it, and nothing happens elsewhere;
 frames go to another process in parts; the schemas load without dask's dataframe module."""
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from pipeline import memory
 
 
 def test_glibc_gives_free_pages_back_and_maps_large_blocks() -> None:
@@ -98,7 +96,7 @@ def test_frames_sent_ahead_in_parts_are_put_together_again_for_the_call() -> Non
     together for the call (the same frames), then forgets them; an empty frame is one empty part."""
     import itertools
 
-    from pipeline.memory import Received, call_received, in_parts, receive_part, send_ahead
+    from pipeline.run.parallel import Received, call_received, in_parts, receive_part, send_ahead
 
     frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
                           "text": ["見守りが必要", "移動の支援", "見守りが必要", "", "居場所がほしい"],
@@ -139,7 +137,7 @@ def test_the_schemas_load_without_dask_dataframe_and_leave_it_importable() -> No
 
     probe = (
         "import importlib, sys\n"
-        "import pipeline.schemas, pipeline.outputs\n"
+        "import pipeline.schemas, pipeline.run.outputs\n"
         "import pandera.typing.dask as d\n"
         "print('dask.dataframe' in sys.modules, d.DASK_INSTALLED, pipeline.schemas.Items.item_id)\n"
         "try:\n"

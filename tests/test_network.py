@@ -6,7 +6,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from pipeline.network import EDGE_COLUMNS, cooccurrence, draw_network
+from pipeline.charts.network import EDGE_COLUMNS, cooccurrence, draw_network
 
 
 def terms(rows: dict[str, list[str]]) -> pd.DataFrame:
@@ -58,7 +58,7 @@ def label_boxes(fig) -> list:
 def assert_readable(nodes: pd.DataFrame, edges: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
 
-    from pipeline.network import network_figure
+    from pipeline.charts.network import network_figure
 
     fig = network_figure(nodes, edges, title="共起ネットワーク テスト")
     try:
@@ -85,8 +85,8 @@ def meeting_terms() -> dict[str, pd.DataFrame]:
 
     from bench.corpus import generate
     from pipeline.ingest import load_meeting
-    from pipeline.normalise import normalise_items, raw_items
-    from pipeline.tokenise import item_terms
+    from pipeline.text.normalise import normalise_items, raw_items
+    from pipeline.text.tokenise import item_terms
     from tests.conftest import MEASURES, MEETING_1, MEETING_2
     from tests.factories import shipped_models
 
@@ -122,7 +122,7 @@ def test_spanning_forest_keeps_the_strongest_link_of_every_word() -> None:
 
 
 def test_legend_names_every_community_with_its_words() -> None:
-    from pipeline.network import _legend_entries
+    from pipeline.charts.network import _legend_entries
 
     nodes, _ = cooccurrence(terms(ROWS), top_terms=10, top_edges=10)
     assert _legend_entries(nodes) == [(1, "まとまり1: 相談窓口・場所"), (2, "まとまり2: 避難・災害時")]
@@ -135,7 +135,7 @@ def test_same_picture_in_every_process() -> None:
     import subprocess
     import sys
 
-    script = ("import hashlib, pandas as pd; from pipeline.network import cooccurrence, draw_network; "
+    script = ("import hashlib, pandas as pd; from pipeline.charts.network import cooccurrence, draw_network; "
               f"n, e = cooccurrence(pd.DataFrame({[(i, t, t == 'こと') for i, ts in ROWS.items() for t in ts]!r}, "
               "columns=['item_id', 'term', 'stopword']), top_terms=10, top_edges=10); "
               "print(hashlib.sha256(draw_network(n, e, title='図')).hexdigest())")
@@ -147,9 +147,9 @@ def test_same_picture_in_every_process() -> None:
 
 @pytest.mark.parametrize("meeting", ["first", "second", "300"])
 def test_the_coded_keyword_rows_give_the_same_network(meeting_terms: dict[str, pd.DataFrame], meeting: str) -> None:
-    """The analysis keeps its keyword rows as codes (pipeline.analysis.coded_terms); the network from them is the
+    """The analysis keeps its keyword rows as codes (pipeline.run.analysis.coded_terms); the network from them is the
     one from the rows as text, for the top words, the spanning forest and a small minimum."""
-    from pipeline.analysis import coded_terms
+    from pipeline.run.analysis import coded_terms
 
     plain = meeting_terms[meeting]
     ids = pd.Series(list(dict.fromkeys(plain["item_id"])))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.normalise import (
+from pipeline.text.normalise import (
     ascii_comma_in_japanese,
     card_text,
     japanese_punctuation,

@@ -9,9 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pipeline import outputs
+from pipeline.report.workbook import FIGURE_SHEET
 from pipeline.review import REVIEW_SHEET, SUMMARY_SHEET
-from pipeline.workbook import FIGURE_SHEET
+from pipeline.run import outputs
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_no_other_module_spells_an_output_file_name() -> None:
     for path in sources:
         text = path.read_text(encoding="utf-8")
         for name in outputs.ALL_FILES:
-            assert name not in text, f"{path.relative_to(ROOT)} spells {name}; use pipeline.outputs"
+            assert name not in text, f"{path.relative_to(ROOT)} spells {name}; use pipeline.run.outputs"
 
 
 def test_the_same_network_picture_in_html_word_and_excel(meeting2_run: Path) -> None:
@@ -70,7 +70,7 @@ def test_a_long_table_is_written_in_parts_with_the_same_bytes(tmp_path, monkeypa
     """Beyond CSV_PART_ROWS rows a table is made formula-safe and written part by part: one header, the same bytes."""
     import pandas as pd
 
-    from pipeline import writers
+    from pipeline.run import writers
 
     frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
                           "text": ["=HYPERLINK(\"x\")", "見守りが必要", "+81 の番号", "", "@sum"],

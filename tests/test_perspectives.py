@@ -5,10 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.codebook import Codebook, load_codebook
 from pipeline.ingest import load_meeting
-from pipeline.matching import MeasureMatcher
-from pipeline.normalise import normalise_text, normalised_items
+from pipeline.measures.matching import MeasureMatcher
 from pipeline.perspectives import (
     PERSPECTIVE_COLUMNS,
     EarlierMeeting,
@@ -20,8 +18,10 @@ from pipeline.perspectives import (
     without_citations,
 )
 from pipeline.perspectives.coverage import text_threshold
-from pipeline.tagging import Tagger, themes_by_item
-from pipeline.tokenise import Tokeniser
+from pipeline.text.normalise import normalise_text, normalised_items
+from pipeline.text.tokenise import Tokeniser
+from pipeline.themes.codebook import Codebook, load_codebook
+from pipeline.themes.tagging import Tagger, themes_by_item
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 from tests.factories import items as factory_items
 

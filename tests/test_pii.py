@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.normalise import normalise_text
-from pipeline.pii import mask_analysed, mask_text
-from pipeline.tokenise import Tokeniser
+from pipeline.text.normalise import normalise_text
+from pipeline.text.pii import mask_analysed, mask_text
+from pipeline.text.tokenise import Tokeniser
 from tests.conftest import MEASURES, MODELS
 
 
@@ -125,7 +125,7 @@ def test_the_cheap_name_check_never_skips_a_name(tokeniser) -> None:
     import csv
     from collections import Counter
 
-    from pipeline import pii
+    from pipeline.text import pii
     from tests.conftest import MEETING_1, MEETING_2
 
     texts = [r["text"] for m in (MEETING_1, MEETING_2)

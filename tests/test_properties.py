@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from pipeline.errors import KyoseiError
 from pipeline.ingest import canonical_columns, read_table, validate_feedback
-from pipeline.normalise import normalise_text
-from pipeline.tokenise import Tokeniser
+from pipeline.text.normalise import normalise_text
+from pipeline.text.tokenise import Tokeniser
 from tests.conftest import ROOT
 
 JAPANESE = st.text(alphabet=st.sampled_from(list("あいうアイウ漢字福祉相談窓口ｱｲｳＡＢＣ１２３，．〜～ー－‐ 　\u200b\t\n")
@@ -59,7 +59,7 @@ def _walk_one_by_one(exp: str, back: list[int], norm: str, raw_len: int) -> list
 @SETTINGS
 @given(JAPANESE, JAPANESE)
 def test_the_alignment_walk_by_runs_is_the_walk_one_character_at_a_time(a: str, b: str) -> None:
-    from pipeline.normalise import _walk
+    from pipeline.text.normalise import _walk
 
     for exp, norm in ((a, normalise_text(a)), (a, b), (a + b, a + normalise_text(b)), (a * 3, normalise_text(a) * 3)):
         back = list(range(len(exp)))

@@ -8,10 +8,10 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline import outputs
-from pipeline.analysis import MeetingResult
 from pipeline.report.layout import build_report
 from pipeline.report.render import ReportContext, label_for
+from pipeline.run import outputs
+from pipeline.run.analysis import MeetingResult
 
 ALLOWED = {"ID", "kyosei", "Word", "Excel", "CSV", "KWIC"}  # KWIC: the name KH Coder users know (KWICコンコーダンス)
 """Names a Japanese reader of a 報告書 knows as they are."""
@@ -87,8 +87,8 @@ def test_no_english_in_the_reports_own_text(ctx: ReportContext) -> None:
 def test_terminal_summary_names_themes_suggestions_and_refused_rows(meeting2_result: MeetingResult) -> None:
     from dataclasses import replace
 
-    from pipeline.notices import input_notices
-    from pipeline.summary import run_summary
+    from pipeline.report.notices import input_notices
+    from pipeline.report.summary import run_summary
 
     r = meeting2_result
     lines = run_summary(r)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ConfigError
+from pipeline.report.workbook import build_workbook
 from pipeline.review import (
     LOG_COLUMNS,
     REVIEW_COLUMNS,
@@ -23,7 +24,6 @@ from pipeline.review import (
     review_sheet,
     training_labels,
 )
-from pipeline.workbook import build_workbook
 
 ITEMS = pd.DataFrame({"item_id": ["C09", "F01", "F16"], "source": ["card", "feedback", "feedback"],
                       "text": ["日常生活自立支援事業。金銭管理の支援", "誰でも相談できる場所が重要", "就労支援の視点も必要"]})

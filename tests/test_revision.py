@@ -11,10 +11,8 @@ import pandas as pd
 import pytest
 
 from flows.cli import EXIT_OK, main
-from pipeline import outputs
 from pipeline.ingest import load_measures
-from pipeline.review import LOG_COLUMNS
-from pipeline.revision import (
+from pipeline.measures.revision import (
     CLOSED,
     EXTEND,
     NEW,
@@ -27,6 +25,8 @@ from pipeline.revision import (
     revise_measures,
     shared_keywords,
 )
+from pipeline.review import LOG_COLUMNS
+from pipeline.run import outputs
 from tests.conftest import MEASURES, MEETING_1, MEETING_2, MODELS
 
 TABLE = pd.DataFrame({
@@ -99,8 +99,8 @@ def test_ids_are_stable_and_a_draft_given_back_adds_nothing_twice() -> None:
 
 
 def test_hostile_labels_stay_text_in_the_csv_and_the_workbook(tmp_path: Path) -> None:
-    from pipeline.workbook import table_workbook
-    from pipeline.writers import write_csv
+    from pipeline.report.workbook import table_workbook
+    from pipeline.run.writers import write_csv
 
     hostile = SUGGESTIONS.assign(label=["=HYPERLINK(\"http://example.invalid\",\"x\")", "@SUM(A1)", "+1"])
     draft = revise_measures(TABLE, hostile, log(("perspective", "就労", "採用", ""),

@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.codebook import Codebook, load_codebook, parse_codebook
-from pipeline.normalise import normalise_text
-from pipeline.tagging import (
+from pipeline.text.normalise import normalise_text
+from pipeline.text.tokenise import Tokeniser
+from pipeline.themes.codebook import Codebook, load_codebook, parse_codebook
+from pipeline.themes.tagging import (
     EVIDENCE_COLUMNS,
     Tagger,
     ThemeClassifier,
@@ -19,7 +20,6 @@ from pipeline.tagging import (
     themes_by_item,
     train_model,
 )
-from pipeline.tokenise import Tokeniser
 from tests.conftest import MODELS
 
 
@@ -139,7 +139,7 @@ def test_exclusion_removes_only_the_overlapping_evidence(shipped: Codebook, toke
 
 def test_evidence_spans_equal_their_terms_on_the_sample(shipped: Codebook, tokeniser: Tokeniser) -> None:
     from pipeline.ingest import load_meeting
-    from pipeline.normalise import normalised_items
+    from pipeline.text.normalise import normalised_items
     from tests.conftest import MEASURES, MEETING_2
 
     m = load_meeting(MEETING_2, MEASURES)
@@ -251,8 +251,8 @@ def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> No
     """The word prefilter only skips rules that would find nothing: on every sample and evaluation text,
     with the shipped codebook and with each operator, hits and exclusions equal full evaluation."""
     from pipeline.ingest import load_meeting
-    from pipeline.normalise import normalised_items
-    from pipeline.tagging.evaluator import RuleMatcher, rule_hits
+    from pipeline.text.normalise import normalised_items
+    from pipeline.themes.tagging.evaluator import RuleMatcher, rule_hits
     from tests.conftest import MEASURES, MEETING_1, MEETING_2
 
     texts = []

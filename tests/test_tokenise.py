@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.normalise import normalise_text
-from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Lexicon, Tokeniser, item_terms, parse_lexicon
+from pipeline.text.normalise import normalise_text
+from pipeline.text.tokenise import COMPOUND_POS, LEXICON_POS, Lexicon, Tokeniser, item_terms, parse_lexicon
 
 
 def terms(tk: Tokeniser, text: str) -> list[str]:

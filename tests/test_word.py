@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import outputs
-from pipeline.analysis import MeetingResult
 from pipeline.report.layout import build_report
 from pipeline.report.render import Group, ReportContext, Section
 from pipeline.report.word import column_widths, docx_text, render_docx, xml_safe
+from pipeline.run import outputs
+from pipeline.run.analysis import MeetingResult
 
 HOSTILE = [
     "=HYPERLINK(\"http://example.invalid\",\"ここをクリック\")",

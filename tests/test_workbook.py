@@ -7,8 +7,8 @@ import io
 import openpyxl
 import pandas as pd
 
+from pipeline.report.workbook import build_workbook
 from pipeline.review import REVIEW_COLUMNS
-from pipeline.workbook import build_workbook
 
 HOSTILE = ["=HYPERLINK(\"http://example.invalid\",\"x\")", "+81-4-7167", "-1は困る", "@SUM(A1)", "普通の意見"]
 

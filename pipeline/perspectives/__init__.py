@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import Codebook
-from pipeline.matching import MeasureMatcher, content_terms
+from pipeline.measures.matching import MeasureMatcher, content_terms
 from pipeline.perspectives.coverage import (
     Citation,
     ThemeLinks,
@@ -49,7 +48,8 @@ from pipeline.perspectives.seeds import (
     decide,
 )
 from pipeline.schemas import Cards, Items, Measures, Perspective, PerspectiveDecision, columns
-from pipeline.tokenise import Tokeniser
+from pipeline.text.tokenise import Tokeniser
+from pipeline.themes.codebook import Codebook
 
 __all__ = ["COVERED_COLUMNS", "DECISION_COLUMNS", "MAX_QUOTES", "PERSPECTIVE_COLUMNS", "PLAN_COLUMNS", "REQUEST_KIND",
            "Citation", "EarlierMeeting", "EvidenceIndex", "PerspectiveResult", "ThemeLinks", "citations", "is_empty_answer",

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.codebook import Codebook
-from pipeline.normalise import normalise_text
 from pipeline.schemas import Measures
+from pipeline.text.normalise import normalise_text
+from pipeline.themes.codebook import Codebook
 
 NAME_SHARE = 0.5
 """An item is covered by text when its similarity reaches this share of the table's name-to-measure similarity."""
@@ -136,7 +136,7 @@ def measure_texts(measures: pd.DataFrame) -> list[str]:
 
 
 def theme_links(measures: pd.DataFrame, codebook: Codebook, tag_texts) -> ThemeLinks:
-    """``tag_texts(ids, texts) → id → themes`` tags the measures (the run's :class:`~pipeline.tagging.Tagger`)."""
+    """``tag_texts(ids, texts) → id → themes`` tags the measures (the run's :class:`~pipeline.themes.tagging.Tagger`)."""
     ids = list(measures[Measures.measure_id])
     known = set(ids)
     book = {t.theme_id: tuple(m for m in t.measures if m in known) for t in codebook.themes}

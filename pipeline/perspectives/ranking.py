@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pipeline.matching import content_terms
+from pipeline.measures.matching import content_terms
 from pipeline.schemas import Tagged
-from pipeline.tokenise import Tokeniser
+from pipeline.text.tokenise import Tokeniser
 
 
 @dataclass(frozen=True)

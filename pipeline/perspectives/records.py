@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.tokenise import COMPOUND_POS, LEXICON_POS, Token, Tokeniser
+from pipeline.text.tokenise import COMPOUND_POS, LEXICON_POS, Token, Tokeniser
 
 MAX_LABEL = 32
 MAX_QUOTES = 20

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.codebook import Codebook
+from pipeline.themes.codebook import Codebook
 
 DOCUMENT, EMPTY, PLACED = "計画書の記述", "空の回答", "担当課が紐づけ"
 GAP, REQUEST, THEME_COVERED, TEXT_COVERED, UNEXPLAINED = (

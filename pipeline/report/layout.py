@@ -1,9 +1,9 @@
 """The report, declared: every group and section, with its Japanese title, note and empty-table text.
 
-:func:`build_report` turns a :class:`~pipeline.analysis.MeetingResult` into a
+:func:`build_report` turns a :class:`~pipeline.run.result.MeetingResult` into a
 :class:`~pipeline.report.render.ReportContext` (a list of groups).  To change what the report says, change
 this module; the renderers only draw what it lists.  Tables come from the result (computed once there);
-images are the ones :func:`pipeline.outputs.images` drew for the files.
+images are the ones :func:`pipeline.run.outputs.images` drew for the files.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import outputs as out
-from pipeline.analysis import MeetingResult, Tallies
 from pipeline.perspectives import MAX_QUOTES
 from pipeline.report.render import Group, ReportContext, Section
+from pipeline.run import outputs as out
+from pipeline.run.result import MeetingResult
 from pipeline.schemas import Items, Measures
+from pipeline.tally import Tallies
 
 MAX_LISTED = 3000
 """Rows of a long list shown in the report (the CSV files hold them all)."""
@@ -161,7 +162,7 @@ def attribute_sections(r: MeetingResult) -> list[Section]:
 
 
 def _network_note(r: MeetingResult) -> str:
-    o = r.options
+    o = r.settings
     edges = ("そのうち語どうしをつなぐ最も強い組だけ（最小スパニング・ツリー）" if o.network_mst
              else f"共起の強い上位 {o.network_edges} 組")
     return (f"2件以上に出てくる語のうち出現件数の多い {o.network_words} 語について、{edges}を線で結んでいます"
@@ -192,7 +193,7 @@ KWIC_LINES = 40
 
 
 def kwic_section(r: MeetingResult) -> Section:
-    from pipeline.kwic import kwic_lines, per_word
+    from pipeline.themes.kwic import kwic_lines, per_word
 
     k = r.kwic
     if not len(k):

@@ -197,6 +197,6 @@ def render_html(ctx: ReportContext, *, embed_font: bool = True) -> str:
     page = template.render(ctx=ctx, font_face="")
     if not embed_font:
         return page
-    from pipeline.fonts import font_face_css
+    from pipeline.charts.fonts import font_face_css
 
     return template.render(ctx=ctx, font_face=font_face_css(page))

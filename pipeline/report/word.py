@@ -1,4 +1,4 @@
-"""The report as a Word document (:data:`pipeline.outputs.REPORT_DOCX`) for the city's 報告書, or to hand out as it is.
+"""The report as a Word document (:data:`pipeline.run.outputs.REPORT_DOCX`) for the city's 報告書, or to hand out as it is.
 
 Same :class:`~pipeline.report.render.ReportContext` as the HTML and Markdown reports (same groups, sections
 and tables, in the order of a 報告書), written with python-docx:

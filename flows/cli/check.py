@@ -1,0 +1,112 @@
+"""``kyosei validate``: the inputs checked, every problem printed, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from flows.cli import common as ui
+from flows.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    default_measures,
+)
+from pipeline.run.settings import shipped
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
+    val.add_argument("meeting_dir", type=Path)
+    val.add_argument("--measures", type=Path)
+    val.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"),
+                     help="施策IDの紐づけを確かめるコードブック（既定 models/codebook.yaml。"
+                          "codebook.local.yaml があれば重ねます）")
+
+
+ROLE_JA = {"cards": "カード", "feedback": "意見", "votes": "投票", "measures": "施策一覧"}
+
+
+FIELD_JA = {"comment_id": "ID", "card_id": "カードID", "text": "本文", "kind": "種別", "group": "グループ",
+            "section": "該当箇所", "reply": "市の考え方（分析しない）", "department": "部署", "title": "事業名",
+            "body": "内容", "measure_ids": "施策ID", "round": "回", "blocks": "票数", "voter": "投票者",
+            "pillar_id": "柱ID", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
+            "description": "説明", "keywords": "キーワード"}
+
+
+def _print_mapping(c: dict) -> None:
+    """One table's header row and column mapping, Japanese then English."""
+    where = f"{c['file']}（{ROLE_JA.get(str(c['kind']), c['kind'])} / {c['kind']}）"
+    how = f"、{c['header_found_by']}" if c.get("header_found_by") else ""
+    ui.console.print(f"[bold]{where}[/]: 見出し行 {c['header_row']}行目{how} / header row {c['header_row']}",
+                  markup=True, soft_wrap=True)
+    m = c.get("mapping") or {}
+    for canon, header in (m.get("columns") or {}).items():
+        ui.console.print(f"    {header} → {FIELD_JA.get(canon, canon)} / {canon}", markup=False, soft_wrap=True)
+    if m.get("questions"):
+        ui.console.print(f"    設問（1行の回答をそれぞれ別のコメントに）/ questions: {m['questions']}", markup=False)
+    if m.get("rounds"):
+        ui.console.print(f"    回ごとの票 / votes per round: {m['rounds']}", markup=False)
+    if m.get("attributes"):
+        ui.console.print(f"    属性として保持 / kept as attributes: {m['attributes']}", markup=False)
+    if m.get("ignored"):
+        ui.console.print(f"    使わない列 / ignored: {m['ignored']}", markup=False)
+    for note in m.get("notes") or []:
+        ui.console.print(f"    注意 / note: {note}", markup=False, soft_wrap=True)
+    if c.get("rows_below_table_skipped"):
+        ui.console.print(f"    表の下の {c['rows_below_table_skipped']} 行（{c['rows_below_table_from']}行目から：合計・備考など）"
+                      f"は読んでいません / {c['rows_below_table_skipped']} row(s) below the table not read",
+                      markup=False)
+
+
+def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
+    """The same warnings a run prints and puts in the report's 概要 (without the refused rows, listed below)."""
+    from dataclasses import replace
+
+    from pipeline.ingest.discover import find_codebook_layers, found_beside
+    from pipeline.report.notices import input_notices, rejected_rows
+    from pipeline.themes.codebook import load_codebook
+
+    layers = find_codebook_layers(args.meeting_dir)
+    codebook = load_codebook(args.codebook, layers=layers) if args.codebook.is_file() else None
+
+    default = args.measures is None and not found_beside(args.meeting_dir, default_measures(args.meeting_dir))
+    inputs = replace(inputs, measures_default=default)  # type: ignore[type-var]
+    skip = rejected_rows(inputs)  # type: ignore[arg-type]
+    return [n for n in input_notices(inputs, codebook) if n != skip]  # type: ignore[arg-type]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipeline.ingest import load_meeting
+
+    measures = args.measures or default_measures(args.meeting_dir)
+    inputs = load_meeting(args.meeting_dir, measures)
+    table = Table(title=f"会議 {inputs.meeting_id} の入力 / inputs")
+    for col in ("ファイル file", "見出し行 header", "行 rows in", "取込 ok", "除外 rejected"):
+        table.add_column(col)
+    for c in inputs.counts:
+        table.add_row(str(c["file"]), str(c.get("header_row", "")), str(c["rows_in"]), str(c["rows_ok"]),
+                      str(c["rows_rejected"]))
+    ui.console.print(table)
+    ui.console.print("列の読み方 / how the columns were read:")
+    for c in inputs.counts:
+        _print_mapping(c)
+    for s in inputs.skipped:
+        ui.console.print(f"  {s['file']}: 読みません / not read — {s['reason']}", markup=False)
+    notices = _validate_notices(args, inputs)
+    for line in notices:
+        ui.console.print(f"[yellow]注意 / note:[/] {escape(line)}", soft_wrap=True)
+    if len(inputs.rejects) == 0:
+        if notices:
+            ui.console.print("[green]取り込めない行はありません[/]（上の注意を確かめてください）/ no rows refused; "
+                          "read the notes above", soft_wrap=True)
+        else:
+            ui.console.print("[green]問題はありません / no problems found[/]")
+        return EXIT_OK
+    ui.console.print(f"[red]{len(inputs.rejects)} 行に問題があります / {len(inputs.rejects)} row(s) with problems:[/]")
+    for r in inputs.rejects.itertuples(index=False):
+        col = f" [{r.column}]" if r.column else ""
+        ui.console.print(f"  {r.file} 行/row {r.row}{col}: {r.reason}", markup=False, soft_wrap=True)
+    return EXIT_PROBLEMS

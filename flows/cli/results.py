@@ -1,0 +1,323 @@
+"""Commands on a run's outputs: ``kwic``, ``review apply``, ``revise`` and ``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.table import Table
+
+from flows.cli import common as ui
+from flows.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+)
+from pipeline.errors import KyoseiError
+from pipeline.run.settings import shipped
+
+
+def _add_kwic(sub: argparse._SubParsersAction) -> None:
+    from pipeline.run.outputs import KWIC
+
+    kw = sub.add_parser("kwic", help="語の前後の文脈（KWIC）を表示します / show a word in its contexts")
+    kw.add_argument("out_dir", type=Path, help=f"会議の出力フォルダ（outputs/<会議ID>。{KWIC.file} を読みます）")
+    kw.add_argument("word", help="見る語（数えた形「働く」でも書かれた形「働き」でも）")
+    kw.add_argument("--sort", choices=["order", "left", "right"], default="order",
+                    help="並べ方: order（出てきた順。既定）/ left（語の直前の文字から）/ right（直後の文字から）")
+    kw.add_argument("--limit", type=int, default=0, help="表示する行数の上限（既定: すべて）")
+    kw.add_argument("--width", type=int, default=20, help="前後に表示する文字数（既定 20）")
+
+
+def _fit(text: str, width: int, *, right: bool) -> str:
+    from pipeline.report.render import display_width
+
+    """``text`` cut to ``width`` columns (full-width characters count two) and padded: right-aligned for a left
+    context, so every occurrence of the word lines up in one column."""
+    while display_width(text) > width:
+        text = text[1:] if right else text[:-1]
+    pad = " " * (width - display_width(text))
+    return pad + text if right else text + pad
+
+
+def cmd_kwic(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pipeline.report.render import display_width
+    from pipeline.run.outputs import KWIC, TAGGED
+    from pipeline.themes.kwic import find_word, search_texts, sort_lines
+
+    path = args.out_dir / KWIC.file
+    if not path.is_file():
+        ui.err_console.print(f"{path}: ありません。kyosei run の出力フォルダを指定してください / not found: give the output "
+                          f"folder of a run (outputs/<meeting id>)", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    lines = find_word(table, args.word)
+    where = KWIC.file
+    if not len(lines) and (args.out_dir / TAGGED.file).is_file():
+        texts = pd.read_csv(args.out_dir / TAGGED.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        lines = search_texts(texts, args.word, width=args.width)
+        where = f"{TAGGED.file}（正規化した本文の文字列検索 / plain search of the normalised text）"
+    if not len(lines):
+        ui.console.print(f"「{args.word}」は見つかりません / not found in {args.out_dir}", markup=False)
+        return EXIT_PROBLEMS
+    lines = sort_lines(lines, args.sort)
+    total = len(lines)
+    if args.limit > 0:
+        lines = lines.head(args.limit)
+    id_width = max(display_width(str(i)) for i in lines["item_id"])
+    kind_width = min(16, max(display_width(str(k)) for k in lines["kind"]))
+    for item_id, kind, left, term, right, themes in zip(lines["item_id"], lines["kind"], lines["left"], lines["term"],
+                                                        lines["right"], lines["themes"], strict=True):
+        label = f"{_fit(str(item_id), id_width, right=False)} {_fit(str(kind), kind_width, right=False)}"
+        tail = f"  [{themes.replace('|', '、')}]" if themes else ""
+        print(f"{label} {_fit(left, args.width * 2, right=True)} 【{term}】 {_fit(right, args.width * 2, right=False)}"
+              f"{tail}".rstrip())
+    more = f"（{len(lines)} 行を表示）" if len(lines) < total else ""
+    ui.console.print(f"{total} 行{more} / {total} line(s) — {where}", markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _add_review(sub: argparse._SubParsersAction) -> None:
+    from pipeline.run.outputs import TAGGED, WORKBOOK
+
+    rv = sub.add_parser("review", help="レビューシートの判定を記録します / record the analysts' review decisions")
+    rv_sub = rv.add_subparsers(dest="review_command", required=True)
+    apply = rv_sub.add_parser("apply", help=f"記入済みの {WORKBOOK.file} を検査し、判定を記録します")
+    apply.add_argument("workbook", type=Path, help=f"レビューシートを記入した {WORKBOOK.file}")
+    apply.add_argument("--log", type=Path, default=Path("models/review_decisions.csv"), help="判定の記録（追記）")
+    apply.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"))
+    apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"))
+    apply.add_argument("--out-root", type=Path, default=Path("outputs"),
+                       help=f"その会議の出力（{TAGGED.file}）で対象IDを確認します")
+
+
+def cmd_review_apply(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipeline.ingest import load_measures
+    from pipeline.review import LOG_COLUMNS, SUMMARY_SHEET, decisions_from_sheet, read_review_sheet
+    from pipeline.run.outputs import TAGGED
+    from pipeline.safety import safe_frame
+    from pipeline.themes.codebook import load_codebook
+
+    meeting_id, sheet = read_review_sheet(args.workbook)
+    if not meeting_id:
+        ui.err_console.print(f"{args.workbook}: 「{SUMMARY_SHEET}」シートに会議IDがありません / no meeting id in the "
+                          f"{SUMMARY_SHEET} sheet", markup=False)
+        return EXIT_ERROR
+    book = load_codebook(args.codebook, layers=_layers_of_run(args.out_root / meeting_id))
+    measures = load_measures(args.measures)
+    tagged_path = args.out_root / meeting_id / TAGGED.file
+    known = None
+    if tagged_path.is_file():
+        known = list(pd.read_csv(tagged_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")["item_id"])
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    rows, problems = decisions_from_sheet(sheet, meeting_id=meeting_id, theme_ids=book.theme_ids,
+                                          measure_ids=list(measures["measure_id"]), known_items=known,
+                                          timestamp=stamp)
+    if problems:
+        for p in problems:
+            ui.console.print(f"{args.workbook}: {p}", markup=False, soft_wrap=True)
+        ui.console.print(f"[red]{len(problems)} 行に問題があるため、何も記録していません / "
+                      f"{len(problems)} problem(s); nothing was recorded[/]")
+        return EXIT_PROBLEMS
+    if not len(rows):
+        ui.console.print("判定が入力された行がありません / no row has a decision")
+        return EXIT_OK
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not args.log.is_file()
+    safe_frame(rows[LOG_COLUMNS]).to_csv(args.log, mode="a", header=new_file, index=False,
+                                         encoding="utf-8-sig" if new_file else "utf-8", lineterminator="\n")
+    counts = rows.groupby(["kind", "decision"]).size()
+    detail = "、".join(f"{k}/{d} {n}" for (k, d), n in counts.items())
+    ui.console.print(f"[green]{len(rows)} 件の判定を {args.log} に記録しました / recorded {len(rows)} decision(s)[/] "
+                  f"（{detail}）。次回の kyosei run {meeting_id} で反映されます。", soft_wrap=True)
+    return EXIT_OK
+
+
+def _layers_of_run(out_dir: Path) -> list[Path]:
+    """The codebook layers a run merged (its manifest's ``codebook_layer_<n>``), those still on disk: a theme a
+    city's layer adds is a theme its analysts may name in the review sheet."""
+
+    from pipeline.run.outputs import MANIFEST
+
+    try:
+        params = json.loads((out_dir / MANIFEST.file).read_text(encoding="utf-8")).get("parameters", {})
+    except (OSError, ValueError):
+        return []
+    keys = sorted((k for k in params if k.startswith("codebook_layer_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    return [Path(params[k]) for k in keys if params[k] and Path(params[k]).is_file()]
+
+
+def _add_revise(sub: argparse._SubParsersAction) -> None:
+    from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+
+    rv = sub.add_parser("revise", help=f"採用した視点から施策案の見直し案（{MEASURES_DRAFT.file}）を書きます")
+    rv.add_argument("out_dir", type=Path, help="その会議の出力フォルダ（outputs/<会議ID>）")
+    rv.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
+                    help="判定の記録（kyosei review apply が書いたもの）")
+    rv.add_argument("--measures", type=Path, help="見直す施策一覧（既定: その会議の分析に使ったもの）")
+    rv.add_argument("--lexicon", type=Path, default=shipped("lexicon.yaml"))
+    rv.add_argument("--stopwords", type=Path, default=shipped("stopwords.txt"))
+    rv.add_argument("--out", type=Path, help=f"書き出し先フォルダ（既定: out_dir。{MEASURES_DRAFT.file} と "
+                                             f"{MEASURES_DRAFT_XLSX.file}）")
+
+
+def cmd_revise(args: argparse.Namespace) -> int:
+    """Accepted perspectives → measures_draft.csv / .xlsx beside the meeting's outputs (or in ``--out``)."""
+
+    from pipeline.ingest import load_measures
+    from pipeline.measures.matching import content_terms
+    from pipeline.measures.revision import revise_outputs
+    from pipeline.report.workbook import table_workbook
+    from pipeline.review import load_decisions
+    from pipeline.run.outputs import MANIFEST, MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+    from pipeline.run.writers import write_csv
+    from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon, load_stopwords
+    from pipeline.themes.codebook import load_codebook
+
+    manifest = args.out_dir / MANIFEST.file
+    if not manifest.is_file():
+        raise KyoseiError(f"{args.out_dir}: 会議の出力フォルダではありません（{MANIFEST.file} がない）/ not a meeting's "
+                          "output folder; give outputs/<meeting id>")
+    params = json.loads(manifest.read_text(encoding="utf-8"))["parameters"]
+    measures_path = args.measures or Path(params["measures"])
+    lexicon = load_lexicon(args.lexicon) if args.lexicon.is_file() else Lexicon()
+    codebook = Path(params.get("codebook") or "")
+    if codebook.is_file():  # the words the run's codebook (and its layers) kept whole, as the run read them
+        book = load_codebook(codebook, layers=_layers_of_run(args.out_dir))
+        lexicon = extend_lexicon(lexicon, book.terms, book.synonyms, file=str(codebook))
+    tokeniser = Tokeniser(lexicon=lexicon)
+    stop = load_stopwords(args.stopwords) if args.stopwords.is_file() else frozenset()
+    draft = revise_outputs(args.out_dir, load_decisions(args.decisions), load_measures(measures_path),
+                           terms=lambda text: content_terms(tokeniser, text, stop))
+    folder = args.out or args.out_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(draft, folder / MEASURES_DRAFT.file)
+    (folder / MEASURES_DRAFT_XLSX.file).write_bytes(table_workbook("施策一覧", draft))
+    counts = draft["change"].value_counts()
+    summary = "、".join(f"{c} {int(counts[c])}" for c in ("新設", "拡充", "紐づけ追加", "要検討") if c in counts)
+    ui.console.print(f"見直し案 / draft: {folder / MEASURES_DRAFT.file}（施策案 {len(draft)}。{summary or '変更なし'}）",
+                  markup=False, highlight=False, soft_wrap=True)
+    ui.console.print(f"  次の会議 / next meeting: kyosei run MEETING_DIR --measures {folder / MEASURES_DRAFT.file}",
+                  markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
+    ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
+    ev.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"))
+    ev.add_argument("--codebook-layer", type=Path, action="append", default=[], metavar="FILE",
+                    help="コードブックに重ねる追加分（見本の会議の評価では data/codebook.local.yaml）")
+    ev.add_argument("--lexicon", type=Path, default=shipped("lexicon.yaml"))
+    ev.add_argument("--theme-labels", type=Path, default=shipped("theme_labels.csv"),
+                    help="学習層の教師データ（評価データと重ならないこと）")
+    ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します")
+    ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
+    ev.add_argument("--measures", type=Path,
+                    help="施策一覧。ラベルに gap 列があるとき、新たな視点(案)も評価します / with a gap column, also "
+                         "evaluate the suggested perspectives against this policy table")
+    ev.add_argument("--stopwords", type=Path, default=shipped("stopwords.txt"))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pipeline.ingest import header_key, read_table
+    from pipeline.themes.evaluate import errors, label_columns, predicted_sets, scores
+
+    raw = read_table(args.labels)
+    frame = raw.frame.drop(columns=["row"])
+    keys = {header_key(c): c for c in frame.columns}
+    text_col = next((keys[k] for k in ("text", "意見", "内容", "本文") if k in keys), None)
+    if text_col is None:
+        ui.err_console.print(f"{raw.file}: text 列がありません / no text column (found {list(frame.columns)})",
+                          markup=False)
+        return EXIT_ERROR
+    id_col = next((keys[k] for k in ("id", "item_id", "comment_id") if k in keys), None)
+    ids = list(frame[id_col]) if id_col else [str(i + 2) for i in range(len(frame))]
+    tagger = _tagger(args.codebook, args.lexicon, None if args.no_model else args.theme_labels, args.codebook_layer)
+    themes = label_columns(frame, tagger.codebook.theme_ids)
+    if not themes:
+        ui.err_console.print(f"{raw.file}: コードブックのテーマ名の列がありません / no column is a theme id "
+                          f"({tagger.codebook.theme_ids})", markup=False)
+        return EXIT_ERROR
+    bad = [t for t in themes if not frame[t].isin(["0", "1"]).all()]
+    if bad:
+        ui.err_console.print(f"{raw.file}: 列 {bad} は 0 か 1 で入れてください / columns {bad} must be 0 or 1",
+                          markup=False)
+        return EXIT_ERROR
+    texts = list(frame[text_col])
+    by_item = tagger.tag_texts(ids, texts)
+    truth = frame[themes].astype(int).reset_index(drop=True)
+    table = scores(truth, predicted_sets(by_item, ids), themes)
+    out = Table(title=f"{raw.file}: {len(ids)} 件 / items" + ("（ルールのみ / rules only）" if args.no_model else ""))
+    for col in table.columns:
+        out.add_column(col, justify="left" if col == "theme" else "right")
+    for rec in table.itertuples(index=False):
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
+    ui.console.print(out)
+    if args.errors:
+        errs = errors(ids, texts, truth, predicted_sets(by_item, ids), themes)
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            ui.console.print(errs.to_string(index=False) if len(errs) else "誤りなし / no errors", markup=False)
+    gap_col = keys.get("gap")
+    if args.measures is not None and gap_col is not None:
+        kinds = list(frame[keys["kind"]]) if "kind" in keys else ["その他"] * len(ids)
+        _eval_perspectives(args, ids, texts, kinds, list(frame[gap_col]))
+    return EXIT_OK
+
+
+def _print_frame(title: str, frame) -> None:
+    out = Table(title=title)
+    for col in frame.columns:
+        out.add_column(str(col))
+    for rec in frame.itertuples(index=False):
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
+    ui.console.print(out)
+
+
+def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str], kinds: list[str],
+                       gaps: list[str]) -> None:
+    """Run the whole analysis on the labelled comments as one meeting and score its suggestions."""
+    import tempfile
+
+    import pandas as pd
+
+    from pipeline.ingest import load_meeting
+    from pipeline.run.analysis import Options, analyse
+    from pipeline.run.models import load_models
+    from pipeline.themes.evaluate import perspective_scores
+
+    with tempfile.TemporaryDirectory() as tmp:
+        meeting = Path(tmp) / "eval"
+        meeting.mkdir()
+        pd.DataFrame({"comment_id": ids, "text": texts, "kind": kinds}).to_csv(meeting / "feedback.csv", index=False)
+        inputs = load_meeting(meeting, args.measures)
+    models = load_models(codebook=args.codebook, lexicon=args.lexicon if args.lexicon.is_file() else None,
+                         stopwords=args.stopwords if args.stopwords.is_file() else None,
+                         codebook_layers=args.codebook_layer)
+    result = analyse(inputs, models, options=Options(mask_pii=False))
+    per_gap, per_suggestion, totals = perspective_scores(dict(zip(ids, gaps, strict=True)),
+                                                         result.perspectives.suggestions)
+    _print_frame("新たな視点(案) の評価: 抜けている分野ごと / per gap", per_gap)
+    _print_frame("提案ごとの純度 / purity of each suggestion", per_suggestion)
+    ui.console.print(" ".join(f"{k}={v}" for k, v in totals.items()), markup=False)
+
+
+def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None, layers: Sequence[Path] = ()):
+    from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon
+    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.tagging import Tagger
+
+    book = load_codebook(codebook, layers=layers)
+    lex = load_lexicon(lexicon) if lexicon and lexicon.is_file() else Lexicon()
+    tok = Tokeniser(lexicon=extend_lexicon(lex, book.terms, book.synonyms, file=str(codebook)))
+    return Tagger.build(book, tok, theme_labels if theme_labels and theme_labels.is_file() else None)

@@ -1,0 +1,153 @@
+"""``kyosei run``, ``demo``, ``run-pending`` and ``serve``: analysing meetings (wiring to :mod:`flows.meeting`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from flows.cli import common as ui
+from flows.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Parser,
+    _prefect_env,
+    _progress,
+    _quiet_tracebacks,
+    absolute,
+    add_settings,
+    default_measures,
+    settings_from_args,
+)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="見本の会議（data/meetings）をすべて分析します / analyse the sample meetings")
+    demo.add_argument("--meetings", type=Path, default=Path("data/meetings"), help="会議フォルダの親（既定 data/meetings）")
+    demo.add_argument("--out-root", type=Path, default=Path("outputs"), help="出力先（既定: outputs/）")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Every meeting folder under ``--meetings`` through ``kyosei run --quiet`` (what ``make demo`` does, for a
+    machine without make), then where the reports are."""
+    if not args.meetings.is_dir():
+        ui.err_console.print(f"{args.meetings}: 見本の会議フォルダがありません。kyosei のフォルダで実行してください / "
+                          "sample meetings not found; run this in the kyosei folder", markup=False, soft_wrap=True)
+        return EXIT_ERROR
+    from pipeline.run.outputs import REPORT_DOCX, REPORT_HTML
+
+    meetings = sorted(p for p in args.meetings.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for m in meetings:
+        ui.console.print(f"分析中 / analysing: {m}", markup=False, highlight=False, soft_wrap=True)
+        code = cmd_run(_run_parser().parse_args(["run", str(m), "--quiet", "--out-root", str(args.out_root)]))
+        if code != EXIT_OK:
+            return code
+    ui.console.print("レポート / reports:", highlight=False)
+    for m in meetings:
+        folder = args.out_root / m.name
+        ui.console.print(f"  {folder / REPORT_HTML.file}  ({folder / REPORT_DOCX.file})", markup=False, highlight=False,
+                      soft_wrap=True)
+    return EXIT_OK
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="会議を分析してレポートを書きます / analyse a meeting and write the report")
+    run.add_argument("meeting_dir", type=Path, help="会議フォルダ (meeting.yaml, cards, feedback, votes)")
+    add_settings(run)
+    run.add_argument("--quiet", action="store_true", help="エラーのほかは何も表示しません（定期実行向け）")
+    run.add_argument("--verbose", action="store_true", help="Prefect のタスクごとの記録も表示します")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _prefect_env(args.verbose and not args.quiet)
+    from flows.meeting import run_meeting
+
+    _quiet_tracebacks()
+    settings = settings_from_args(args)
+    measures = settings.measures or default_measures(args.meeting_dir)
+    if not args.quiet:
+        ui.console.print(f"分析中 / analysing: {args.meeting_dir}（施策一覧 / measures: {measures}）", markup=False,
+                      highlight=False, soft_wrap=True)
+    # The flow reads and checks the inputs (once) and takes the meeting's lock; an input problem comes back
+    # as one message (see main).
+    with _progress(not args.quiet):
+        out = run_meeting(args.meeting_dir, settings)
+    from pipeline.run.outputs import REPORT_DOCX, REPORT_HTML, WORKBOOK
+
+    if not args.quiet:
+        ui.console.print(f"\n[green]完了 / done:[/] {Path(out) / REPORT_HTML.file}", highlight=False, soft_wrap=True)
+        ui.console.print(f"  Word: {Path(out) / REPORT_DOCX.file}　Excel: {Path(out) / WORKBOOK.file}", markup=False,
+                      highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _add_pending(sub: argparse._SubParsersAction) -> None:
+    pend = sub.add_parser("run-pending", help="入力が変わった会議だけを日付順に分析します / run meetings whose inputs changed")
+    pend.add_argument("data_root", type=Path, help="会議フォルダを含むデータフォルダ（例: data）")
+    add_settings(pend)
+    pend.add_argument("--quiet", action="store_true")
+
+
+def cmd_run_pending(args: argparse.Namespace) -> int:
+    _prefect_env(not args.quiet)
+    from flows.pending import PendingRunsFailed, run_pending_flow
+
+    _quiet_tracebacks()
+
+    if not args.data_root.is_dir():
+        ui.err_console.print(f"{args.data_root}: データフォルダが見つかりません / data folder not found", markup=False)
+        return EXIT_ERROR
+    try:
+        result = run_pending_flow(data_root=args.data_root, settings=settings_from_args(args))
+    except PendingRunsFailed as err:
+        summary = err.summary
+        for mid, message in summary.failed.items():
+            ui.err_console.print(f"失敗 / failed: {mid}: {message}", markup=False, soft_wrap=True)
+        ui.console.print(f"実行 / ran: {summary.ran or 'なし'}　変更なし / unchanged: {summary.skipped or 'なし'}")
+        return EXIT_PROBLEMS
+    ui.console.print(f"実行 / ran: {result['ran'] or 'なし / none'}　変更なし / unchanged: {result['skipped'] or 'なし / none'}")
+    return EXIT_OK
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    srv = sub.add_parser("serve", help="run-pending を定期実行する Prefect デプロイメントを起動します（要 Prefect サーバー）")
+    srv.add_argument("--cron", default="0 18 * * *", help="実行スケジュール（cron 形式、既定: 毎日18時）")
+    srv.add_argument("--data-root", type=Path, default=Path("data"))
+    add_settings(srv)
+    srv.add_argument("--name", default="kyosei-run-pending", help="デプロイメント名")
+    srv.add_argument("--timezone", default="Asia/Tokyo")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _prefect_env(True)
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.pending import run_pending_flow
+
+    if not PREFECT_API_URL.value():
+        ui.err_console.print(
+            "Prefect サーバーが必要です。別の端末で `prefect server start --host 127.0.0.1` を起動し、"
+            "PREFECT_API_URL=http://127.0.0.1:4200/api を設定してください。\n"
+            "A Prefect server is needed: start `prefect server start --host 127.0.0.1` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api.", markup=False)
+        return EXIT_ERROR
+    ui.console.print(f"デプロイメント {args.name} を cron「{args.cron}」（{args.timezone}）で待ち受けます。Ctrl+C で終了。")
+    from prefect.schedules import Cron
+
+    run_pending_flow.serve(
+        name=args.name,
+        schedule=Cron(args.cron, timezone=args.timezone),
+        parameters={"data_root": str(args.data_root.resolve()), "settings": absolute(settings_from_args(args))},
+        description="kyosei: analyse meetings whose inputs changed (run-pending)",
+        print_starting_message=False,
+    )
+    return EXIT_OK
+
+
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    """A parser of ``run`` alone (``kyosei demo`` runs each sample meeting as ``kyosei run --quiet`` would)."""
+    parser = Parser(prog="kyosei")
+    _add_run(parser.add_subparsers(dest="command", required=True))
+    return parser

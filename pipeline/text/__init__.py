@@ -1,0 +1,1 @@
+"""Japanese text: normalisation, tokenisation (fugashi + unidic-lite), personal-data masking."""

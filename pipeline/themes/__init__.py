@@ -1,0 +1,1 @@
+"""Themes: the codebook and its rule language, tagging, words in context, evaluation."""

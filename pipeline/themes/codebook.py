@@ -1,0 +1,637 @@
+"""The theme codebook: an analyst-editable YAML file of themes and coding rules.
+
+Rule language (documented in Japanese at the top of ``models/codebook.yaml``), in the spirit of
+KH Coder's coding rules:
+
+    相談窓口 | 相談先            OR            (also: or)
+    相談 & 場所                   AND           (also: and)
+    !職員  /  not 職員            NOT
+    ( ... )                       grouping
+    near(相談, 場所, 5)           both within 5 tokens of each other (default 5), any order
+    seq(相談, 窓口)               in this order, each right after the previous token
+    働く/動詞                     with a part-of-speech constraint (UniDic POS prefix)
+    @職員                         a synonym group defined under ``groups:``
+    相談*  *窓口                  prefix / suffix of a word or compound
+    "安心安全"                    literal text in the normalised comment
+
+A word is tokenised like the comments, so ``就労支援`` matches the adjacent tokens 就労 + 支援 inside
+any compound (就労支援事業) and inflected forms match by lemma (働き → 働く).  Spelling variants from the
+lexicon are merged on both sides (子供 = 子ども).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+CORE_THEMES: tuple[str, ...] = ("相談窓口", "担い手", "防災", "就労")
+DEFAULT_NEAR = 5
+
+# ---------------------------------------------------------------------------------------------
+# Rule AST
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word (``text``) with optional POS prefix, wildcard ends, or a literal ``"..."`` string."""
+
+    text: str
+    pos: str = ""
+    prefix: bool = False   # 相談*  : the word starts a token/compound
+    suffix: bool = False   # *窓口  : the word ends a token/compound
+    literal: bool = False  # "..."  : substring of the normalised text
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # hashed millions of times in a large meeting (sets of the words a document holds): once here, not per
+        # lookup; pickled as its fields (a string's hash differs between processes), see __reduce__
+        object.__setattr__(self, "_hash", hash((self.text, self.pos, self.prefix, self.suffix, self.literal)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Word], tuple[str, str, bool, bool, bool]]:
+        return Word, (self.text, self.pos, self.prefix, self.suffix, self.literal)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+
+
+@dataclass(frozen=True)
+class Not:
+    arg: Expr
+
+
+@dataclass(frozen=True)
+class And:
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Near:
+    args: tuple[Expr, ...]
+    window: int = DEFAULT_NEAR
+
+
+@dataclass(frozen=True)
+class Seq:
+    args: tuple[Expr, ...]
+
+
+Expr = Word | Group | Not | And | Or | Near | Seq
+
+
+class RuleSyntaxError(ValueError):
+    """A rule that cannot be parsed; ``column`` is 1-based within the rule text."""
+
+    def __init__(self, message: str, column: int):
+        super().__init__(message)
+        self.column = column
+
+
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<lp>\() | (?P<rp>\)) | (?P<comma>,) |
+      (?P<or>\||\bor\b|｜) | (?P<and>&|\band\b|＆) | (?P<not>!|\bnot\b|！) |
+      (?P<func>near|seq)\s*\( |
+      (?P<quoted>"[^"]*") |
+      (?P<word>[^\s()|&!,"｜＆！]+)
+    )""", re.VERBOSE)
+
+
+def _lex(text: str) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise RuleSyntaxError(f"読めない文字があります / unexpected character {text[pos]!r}", pos + 1)
+        kind = m.lastgroup or ""
+        value = m.group(kind)
+        start = m.start(kind) + 1
+        if kind == "func":
+            out.append(("func", value, start))
+            out.append(("lp", "(", m.end()))
+        else:
+            out.append((kind, value, start))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _lex(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, kind: str) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None or tok[0] != kind:
+            where = tok[2] if tok else len(self.text) + 1
+            found = tok[1] if tok else "行末 / end of rule"
+            want = {"rp": ")", "lp": "(", "word": "語 / a word", "comma": ","}.get(kind, kind)
+            raise RuleSyntaxError(f"「{want}」が必要ですが「{found}」があります / expected {want!r}, found {found!r}",
+                                  where)
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        if not self.toks:
+            raise RuleSyntaxError("ルールが空です / empty rule", 1)
+        expr = self.or_()
+        tok = self.peek()
+        if tok is not None:
+            raise RuleSyntaxError(f"余分な「{tok[1]}」があります / unexpected {tok[1]!r}", tok[2])
+        return expr
+
+    def or_(self) -> Expr:
+        args = [self.and_()]
+        while (tok := self.peek()) and tok[0] == "or":
+            self.i += 1
+            args.append(self.and_())
+        return args[0] if len(args) == 1 else Or(tuple(args))
+
+    def and_(self) -> Expr:
+        args = [self.not_()]
+        while (tok := self.peek()) and tok[0] == "and":
+            self.i += 1
+            args.append(self.not_())
+        return args[0] if len(args) == 1 else And(tuple(args))
+
+    def not_(self) -> Expr:
+        tok = self.peek()
+        if tok and tok[0] == "not":
+            self.i += 1
+            return Not(self.not_())
+        return self.atom()
+
+    def atom(self) -> Expr:
+        tok = self.peek()
+        if tok is None:
+            raise RuleSyntaxError("語が必要です / expected a word", len(self.text) + 1)
+        kind, value, col = tok
+        if kind == "lp":
+            self.i += 1
+            expr = self.or_()
+            self.take("rp")
+            return expr
+        if kind == "func":
+            self.i += 1
+            self.take("lp")
+            args: list[Expr] = [self.or_()]
+            window = DEFAULT_NEAR
+            while (t := self.peek()) and t[0] == "comma":
+                self.i += 1
+                nxt = self.peek()
+                if value == "near" and nxt and nxt[0] == "word" and nxt[1].isdigit():
+                    self.i += 1
+                    window = int(nxt[1])
+                    break
+                args.append(self.or_())
+            self.take("rp")
+            if len(args) < 2:
+                raise RuleSyntaxError(f"{value}() には語が2つ以上必要です / {value}() needs two or more terms", col)
+            return Near(tuple(args), window) if value == "near" else Seq(tuple(args))
+        if kind == "quoted":
+            self.i += 1
+            inner = value[1:-1]
+            if not inner:
+                raise RuleSyntaxError("空の \"\" です / empty quoted text", col)
+            return Word(inner, literal=True)
+        if kind == "word":
+            self.i += 1
+            return _word(value, col)
+        raise RuleSyntaxError(f"ここに「{value}」は置けません / unexpected {value!r}", col)
+
+
+def _word(value: str, col: int) -> Expr:
+    if value.startswith("@"):
+        if len(value) == 1:
+            raise RuleSyntaxError("@ の後にグループ名が必要です / group name missing after @", col)
+        return Group(value[1:])
+    text, _, pos = value.partition("/")
+    prefix, suffix = text.endswith("*"), text.startswith("*")
+    text = text.strip("*")
+    if not text:
+        raise RuleSyntaxError("語が空です / empty word", col)
+    return Word(text, pos=pos, prefix=prefix, suffix=suffix)
+
+
+def parse_rule(text: str) -> Expr:
+    """Parse one rule string into an expression tree; :class:`RuleSyntaxError` on mistakes."""
+    return _Parser(text).parse()
+
+
+def words_in(expr: Expr) -> list[Word | Group]:
+    """Every word and group reference in an expression (for checks and for tokenising once)."""
+    if isinstance(expr, Word | Group):
+        return [expr]
+    if isinstance(expr, Not):
+        return words_in(expr.arg)
+    return [w for a in expr.args for w in words_in(a)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Codebook
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed rule with where it came from (for evidence and error messages)."""
+
+    rule_id: str
+    text: str
+    expr: Expr
+    line: int
+
+
+THEME_KINDS = ("area", "group", "document")
+"""``area``: a field of the plan (移動, 住まい, 相談窓口 …) — a gap when no measure covers it; ``group``: the people a
+comment is about (子ども・若者, 高齢者, 障害) — a gap only when a comment has no area theme; ``document``: comments
+about the plan document itself (wording, pages, data) — listed apart, never a perspective."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    theme_id: str
+    label: str
+    definition: str
+    pillars: tuple[str, ...]
+    measures: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    exclude: tuple[Rule, ...]
+    line: int
+    gap: str = ""
+    """A short readable name for the theme as a missing perspective (「就労に困難を抱える人への支援」)."""
+    kind: str = "area"
+    related: tuple[str, ...] = ()
+    """Themes whose measures also cover this one (孤立 is covered by a 見守り or 居場所 measure)."""
+
+    @property
+    def gap_label(self) -> str:
+        return self.gap or self.label
+
+
+@dataclass(frozen=True)
+class Codebook:
+    themes: tuple[Theme, ...]
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = "codebook.yaml"
+    terms: tuple[str, ...] = ()
+    """Words the codebook adds to the user lexicon's ``terms`` (kept whole: a city's programme names)."""
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Spelling variants the codebook adds to the lexicon: representative form → variants."""
+    layers: tuple[str, ...] = ()
+    """The files merged on top of ``source`` (:func:`load_codebook`'s ``layers``), in order."""
+
+    @property
+    def theme_ids(self) -> list[str]:
+        return [t.theme_id for t in self.themes]
+
+    @property
+    def document_themes(self) -> list[str]:
+        return [t.theme_id for t in self.themes if t.kind == "document"]
+
+    def theme(self, theme_id: str) -> Theme:
+        return next(t for t in self.themes if t.theme_id == theme_id)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+    severity: str = "error"
+    where: str = ""
+    """Where it is when not a line of a YAML file (a workbook's 「シート「ルール」 12行目 B列」)."""
+
+    def __str__(self) -> str:
+        tag = "エラー / error" if self.severity == "error" else "注意 / warning"
+        at = self.where or f"{self.line}行目 / line {self.line}"
+        return f"{at}: {tag}: {self.message}"
+
+
+_THEME_KEYS = {"id", "label", "definition", "pillars", "measures", "rules", "exclude", "gap", "kind", "related"}
+_TOP_KEYS = {"groups", "themes", "lexicon"}
+
+
+def _scalar_list(node: yaml.Node, what: str, problems: list[Problem]) -> list[tuple[str, int]]:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return [(str(node.value), line)] if node.value != "" else []
+    if not isinstance(node, yaml.SequenceNode):
+        problems.append(Problem(line, f"{what} はリストにしてください / {what} must be a list"))
+        return []
+    out = []
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode):
+            problems.append(Problem(item.start_mark.line + 1, f"{what} の要素は文字列にしてください / {what} items must be text"))
+            continue
+        out.append((str(item.value), item.start_mark.line + 1))
+    return out
+
+
+def _mapping(node: yaml.MappingNode) -> dict[str, yaml.Node]:
+    return {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _rules(node: yaml.Node | None, theme_id: str, kind: str, groups: Mapping[str, Any],
+           problems: list[Problem], *, start: int = 1) -> list[Rule]:
+    if node is None:
+        return []
+    out = []
+    for i, (text, line) in enumerate(_scalar_list(node, kind, problems), start=start):
+        try:
+            expr = parse_rule(text)
+        except RuleSyntaxError as err:
+            problems.append(Problem(line, f"テーマ「{theme_id}」の{kind} {i}「{text}」の{err.column}文字目: {err}"))
+            continue
+        for w in words_in(expr):
+            if isinstance(w, Group) and w.name not in groups:
+                problems.append(Problem(line, f"テーマ「{theme_id}」の{kind} {i}: グループ @{w.name} が groups にありません / "
+                                              f"unknown group @{w.name}"))
+        prefix = "除外" if kind == "exclude" else "rule"
+        out.append(Rule(f"{theme_id}#{prefix}{i}", text, expr, line))
+    return out
+
+
+def _groups(gnode: yaml.Node | None, base: Mapping[str, tuple[str, ...]],
+            problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    groups = dict(base)
+    if gnode is None:
+        return groups
+    if not isinstance(gnode, yaml.MappingNode):
+        problems.append(Problem(gnode.start_mark.line + 1, "groups は「名前: [語, ...]」にしてください / groups must be a mapping"))
+        return groups
+    for name, node in _mapping(gnode).items():
+        words = [w for w, _ in _scalar_list(node, f"groups.{name}", problems)]
+        for w in words:
+            try:
+                parse_rule(w)
+            except RuleSyntaxError as err:
+                problems.append(Problem(node.start_mark.line + 1, f"グループ @{name} の語「{w}」: {err}"))
+        # a layer's group of the same name adds its words to the base's
+        groups[name] = tuple(dict.fromkeys([*groups.get(name, ()), *words]))
+    return groups
+
+
+def _lexicon(node: yaml.Node | None, base: Codebook | None,
+             problems: list[Problem]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    terms = list(base.terms) if base else []
+    synonyms = {k: list(v) for k, v in (base.synonyms if base else {}).items()}
+    if node is None:
+        return tuple(terms), {k: tuple(v) for k, v in synonyms.items()}
+    line = node.start_mark.line + 1
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(line, "lexicon は terms: と synonyms: の項目にしてください / lexicon must be a mapping"))
+        return tuple(terms), {k: tuple(v) for k, v in synonyms.items()}
+    m = _mapping(node)
+    for key in m:
+        if key not in ("terms", "synonyms"):
+            problems.append(Problem(m[key].start_mark.line + 1, f"lexicon の知らない項目「{key}」/ unknown key {key!r} "
+                                                                "(use terms, synonyms)"))
+    if "terms" in m:
+        terms += [t for t, _ in _scalar_list(m["terms"], "lexicon.terms", problems) if t.strip()]
+    snode = m.get("synonyms")
+    if snode is not None and not isinstance(snode, yaml.MappingNode):
+        problems.append(Problem(snode.start_mark.line + 1, "lexicon.synonyms は「代表表記: [別表記, ...]」にしてください / "
+                                                           "synonyms must be a mapping"))
+    elif snode is not None:
+        owner = {v: c for c, vs in synonyms.items() for v in vs}
+        for canon, vnode in _mapping(snode).items():
+            for v, vline in _scalar_list(vnode, f"lexicon.synonyms.{canon}", problems):
+                if owner.get(v, canon) != canon:
+                    problems.append(Problem(vline, f"「{v}」が「{owner[v]}」と「{canon}」の両方の別表記です / "
+                                                   f"{v!r} is a variant of two representative forms"))
+                    continue
+                owner[v] = canon
+                synonyms.setdefault(canon, [])
+                if v not in synonyms[canon]:
+                    synonyms[canon].append(v)
+    return tuple(dict.fromkeys(terms)), {k: tuple(v) for k, v in synonyms.items()}
+
+
+def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Iterable[str] | None = None,
+                   pillar_ids: Iterable[str] | None = None,
+                   base: Codebook | None = None) -> tuple[Codebook | None, list[Problem]]:
+    """Parse codebook YAML text; returns the codebook (None when it has errors) and every problem.
+
+    Problems carry the 1-based line number in the file.  Unknown measure/pillar ids (when the policy
+    table is given) and a missing core theme are warnings: the codebook still works.
+
+    With ``base``, the text is a *layer* merged on top of it (a city's additions to the field's codebook):
+    a theme whose id is in ``base`` extends it — its rules and exclusions are added after the base's (rule
+    ids continue the base's numbering), its pillars, measures and related themes are added, and a label,
+    definition, gap name or kind replaces the base's; a new id is a new theme; a group of a known name
+    adds its words; ``lexicon`` terms and synonyms are added.
+    """
+    problems: list[Problem] = []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, [Problem(line, f"YAML として読めません / not valid YAML: {getattr(err, 'problem', err)}")]
+    if root is None and base is not None:
+        return replace(base, layers=(*base.layers, source)), []
+    if not isinstance(root, yaml.MappingNode):
+        return None, [Problem(1, "themes: と groups: を持つ形式にしてください / expected keys themes and groups")]
+    top = _mapping(root)
+    for key in top:
+        if key not in _TOP_KEYS:
+            problems.append(Problem(top[key].start_mark.line + 1, f"知らない項目「{key}」/ unknown key {key!r} "
+                                                                  f"(use {sorted(_TOP_KEYS)})"))
+
+    groups = _groups(top.get("groups"), base.groups if base else {}, problems)
+    terms, synonyms = _lexicon(top.get("lexicon"), base, problems)
+
+    tnode = top.get("themes")
+    if tnode is None and base is not None:
+        tnode = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
+    if not isinstance(tnode, yaml.SequenceNode):
+        line = tnode.start_mark.line + 1 if tnode is not None else 1
+        problems.append(Problem(line, "themes: にテーマのリストが必要です / themes must be a list of themes"))
+        return None, problems
+
+    known_measures = set(measure_ids) if measure_ids is not None else None
+    known_pillars = set(pillar_ids) if pillar_ids is not None else None
+    themes: dict[str, Theme] = {t.theme_id: t for t in base.themes} if base else {}
+    seen: dict[str, int] = {}
+    for node in tnode.value:
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            problems.append(Problem(line, "テーマは「id: ...」などの項目で書いてください / a theme must be a mapping"))
+            continue
+        m = _mapping(node)
+        for key in m:
+            if key not in _THEME_KEYS:
+                problems.append(Problem(m[key].start_mark.line + 1,
+                                        f"知らない項目「{key}」/ unknown key {key!r} (use {sorted(_THEME_KEYS)})"))
+        tid_node = m.get("id")
+        tid = str(tid_node.value).strip() if isinstance(tid_node, yaml.ScalarNode) else ""
+        if not tid:
+            problems.append(Problem(line, "テーマに id がありません / theme without id"))
+            continue
+        if tid in seen:
+            problems.append(Problem(line, f"テーマ id「{tid}」が重複しています（{seen[tid]}行目）/ duplicate theme id"))
+            continue
+        seen[tid] = line
+        old = themes.get(tid)
+        label, definition = m.get("label"), m.get("definition")
+        for key, val in (("label", label), ("definition", definition)):
+            if val is None and old is not None:
+                continue
+            if not isinstance(val, yaml.ScalarNode) or not str(val.value).strip():
+                problems.append(Problem(line, f"テーマ「{tid}」に {key} がありません / theme {tid} needs a {key}"))
+        rules = _rules(m.get("rules"), tid, "rules", groups, problems, start=len(old.rules) + 1 if old else 1)
+        if m.get("rules") is None and old is None:
+            problems.append(Problem(line, f"テーマ「{tid}」に rules がありません / theme {tid} has no rules"))
+        exclude = _rules(m.get("exclude"), tid, "exclude", groups, problems,
+                         start=len(old.exclude) + 1 if old else 1)
+        pillars = _scalar_list(m["pillars"], "pillars", problems) if "pillars" in m else []
+        measures = _scalar_list(m["measures"], "measures", problems) if "measures" in m else []
+        for mid, mline in measures:
+            if known_measures is not None and mid not in known_measures:
+                problems.append(Problem(mline, f"テーマ「{tid}」の施策ID「{mid}」は施策一覧にありません / "
+                                               f"measure {mid} is not in the policy table", "warning"))
+        for pid, pline in pillars:
+            if known_pillars is not None and pid not in known_pillars:
+                problems.append(Problem(pline, f"テーマ「{tid}」の柱「{pid}」は施策一覧にありません / "
+                                               f"pillar {pid} is not in the policy table", "warning"))
+        gap, kind = m.get("gap"), m.get("kind")
+        default_kind = old.kind if old else "area"
+        kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else default_kind
+        if kind_value not in THEME_KINDS:
+            problems.append(Problem(kind.start_mark.line + 1 if kind is not None else line,
+                                    f"テーマ「{tid}」の kind「{kind_value}」は {'/'.join(THEME_KINDS)} のどれかにしてください / "
+                                    f"kind must be one of {THEME_KINDS}"))
+        related = _scalar_list(m["related"], "related", problems) if "related" in m else []
+
+        def text_of(val: yaml.Node | None, before: str) -> str:
+            return str(val.value).strip() if isinstance(val, yaml.ScalarNode) else before
+
+        def joined(before: tuple[str, ...], added: list[tuple[str, int]]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys([*before, *(x for x, _ in added)]))
+
+        themes[tid] = Theme(
+            theme_id=tid,
+            label=text_of(label, old.label if old else tid),
+            definition=text_of(definition, old.definition if old else ""),
+            pillars=joined(old.pillars if old else (), pillars),
+            measures=joined(old.measures if old else (), measures),
+            rules=(*(old.rules if old else ()), *rules),
+            exclude=(*(old.exclude if old else ()), *exclude),
+            line=old.line if old else line,
+            gap=text_of(gap, old.gap if old else ""),
+            kind=kind_value,
+            related=joined(old.related if old else (), related),
+        )
+    for t in themes.values():
+        for r in t.related:
+            if r not in themes:
+                problems.append(Problem(seen.get(t.theme_id, t.line),
+                                        f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
+                                        f"related theme {r} does not exist"))
+    if base is None:
+        for core in CORE_THEMES:
+            if core not in themes:
+                problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
+    has_errors = any(p.severity == "error" for p in problems)
+    if has_errors:
+        return None, problems
+    if base is not None:
+        book = replace(base, themes=tuple(themes.values()), groups=groups, terms=terms, synonyms=synonyms,
+                       layers=(*base.layers, source))
+    else:
+        book = Codebook(tuple(themes.values()), groups, source, terms=terms, synonyms=synonyms)
+    return book, problems
+
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_codebook_text(path: Path) -> tuple[str, list[Problem]]:
+    """A codebook file's YAML text: the file itself, or a workbook (``kyosei codebook export``'s format)
+    turned into YAML.  The problems are the workbook's rows that cannot be read (sheet, row, column)."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        from pipeline.report.codebook_excel import workbook_to_yaml
+
+        return workbook_to_yaml(path)
+    try:
+        return path.read_text(encoding="utf-8-sig"), []
+    except OSError as err:
+        raise ConfigError(f"{path}: 読めません / cannot read ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: UTF-8 のテキストとして読めません / not UTF-8 text") from None
+
+
+def check_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
+                   pillar_ids: Iterable[str] | None = None) -> tuple[Codebook | None, list[tuple[Path, Problem]]]:
+    """Parse a codebook file (YAML or workbook) and its layers; every problem with the file it is in."""
+    found: list[tuple[Path, Problem]] = []
+    book: Codebook | None = None
+    for n, file in enumerate([path, *layers]):
+        text, problems = read_codebook_text(file)
+        if not any(p.severity == "error" for p in problems):
+            book, more = parse_codebook(text, source=str(file), measure_ids=measure_ids, pillar_ids=pillar_ids,
+                                        base=book if n else None)
+            if file.suffix.lower() in WORKBOOK_SUFFIXES:  # lines of the YAML made from it mean nothing to the reader
+                more = [replace(p, where=file.name) for p in more]
+            problems += more
+        else:
+            book = None
+        found += [(file, p) for p in problems]
+        if book is None:
+            break
+    return book, found
+
+
+def load_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
+                  pillar_ids: Iterable[str] | None = None) -> Codebook:
+    """Read and parse a codebook file (YAML, or a workbook from ``kyosei codebook export``) and the layers
+    merged on top of it; :class:`ConfigError` lists every error with its line (or sheet, row and column)."""
+    book, problems = check_codebook(path, layers=layers, measure_ids=measure_ids, pillar_ids=pillar_ids)
+    if book is None:
+        errors = [f"{file}: {p}" if len(layers) else str(p) for file, p in problems if p.severity == "error"]
+        where = path if not layers else ", ".join(map(str, [path, *layers]))
+        raise ConfigError(f"{where}: コードブックに誤りがあります / the codebook has errors:\n" + "\n".join(errors)
+                          + "\n対処 / Fix: kyosei codebook check で確認してください / run 'kyosei codebook check'")
+    return book
+
+
+def codebook_content(book: Codebook) -> dict[str, Any]:
+    """What a codebook says, without where it was read from (file, lines): two codebooks with equal content
+    tag every text alike.  Used to check that a workbook round trip or a layer changes nothing it should not."""
+    return {
+        "groups": {k: list(v) for k, v in book.groups.items()},
+        "themes": [{"id": t.theme_id, "label": t.label, "definition": t.definition, "gap": t.gap, "kind": t.kind,
+                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
+                    "rules": [(r.rule_id, r.text) for r in t.rules],
+                    "exclude": [(r.rule_id, r.text) for r in t.exclude]} for t in book.themes],
+        "terms": list(book.terms),
+        "synonyms": {k: list(v) for k, v in book.synonyms.items()},
+    }
+
+
+def format_problems(problems: Sequence[Problem]) -> list[str]:
+    return [str(p) for p in sorted(problems, key=lambda p: (p.line, p.severity))]
