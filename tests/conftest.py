@@ -15,7 +15,7 @@ os.environ["KYOSEI_NO_WARM"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-MODELS = ROOT / "models"
+MODELS = ROOT / "pipeline" / "resources"
 MEASURES = DATA / "measures.csv"
 MEETING_1 = DATA / "meetings" / "2024-05-08"
 MEETING_2 = DATA / "meetings" / "2024-05-22"
@@ -55,9 +55,14 @@ def meeting2_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
     from flows.meeting import meeting_flow
 
     out = tmp_path_factory.mktemp("out")
-    return Path(meeting_flow(meeting_dir=MEETING_2, measures=MEASURES, out_root=out,
-                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
-                             codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=None))
+    return Path(meeting_flow(meeting_dir=MEETING_2, settings=sample_settings(out)))
+
+
+def sample_settings(out_root: Path, **changes: object):  # -> pipeline.run.settings.Settings
+    """The settings of a test run: the sample policy table, the shipped models, no decision log."""
+    from pipeline.run.settings import Settings
+
+    return Settings(**{"measures": MEASURES, "out_root": out_root, "decisions": None, **changes})
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.ingest import load_meeting
 from pipeline.review import LOG_COLUMNS
 from pipeline.run import outputs
-from pipeline.run.analysis import History, MeetingResult, Options, analyse
+from pipeline.run.analysis import analyse
 from pipeline.run.models import Models
+from pipeline.run.result import History, MeetingResult
+from pipeline.run.settings import Settings
 from tests.conftest import MEASURES, MEETING_2
 from tests.factories import shipped_models
 
@@ -41,7 +42,7 @@ def test_batches_go_through_map_and_their_size_changes_nothing(models: Models, r
             seen.append(len(b))
             yield fn(b)
 
-    small = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=25), map=recording_map)
+    small = analyse(load_meeting(MEETING_2, MEASURES), models, batch_size=(25), map=recording_map)
     assert seen == [25, 25, 18]
     for spec, frame in outputs.tables(result):
         pd.testing.assert_frame_equal(frame, spec.get(small), obj=spec.file)
@@ -74,144 +75,8 @@ def test_decisions_are_returned_as_changes_and_inputs_are_not_touched(models: Mo
 
 def test_masking_is_an_option(models: Models) -> None:
     inputs = load_meeting(MEETING_2, MEASURES)
-    assert analyse(inputs, models, options=Options(mask_pii=False)).masks is None
+    assert analyse(inputs, models, settings=Settings(mask_pii=False)).masks is None
     assert set(analyse(inputs, models).masks or {}) == {"name", "phone", "email", "postal_code", "address"}
-
-
-def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
-    from pipeline.run.analysis import PARALLEL_FROM, SIDE_PROCESS_UNTIL, auto_map, inline, side_process
-
-    assert auto_map(PARALLEL_FROM - 1, cpus=8) is map
-    assert auto_map(PARALLEL_FROM, cpus=1) is map
-    assert auto_map(PARALLEL_FROM, cpus=2) is not map
-    assert auto_map(SIDE_PROCESS_UNTIL + 1, cpus=2) is not map   # the item pass: on every core at any size
-    # the KWIC index beside: not for small meetings, nor for the largest (a second copy of its inputs)
-    for n, cpus in ((PARALLEL_FROM - 1, 8), (PARALLEL_FROM, 1), (SIDE_PROCESS_UNTIL + 1, 8)):
-        with side_process(n, cpus=cpus) as side:
-            assert side is inline
-    assert inline(divmod, 17, 5).result() == (3, 2)
-
-
-def test_a_second_process_computes_the_same_value() -> None:
-    from pipeline.run.analysis import PARALLEL_FROM, inline, side_process
-
-    frame = pd.DataFrame({"item_id": ["F01", "F02"], "text": pd.array(["見守りが必要", "移動の支援"], dtype="str")})
-    with side_process(PARALLEL_FROM, cpus=2) as side:
-        assert side is not inline
-        quotient, same, failed = side(divmod, 17, 5), side(pd.DataFrame.equals, frame, frame.copy()), side(divmod, 1, 0)
-        assert quotient.result() == (3, 2)
-        assert same.result() is True  # frames arrive as frames
-        with pytest.raises(ZeroDivisionError):
-            failed.result()
-
-
-def test_the_second_process_lives_while_a_call_runs() -> None:
-    """Calls sent while one runs share its process; once every call has finished the process ends by itself (its
-    memory given back, whether or not the values have been taken), and a later call starts another."""
-    import os
-    import time
-
-    import psutil
-
-    from pipeline.run.analysis import PARALLEL_FROM, side_process
-
-    with side_process(PARALLEL_FROM, cpus=2) as side:
-        slow, second = side(time.sleep, 1), side(os.getpid)   # the second is sent while the first still runs
-        pid = second.result()
-        assert pid != os.getpid()
-        process = psutil.Process(pid)
-
-        def ended() -> bool:
-            try:
-                return process.status() == psutil.STATUS_ZOMBIE  # exited, not yet waited for
-            except psutil.NoSuchProcess:
-                return True
-
-        deadline = time.monotonic() + 60
-        while not ended() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ended()                                      # the first value not taken yet: ended all the same
-        assert slow.result() is None
-        again = side(os.getpid).result()
-        assert again not in (pid, os.getpid())
-    assert not psutil.pid_exists(again)                         # the block waits for every process it started
-
-
-def test_a_kept_second_process_serves_calls_sent_apart() -> None:
-    """``keep``: calls sent after the earlier ones have finished still go to the one process, which ends with the
-    block (the writer's: the long tables first, the workbook once the charts are drawn)."""
-    import os
-
-    import psutil
-
-    from pipeline.run.analysis import helper_process
-
-    with helper_process(keep=True) as side:
-        pid = side(os.getpid).result()
-        assert pid != os.getpid()
-        assert side(os.getpid).result() == pid and side(os.getpid).result() == pid
-    assert not psutil.pid_exists(pid)
-
-
-def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
-    """Each frame in a call's arguments (also inside a list) is sent before the call, in parts of SEND_ROWS rows,
-    each its own message; the function gets the frames themselves again (index, dtypes, values)."""
-    from pipeline.run import analysis
-
-    monkeypatch.setattr(analysis, "SEND_ROWS", 2)
-    sent: list[int] = []
-    real = memory.in_parts
-
-    def spy(frame: pd.DataFrame, rows: int | None = None):
-        parts = real(frame, rows)
-        sent.extend(len(p.frame) for p in parts)
-        return parts
-
-    monkeypatch.setattr(memory, "in_parts", spy)
-    frame = pd.DataFrame({"item_id": ["F01", "F02", "F03", "F04", "F05"],
-                          "text": ["見守りが必要", "移動の支援", "見守りが必要", "", "居場所がほしい"],
-                          "kind": pd.Categorical(["意見", "質問", "意見", "意見", "要望"]),
-                          "start": np.array([0, 3, 5, 8, 13], dtype="int32")}, index=[10, 11, 12, 13, 14])
-    with analysis.side_process(analysis.PARALLEL_FROM, cpus=2) as side:  # values taken last: one process
-        together = side(pd.concat, [frame])
-        assert sent == [2, 2, 1]
-        same = side(pd.DataFrame.equals, frame, frame.copy())
-        assert sent == [2, 2, 1] * 3
-        short = side(pd.DataFrame.equals, frame.head(2), frame.head(2).copy())
-        assert sent == [2, 2, 1] * 3 + [2, 2]
-        plain = side(divmod, 17, 5)
-        assert len(sent) == 11  # no frame: nothing ahead
-        pd.testing.assert_frame_equal(together.result(), frame)
-        assert same.result() is True and short.result() is True and plain.result() == (3, 2)
-
-
-def _modules_after(batch: pd.DataFrame, *, fn) -> tuple[object, list[str]]:
-    """``fn(batch)`` and the top-level modules loaded by then (run in a worker)."""
-    import sys
-
-    return fn(batch), sorted({name.split(".")[0] for name in sys.modules})
-
-
-def test_the_workers_give_the_batch_of_one_process_without_loading_scikit_learn(models: Models) -> None:
-    """The item pass's workers get the models and return each batch as item_batch gives it in this process; the
-    measure similarity is computed here, so a worker never loads scikit-learn or SciPy (≈ 70 MiB each)."""
-    import functools
-
-    from pipeline.run import analysis
-    from pipeline.text.normalise import raw_items
-
-    inputs = load_meeting(MEETING_2, MEASURES)
-    assert models.tagger.model is None  # the shipped models: rules only (a learned layer would need scikit-learn)
-    batch = raw_items(inputs.cards, inputs.feedback).iloc[30:42].reset_index(drop=True)
-    fn = functools.partial(analysis.item_batch, models=models, mask=True)
-    [(got, loaded)] = list(analysis.process_map(1)(functools.partial(_modules_after, fn=fn), [batch]))
-    assert "pandas" in loaded and "fugashi" in loaded
-    assert "sklearn" not in loaded and "scipy" not in loaded
-    want = fn(batch)
-    assert len(want.items) == 12
-    for name in ("items", "terms", "evidence"):
-        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
-    assert got.content == want.content and got.masks == want.masks
 
 
 def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it_quotes(models: Models) -> None:
@@ -222,7 +87,7 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
     from pipeline.measures.matching import content_terms
     from pipeline.perspectives import REQUEST_KIND, request_sentences
     from pipeline.perspectives.coverage import citable_names, own_words
-    from pipeline.run import analysis
+    from pipeline.run import items
     from pipeline.text.normalise import raw_items
 
     inputs = load_meeting(MEETING_2, MEASURES)
@@ -232,7 +97,7 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
                                      "通院の足もない。"],
                         "kind": ["意見", REQUEST_KIND, REQUEST_KIND]})
     own = functools.partial(own_words, measures=inputs.measures, names=tuple(citable_names(inputs.measures)))
-    got = analysis.item_batch(raw, models=models, own=own)
+    got = items.item_batch(raw, models=models, own=own)
     texts = got.items["text"].tolist()
     mine = [own(t) for t in texts]
     assert mine[0] == "は賛成です。" and mine[1] == texts[1]
@@ -240,7 +105,7 @@ def test_the_item_pass_gives_the_terms_of_a_comment_without_the_measure_names_it
     assert request_sentences(mine[2]) == ["に加えて、移動販売の車を回してほしい", "通院の足もない", ""]
     for text in [*mine, *request_sentences(mine[2])]:
         assert got.content[text] == content_terms(models.tokeniser, text, models.stopwords), text
-    without = analysis.item_batch(raw, models=models)
+    without = items.item_batch(raw, models=models)
     assert mine[0] not in without.content and mine[2] not in without.content
     assert all(got.content[text] == without.content[text] for text in texts)
 
@@ -270,10 +135,10 @@ def test_the_analysis_runs_native_code_on_one_thread(models: Models, monkeypatch
 def test_process_pool_gives_the_serial_result(models: Models, result: MeetingResult) -> None:
     """The item pass on two processes and the KWIC index in a third: every table as in one process."""
     from pipeline.run import outputs
-    from pipeline.run.analysis import PARALLEL_FROM, process_map, side_process
+    from pipeline.run.parallel import PARALLEL_FROM, process_map, side_process
 
     with side_process(PARALLEL_FROM, cpus=2) as side:
-        pooled = analyse(load_meeting(MEETING_2, MEASURES), models, options=Options(batch_size=20), map=process_map(2),
+        pooled = analyse(load_meeting(MEETING_2, MEASURES), models, batch_size=(20), map=process_map(2),
                          side=side)
     for spec, frame in outputs.tables(result):
         pd.testing.assert_frame_equal(frame, spec.get(pooled), obj=spec.file)
@@ -282,7 +147,7 @@ def test_process_pool_gives_the_serial_result(models: Models, result: MeetingRes
 
 
 def test_the_kwic_index_from_the_coded_columns_is_the_same(result: MeetingResult) -> None:
-    from pipeline.run.analysis import kwic_inputs
+    from pipeline.run.items import kwic_inputs
     from pipeline.themes.kwic import kwic_index
 
     items, terms, evidence = kwic_inputs(result.items, result.terms, result.evidence)
@@ -317,7 +182,7 @@ def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: Mee
     from contextlib import contextmanager
 
     from pipeline.run import writers
-    from pipeline.run.analysis import inline
+    from pipeline.run.parallel import inline
 
     used: list[int] = []
 
@@ -356,7 +221,7 @@ def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingRe
 
 
 def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
-    from pipeline.run.analysis import _concat, coded_terms
+    from pipeline.run.items import _concat, coded_terms
 
     columns = ["item_id", "term", "surface", "pos", "start", "end", "stopword"]
     first = pd.DataFrame([("F01", "相談窓口", "相談窓口", "名詞-複合", 0, 4, False),
@@ -386,7 +251,7 @@ def test_keyword_rows_are_kept_as_codes_with_the_same_values() -> None:
 def test_texts_equal_to_ones_already_held_are_those_objects() -> None:
     """A comment the masking left unchanged is the input's own string; a normalised text equal to the written one is
     that string; the values never change."""
-    from pipeline.run.analysis import share_texts
+    from pipeline.run.items import share_texts
     from tests.factories import items as factory_items
 
     given = ["".join(["見守りが", "必要です"]), "".join(["山田太郎さんに", "相談した"]), "".join(["ＡＴＭが", "遠い"])]

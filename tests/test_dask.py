@@ -9,7 +9,7 @@ import pytest
 
 from bench.corpus import generate
 from flows.meeting import meeting_flow
-from tests.conftest import MEASURES, MODELS
+from tests.conftest import MEASURES, sample_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -18,13 +18,11 @@ def test_dask_run_matches_the_serial_run(tmp_path: Path) -> None:
     from prefect_dask import DaskTaskRunner
 
     meeting = generate(2000, tmp_path / "meeting")
-    kw = {"meeting_dir": meeting, "measures": MEASURES, "lexicon": MODELS / "lexicon.yaml",
-          "stopwords": MODELS / "stopwords.txt", "codebook": MODELS / "codebook.yaml", "theme_labels": None,
-          "decisions": None}
-    serial = Path(meeting_flow(out_root=tmp_path / "serial", **kw))
+    serial = Path(meeting_flow(meeting_dir=meeting, settings=sample_settings(tmp_path / "serial")))
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True,
                                             "host": "127.0.0.1", "dashboard_address": None})
-    dask = Path(meeting_flow.with_options(task_runner=runner)(out_root=tmp_path / "dask", chunk_size=400, **kw))
+    dask = Path(meeting_flow.with_options(task_runner=runner)(
+        meeting_dir=meeting, settings=sample_settings(tmp_path / "dask", task_runner="dask", chunk_size=400)))
     names = sorted(p.name for p in serial.iterdir())
     assert names == sorted(p.name for p in dask.iterdir())
     assert len(names) > 20

@@ -9,7 +9,7 @@ import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_OK, main
 from pipeline.themes.evaluate import errors, scores
-from tests.conftest import ROOT
+from tests.conftest import MODELS, ROOT
 
 
 def test_scores_by_hand() -> None:
@@ -28,8 +28,8 @@ def test_scores_by_hand() -> None:
 
 @pytest.mark.parametrize(("name", "minimum"), [("dev_labels.csv", 0.9), ("holdout_core.csv", 0.9)])
 def test_shipped_codebook_meets_the_targets(name: str, minimum: float, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", str(ROOT / "data" / "eval" / name), "--codebook", str(ROOT / "models" / "codebook.yaml"),
-                 "--lexicon", str(ROOT / "models" / "lexicon.yaml"), "--no-model"]) == EXIT_OK
+    assert main(["eval", str(ROOT / "data" / "eval" / name), "--codebook", str(MODELS / "codebook.yaml"),
+                 "--lexicon", str(MODELS / "lexicon.yaml"), "--no-model"]) == EXIT_OK
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if "macro(co" in ln)
     f1 = float(line.strip("│ ").split("│")[-1])
@@ -43,10 +43,10 @@ def test_shipped_codebook_meets_the_targets(name: str, minimum: float, capsys: p
 def test_eval_refuses_a_file_without_theme_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "l.csv"
     f.write_text("id,text,foo\n1,相談したい,1\n", encoding="utf-8")
-    assert main(["eval", str(f), "--codebook", str(ROOT / "models" / "codebook.yaml")]) == EXIT_ERROR
+    assert main(["eval", str(f), "--codebook", str(MODELS / "codebook.yaml")]) == EXIT_ERROR
     assert "テーマ名の列" in capsys.readouterr().err
     f.write_text("id,text,防災\n1,避難,2\n", encoding="utf-8")
-    assert main(["eval", str(f), "--codebook", str(ROOT / "models" / "codebook.yaml")]) == EXIT_ERROR
+    assert main(["eval", str(f), "--codebook", str(MODELS / "codebook.yaml")]) == EXIT_ERROR
 
 
 def test_the_blind_other_cities_set_is_frozen() -> None:

@@ -18,15 +18,13 @@ import pytest
 
 from flows.meeting import meeting_flow
 from pipeline.errors import InputError
-from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2, MODELS, ROOT
+from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2, MODELS, ROOT, sample_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 def run(meeting: Path, out_root: Path, decisions: Path | None = None) -> Path:
-    return Path(meeting_flow(meeting_dir=meeting, measures=MEASURES, out_root=out_root,
-                             lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
-                             codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=decisions))
+    return Path(meeting_flow(meeting_dir=meeting, settings=sample_settings(out_root, decisions=decisions)))
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -149,7 +149,7 @@ def test_same_picture_in_every_process() -> None:
 def test_the_coded_keyword_rows_give_the_same_network(meeting_terms: dict[str, pd.DataFrame], meeting: str) -> None:
     """The analysis keeps its keyword rows as codes (pipeline.run.analysis.coded_terms); the network from them is the
     one from the rows as text, for the top words, the spanning forest and a small minimum."""
-    from pipeline.run.analysis import coded_terms
+    from pipeline.run.items import coded_terms
 
     plain = meeting_terms[meeting]
     ids = pd.Series(list(dict.fromkeys(plain["item_id"])))

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from flows.pending import PendingRunsFailed, Settings, run_pending, run_pending_flow
+from flows.pending import PendingRunsFailed, run_pending, run_pending_flow
 from pipeline.ingest import discover_meetings as discover
+from pipeline.run.settings import Settings
 from tests.conftest import DATA, LOCAL_CODEBOOK, MODELS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
-def settings() -> Settings:
-    return Settings(lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
-                    codebook=MODELS / "codebook.yaml", theme_labels=None, decisions=None)
+def settings(**changes: object) -> Settings:
+    return Settings(**{"decisions": None, **changes})
 
 
 @pytest.fixture
@@ -46,6 +46,12 @@ def test_runs_changed_meetings_in_date_order_and_is_idempotent(data_root: Path, 
         f.write("F29,就労支援の窓口を増やしてほしい,追加すべき視点,,\n")
     third = run_pending(data_root, out, settings())
     assert third.ran == ["2024-05-22"] and third.skipped == ["2024-05-08"]
+    # a setting that changes the outputs reruns every meeting (and is in the manifest); one that cannot, none
+    fourth = run_pending(data_root, out, settings(network_words=30, network_mst=True))
+    assert fourth.ran == ["2024-05-08", "2024-05-22"]
+    params = json.loads((out / "2024-05-22" / "manifest.json").read_text(encoding="utf-8"))["parameters"]
+    assert params["network_words"] == 30 and params["network_mst"] is True and params["network_edges"] == 60
+    assert run_pending(data_root, out, settings(network_words=30, network_mst=True, chunk_size=100)).ran == []
 
 
 def test_one_failing_meeting_does_not_stop_the_others(data_root: Path, tmp_path: Path) -> None:
@@ -57,7 +63,8 @@ def test_one_failing_meeting_does_not_stop_the_others(data_root: Path, tmp_path:
     assert summary.ran == ["2024-05-08", "2024-05-22"]
     assert list(summary.failed) == ["2024-06-05"] and "text" in summary.failed["2024-06-05"]
     with pytest.raises(PendingRunsFailed, match="2024-06-05"):
-        run_pending_flow(data_root=data_root, out_root=tmp_path / "out2", codebook=MODELS / "codebook.yaml")
+        run_pending_flow(data_root=data_root, settings=settings(out_root=tmp_path / "out2",
+                                                                codebook=MODELS / "codebook.yaml"))
 
 
 def test_links_out_of_the_data_root_are_not_followed(data_root: Path, tmp_path: Path) -> None:

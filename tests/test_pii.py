@@ -12,7 +12,7 @@ import pytest
 from pipeline.text.normalise import normalise_text
 from pipeline.text.pii import mask_analysed, mask_text
 from pipeline.text.tokenise import Tokeniser
-from tests.conftest import MEASURES, MODELS
+from tests.conftest import sample_settings
 
 
 @pytest.mark.parametrize(("text", "expected", "counts"), [
@@ -105,9 +105,7 @@ def every_output_text(folder: Path) -> str:
 def test_no_output_carries_personal_data(tmp_path: Path) -> None:
     from flows.meeting import meeting_flow
 
-    kw = {"measures": MEASURES, "lexicon": MODELS / "lexicon.yaml", "stopwords": MODELS / "stopwords.txt",
-          "codebook": MODELS / "codebook.yaml", "theme_labels": None, "decisions": None}
-    out = Path(meeting_flow(meeting_dir=meeting_with_pii(tmp_path), out_root=tmp_path / "out", **kw))
+    out = Path(meeting_flow(meeting_dir=meeting_with_pii(tmp_path), settings=sample_settings(tmp_path / "out")))
     text = every_output_text(out)
     for secret in SECRET:
         assert secret not in text, secret
@@ -115,7 +113,7 @@ def test_no_output_carries_personal_data(tmp_path: Path) -> None:
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert man["pii_masks"] == {"name": 2, "phone": 1, "email": 1, "postal_code": 0, "address": 1}
 
-    raw = Path(meeting_flow(meeting_dir=tmp_path / "m", out_root=tmp_path / "internal", mask_pii=False, **kw))
+    raw = Path(meeting_flow(meeting_dir=tmp_path / "m", settings=sample_settings(tmp_path / "internal", mask_pii=False)))
     assert "山田太郎" in every_output_text(raw)
     assert json.loads((raw / "manifest.json").read_text(encoding="utf-8"))["pii_masks"].startswith("off")
 

@@ -48,7 +48,7 @@ def test_top_keywords_counts_items_not_occurrences() -> None:
 def test_top_keywords_from_the_coded_rows_are_the_same() -> None:
     """The analysis keeps its keyword rows as codes (items by row, words categorical): counted on the codes, the same
     table — ties by the word, a kind with no keyword absent, a row of an unknown item not counted."""
-    from pipeline.run.analysis import coded_terms
+    from pipeline.run.items import coded_terms
 
     items = pd.concat([ITEMS, ITEMS.iloc[[0]].assign(item_id="C1", kind="カード", text="担い手")], ignore_index=True)
     terms = pd.concat([TERMS, pd.DataFrame([("C1", "担い手", False), ("C1", "大事", True)], columns=TERMS.columns)],

@@ -11,7 +11,7 @@ import pytest
 from pipeline.report.layout import build_report
 from pipeline.report.render import ReportContext, label_for
 from pipeline.run import outputs
-from pipeline.run.analysis import MeetingResult
+from pipeline.run.result import MeetingResult
 
 ALLOWED = {"ID", "kyosei", "Word", "Excel", "CSV", "KWIC"}  # KWIC: the name KH Coder users know (KWICコンコーダンス)
 """Names a Japanese reader of a 報告書 knows as they are."""

@@ -20,7 +20,7 @@ from pipeline.themes.tagging import (
     themes_by_item,
     train_model,
 )
-from tests.conftest import MODELS
+from tests.conftest import MODELS, ROOT
 
 
 def book(rules: str, *, exclude: str = "", groups: str = "") -> Codebook:
@@ -260,7 +260,7 @@ def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> No
         m = load_meeting(meeting, MEASURES)
         texts += list(normalised_items(m.cards, m.feedback)["text"])
     for name in ("dev_labels.csv", "holdout_core.csv"):
-        texts += [normalise_text(t) for t in pd.read_csv(MODELS.parent / "data" / "eval" / name, dtype=str)["text"]]
+        texts += [normalise_text(t) for t in pd.read_csv(ROOT / "data" / "eval" / name, dtype=str)["text"]]
     texts = sorted(set(texts))
     assert len(texts) > 100
     books = [shipped, book("near(相談, !職員, 3) | seq(@g, 窓口)\n!障害 & 就労\n\"安心安全\" | 相談*",

@@ -16,7 +16,7 @@ from pipeline.report.layout import build_report
 from pipeline.report.render import Group, ReportContext, Section
 from pipeline.report.word import column_widths, docx_text, render_docx, xml_safe
 from pipeline.run import outputs
-from pipeline.run.analysis import MeetingResult
+from pipeline.run.result import MeetingResult
 
 HOSTILE = [
     "=HYPERLINK(\"http://example.invalid\",\"ここをクリック\")",

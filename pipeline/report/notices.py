@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pipeline.ingest import MeetingInputs
+from pipeline.run import outputs
 from pipeline.schemas import Measures
 from pipeline.themes.codebook import Codebook
 
@@ -34,10 +35,6 @@ def rejected_rows(inputs: MeetingInputs) -> str:
 
 
 def _files() -> tuple[str, str]:
-    from pipeline import (
-        outputs,  # imported here: pipeline.run.outputs imports the analysis, which imports this
-    )
-
     return outputs.REJECTS.file, outputs.THEME_LINKS.file
 
 

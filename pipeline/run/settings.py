@@ -70,7 +70,7 @@ class Settings:
     theme_labels: Path | None = _setting(
         None, "--theme-labels", "学習層の教師データ（分析者が確認したテーマ。既定: 同梱のもの）(theme labels)",
         metavar="FILE")
-    decisions: Path = _setting(
+    decisions: Path | None = _setting(
         Path("models/review_decisions.csv"), "--decisions",
         "分析者の判定の記録（kyosei review apply が追記。既定: models/review_decisions.csv）(decision log)",
         metavar="FILE")
