@@ -9,7 +9,6 @@ wrote the same fingerprint.  ``run-pending`` is idempotent: a second call finds 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,9 +52,8 @@ def _date_key(meeting_dir: Path) -> tuple[str, str]:
 
 
 def last_fingerprint(out_root: Path, meeting_id: str) -> str | None:
-    path = out_root / meeting_id / MANIFEST.file
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+        return MANIFEST.load(out_root / meeting_id).get("fingerprint")
     except (OSError, ValueError):
         return None
 

@@ -27,7 +27,7 @@ LOCAL_CODEBOOK = DATA / "codebook.local.yaml"
 def tokeniser() -> Tokeniser:
     """The sample city's tokeniser: the shipped lexicon plus the terms its codebook layer adds."""
     from pipeline.text.tokenise import extend_lexicon
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.load import load_codebook
 
     book = load_codebook(MODELS / "codebook.yaml", layers=[LOCAL_CODEBOOK])
     return Tokeniser(lexicon=extend_lexicon(load_lexicon(MODELS / "lexicon.yaml"), book.terms, book.synonyms))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from pipeline.run.models import Models, load_models
 from pipeline.schemas import Items
 from pipeline.text.normalise import normalise_text
+from pipeline.themes.codebook import Codebook
 from tests.conftest import LOCAL_CODEBOOK, MEETING_2, MODELS
 
 
@@ -51,3 +53,17 @@ def shipped_models(*, codebook: Path = MODELS / "codebook.yaml",
     labels); ``layers=()`` for the field's codebook alone."""
     return load_models(codebook=codebook, lexicon=MODELS / "lexicon.yaml", stopwords=MODELS / "stopwords.txt",
                        codebook_layers=layers)
+
+
+def codebook_content(book: Codebook) -> dict[str, Any]:
+    """What a codebook says, without where it was read from (file, lines): two codebooks with equal content
+    tag every text alike.  Used to check that a workbook round trip or a layer changes nothing it should not."""
+    return {
+        "groups": {k: list(v) for k, v in book.groups.items()},
+        "themes": [{"id": t.theme_id, "label": t.label, "definition": t.definition, "gap": t.gap, "kind": t.kind,
+                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
+                    "rules": [(r.rule_id, r.text) for r in t.rules],
+                    "exclude": [(r.rule_id, r.text) for r in t.exclude]} for t in book.themes],
+        "terms": list(book.terms),
+        "synonyms": {k: list(v) for k, v in book.synonyms.items()},
+    }

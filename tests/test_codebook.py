@@ -18,10 +18,10 @@ from pipeline.themes.codebook import (
     RuleSyntaxError,
     Seq,
     Word,
-    load_codebook,
     parse_codebook,
     parse_rule,
 )
+from pipeline.themes.load import load_codebook
 from tests.conftest import MEASURES, MODELS
 
 

@@ -15,7 +15,9 @@ import yaml
 from flows.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
 from pipeline.errors import ConfigError, InputError
 from pipeline.ingest.discover import find_codebook_layers, find_input_files
-from pipeline.report.codebook_excel import (
+from pipeline.text.tokenise import Tokeniser, extend_lexicon, load_lexicon
+from pipeline.themes.codebook import parse_codebook
+from pipeline.themes.codebook_excel import (
     EXCLUDE,
     GROUPS,
     RULES,
@@ -26,15 +28,10 @@ from pipeline.report.codebook_excel import (
     export_workbook,
     workbook_to_yaml,
 )
-from pipeline.text.tokenise import Tokeniser, extend_lexicon, load_lexicon
-from pipeline.themes.codebook import (
-    check_codebook,
-    codebook_content,
-    load_codebook,
-    parse_codebook,
-)
+from pipeline.themes.load import check_codebook, load_codebook
 from pipeline.themes.tagging import Tagger
 from tests.conftest import DATA, LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
+from tests.factories import codebook_content
 
 BASE = MODELS / "codebook.yaml"
 LEXICON = MODELS / "lexicon.yaml"

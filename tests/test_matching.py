@@ -15,7 +15,8 @@ from pipeline.measures.matching import (
 )
 from pipeline.text.normalise import normalise_text, normalised_items
 from pipeline.text.tokenise import Tokeniser
-from pipeline.themes.codebook import load_codebook, parse_codebook
+from pipeline.themes.codebook import parse_codebook
+from pipeline.themes.load import load_codebook
 from pipeline.themes.tagging import Tagger, themes_by_item
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 

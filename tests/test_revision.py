@@ -99,8 +99,8 @@ def test_ids_are_stable_and_a_draft_given_back_adds_nothing_twice() -> None:
 
 
 def test_hostile_labels_stay_text_in_the_csv_and_the_workbook(tmp_path: Path) -> None:
-    from pipeline.report.workbook import table_workbook
     from pipeline.run.writers import write_csv
+    from pipeline.xlsx import table_workbook
 
     hostile = SUGGESTIONS.assign(label=["=HYPERLINK(\"http://example.invalid\",\"x\")", "@SUM(A1)", "+1"])
     draft = revise_measures(TABLE, hostile, log(("perspective", "就労", "採用", ""),

@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.text.normalise import normalise_text
 from pipeline.text.tokenise import Tokeniser
-from pipeline.themes.codebook import Codebook, load_codebook, parse_codebook
+from pipeline.themes.codebook import Codebook, parse_codebook
+from pipeline.themes.load import load_codebook
 from pipeline.themes.tagging import (
     EVIDENCE_COLUMNS,
     Tagger,

@@ -51,7 +51,7 @@ from flows.cli.run import (
     cmd_run_pending,
     cmd_serve,
 )
-from flows.entry import EXIT_INTERRUPTED, INTERRUPTED
+from flows.terminal import EXIT_INTERRUPTED, INTERRUPTED, private_stderr
 from pipeline.errors import KyoseiError
 
 __all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_OK", "EXIT_PROBLEMS", "default_measures", "main"]
@@ -223,9 +223,8 @@ def _warm_up() -> None:
 def _run_forked(argv: list[str]) -> int:
     """A command in a copy of the warm process: as flows.entry would run it in a fresh one."""
     from flows import warm
-    from flows.entry import _private_stderr
 
-    _private_stderr()
+    private_stderr()
     warm.repoint_logging()
     ui.console = Console(highlight=False)
     ui.err_console = Console(stderr=True, highlight=False)

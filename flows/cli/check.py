@@ -67,7 +67,7 @@ def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
 
     from pipeline.ingest.discover import find_codebook_layers, found_beside
     from pipeline.report.notices import input_notices, rejected_rows
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.load import load_codebook
 
     layers = find_codebook_layers(args.meeting_dir)
     codebook = load_codebook(args.codebook, layers=layers) if args.codebook.is_file() else None

@@ -47,7 +47,7 @@ def cmd_codebook(args: argparse.Namespace) -> int:
 
 
 def cmd_codebook_check(args: argparse.Namespace) -> int:
-    from pipeline.themes.codebook import check_codebook
+    from pipeline.themes.load import check_codebook
 
     measure_ids, pillar_ids = _measure_ids(args.measures)
     book, problems = check_codebook(args.file, layers=args.layer, measure_ids=measure_ids, pillar_ids=pillar_ids)
@@ -65,8 +65,8 @@ def cmd_codebook_check(args: argparse.Namespace) -> int:
 def cmd_codebook_export(args: argparse.Namespace) -> int:
     import yaml
 
-    from pipeline.report.codebook_excel import export_workbook
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.codebook_excel import export_workbook
+    from pipeline.themes.load import load_codebook
 
     if args.out.suffix.lower() != ".xlsx":
         ui.err_console.print(f"{args.out}: 書き出し先は .xlsx にしてください / the output must be an .xlsx file", markup=False)
@@ -87,8 +87,8 @@ def cmd_codebook_export(args: argparse.Namespace) -> int:
 def cmd_codebook_import(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from pipeline.report.codebook_excel import workbook_to_yaml
     from pipeline.themes.codebook import parse_codebook
+    from pipeline.themes.codebook_excel import workbook_to_yaml
 
     if not args.workbook.is_file():
         ui.err_console.print(f"{args.workbook}: ファイルがありません / file not found", markup=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from flows.cli.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
 )
-from pipeline.errors import KyoseiError
+from pipeline.run.history import layers_of_run
 from pipeline.run.settings import shipped
 
 
@@ -32,10 +31,10 @@ def _add_kwic(sub: argparse._SubParsersAction) -> None:
 
 
 def _fit(text: str, width: int, *, right: bool) -> str:
-    from pipeline.report.render import display_width
-
     """``text`` cut to ``width`` columns (full-width characters count two) and padded: right-aligned for a left
     context, so every occurrence of the word lines up in one column."""
+    from pipeline.xlsx import display_width
+
     while display_width(text) > width:
         text = text[1:] if right else text[:-1]
     pad = " " * (width - display_width(text))
@@ -43,23 +42,20 @@ def _fit(text: str, width: int, *, right: bool) -> str:
 
 
 def cmd_kwic(args: argparse.Namespace) -> int:
-    import pandas as pd
 
-    from pipeline.report.render import display_width
     from pipeline.run.outputs import KWIC, TAGGED
     from pipeline.themes.kwic import find_word, search_texts, sort_lines
+    from pipeline.xlsx import display_width
 
     path = args.out_dir / KWIC.file
     if not path.is_file():
         ui.err_console.print(f"{path}: ありません。kyosei run の出力フォルダを指定してください / not found: give the output "
                           f"folder of a run (outputs/<meeting id>)", markup=False, soft_wrap=True)
         return EXIT_ERROR
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    lines = find_word(table, args.word)
+    lines = find_word(KWIC.load(args.out_dir), args.word)
     where = KWIC.file
     if not len(lines) and (args.out_dir / TAGGED.file).is_file():
-        texts = pd.read_csv(args.out_dir / TAGGED.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        lines = search_texts(texts, args.word, width=args.width)
+        lines = search_texts(TAGGED.load(args.out_dir), args.word, width=args.width)
         where = f"{TAGGED.file}（正規化した本文の文字列検索 / plain search of the normalised text）"
     if not len(lines):
         ui.console.print(f"「{args.word}」は見つかりません / not found in {args.out_dir}", markup=False)
@@ -98,25 +94,23 @@ def _add_review(sub: argparse._SubParsersAction) -> None:
 def cmd_review_apply(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    import pandas as pd
-
     from pipeline.ingest import load_measures
     from pipeline.review import LOG_COLUMNS, SUMMARY_SHEET, decisions_from_sheet, read_review_sheet
     from pipeline.run.outputs import TAGGED
     from pipeline.safety import safe_frame
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.load import load_codebook
 
     meeting_id, sheet = read_review_sheet(args.workbook)
     if not meeting_id:
         ui.err_console.print(f"{args.workbook}: 「{SUMMARY_SHEET}」シートに会議IDがありません / no meeting id in the "
                           f"{SUMMARY_SHEET} sheet", markup=False)
         return EXIT_ERROR
-    book = load_codebook(args.codebook, layers=_layers_of_run(args.out_root / meeting_id))
+    book = load_codebook(args.codebook, layers=layers_of_run(args.out_root / meeting_id))
     measures = load_measures(args.measures)
     tagged_path = args.out_root / meeting_id / TAGGED.file
     known = None
     if tagged_path.is_file():
-        known = list(pd.read_csv(tagged_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")["item_id"])
+        known = list(TAGGED.load(args.out_root / meeting_id)["item_id"])
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows, problems = decisions_from_sheet(sheet, meeting_id=meeting_id, theme_ids=book.theme_ids,
                                           measure_ids=list(measures["measure_id"]), known_items=known,
@@ -141,20 +135,6 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _layers_of_run(out_dir: Path) -> list[Path]:
-    """The codebook layers a run merged (its manifest's ``codebook_layer_<n>``), those still on disk: a theme a
-    city's layer adds is a theme its analysts may name in the review sheet."""
-
-    from pipeline.run.outputs import MANIFEST
-
-    try:
-        params = json.loads((out_dir / MANIFEST.file).read_text(encoding="utf-8")).get("parameters", {})
-    except (OSError, ValueError):
-        return []
-    keys = sorted((k for k in params if k.startswith("codebook_layer_")), key=lambda k: int(k.rsplit("_", 1)[1]))
-    return [Path(params[k]) for k in keys if params[k] and Path(params[k]).is_file()]
-
-
 def _add_revise(sub: argparse._SubParsersAction) -> None:
     from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
 
@@ -171,32 +151,13 @@ def _add_revise(sub: argparse._SubParsersAction) -> None:
 
 def cmd_revise(args: argparse.Namespace) -> int:
     """Accepted perspectives → measures_draft.csv / .xlsx beside the meeting's outputs (or in ``--out``)."""
-
-    from pipeline.ingest import load_measures
-    from pipeline.measures.matching import content_terms
-    from pipeline.measures.revision import revise_outputs
-    from pipeline.report.workbook import table_workbook
-    from pipeline.review import load_decisions
-    from pipeline.run.outputs import MANIFEST, MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+    from pipeline.run.history import revise_meeting
+    from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
     from pipeline.run.writers import write_csv
-    from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon, load_stopwords
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.xlsx import table_workbook
 
-    manifest = args.out_dir / MANIFEST.file
-    if not manifest.is_file():
-        raise KyoseiError(f"{args.out_dir}: 会議の出力フォルダではありません（{MANIFEST.file} がない）/ not a meeting's "
-                          "output folder; give outputs/<meeting id>")
-    params = json.loads(manifest.read_text(encoding="utf-8"))["parameters"]
-    measures_path = args.measures or Path(params["measures"])
-    lexicon = load_lexicon(args.lexicon) if args.lexicon.is_file() else Lexicon()
-    codebook = Path(params.get("codebook") or "")
-    if codebook.is_file():  # the words the run's codebook (and its layers) kept whole, as the run read them
-        book = load_codebook(codebook, layers=_layers_of_run(args.out_dir))
-        lexicon = extend_lexicon(lexicon, book.terms, book.synonyms, file=str(codebook))
-    tokeniser = Tokeniser(lexicon=lexicon)
-    stop = load_stopwords(args.stopwords) if args.stopwords.is_file() else frozenset()
-    draft = revise_outputs(args.out_dir, load_decisions(args.decisions), load_measures(measures_path),
-                           terms=lambda text: content_terms(tokeniser, text, stop))
+    draft = revise_meeting(args.out_dir, args.decisions, measures=args.measures, lexicon=args.lexicon,
+                           stopwords=args.stopwords)
     folder = args.out or args.out_dir
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(draft, folder / MEASURES_DRAFT.file)
@@ -204,9 +165,9 @@ def cmd_revise(args: argparse.Namespace) -> int:
     counts = draft["change"].value_counts()
     summary = "、".join(f"{c} {int(counts[c])}" for c in ("新設", "拡充", "紐づけ追加", "要検討") if c in counts)
     ui.console.print(f"見直し案 / draft: {folder / MEASURES_DRAFT.file}（施策案 {len(draft)}。{summary or '変更なし'}）",
-                  markup=False, highlight=False, soft_wrap=True)
+                     markup=False, highlight=False, soft_wrap=True)
     ui.console.print(f"  次の会議 / next meeting: kyosei run MEETING_DIR --measures {folder / MEASURES_DRAFT.file}",
-                  markup=False, highlight=False, soft_wrap=True)
+                     markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -314,7 +275,7 @@ def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str
 
 def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None, layers: Sequence[Path] = ()):
     from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon
-    from pipeline.themes.codebook import load_codebook
+    from pipeline.themes.load import load_codebook
     from pipeline.themes.tagging import Tagger
 
     book = load_codebook(codebook, layers=layers)

@@ -17,8 +17,9 @@ from pipeline.ingest.discover import (
     meeting_id_for,
     read_meeting_meta,
 )
+from pipeline.ingest.header import read_table
 from pipeline.ingest.meeting import MeetingInputs, load_measures, load_meeting
-from pipeline.ingest.read import ROW, RawTable, decode_bytes, empty_rejects, make_rejects, read_table
+from pipeline.ingest.read import ROW, RawTable, decode_bytes, empty_rejects, make_rejects
 from pipeline.ingest.validate import (
     Validated,
     clean_id,

@@ -223,16 +223,42 @@ def map_columns(raw: RawTable, role: str, explicit: Mapping[str, object] | None 
     Raises :class:`InputError` naming the file when a required column cannot be found, when two headers are
     the same alias of one column, or when ``explicit`` names a column the table does not have."""
     found = [c for c in raw.frame.columns if c != ROW]
-    lookup = {header_key(a): canon for canon, names in ALIASES[role].items() for a in names}
     columns, texts, attributes, ignored = _explicit(raw, role, explicit or {}, found)
     notes: list[str] = []
     taken = set(columns.values()) | set(texts) | set(attributes) | set(ignored)
+    _exact_aliases(raw, role, explicit or {}, found, columns, taken)
+    values = {h: value_kind(list(raw.frame[h])) for h in found}
+    rounds: dict[int, str] = {int(k.split(":")[1]): columns.pop(k) for k in list(columns) if k.startswith("round:")}
+    word_texts = _header_words(raw, role, found, values, columns, rounds, taken, ignored)
+    if role == "feedback":
+        texts = _feedback_texts(raw, found, values, columns, texts, word_texts, taken, notes)
+    if role == "votes" and rounds:
+        _check_wide_votes(raw, columns, rounds, notes)
+    for h in found:                                            # everything else
+        if h in taken:
+            continue
+        if role in ("feedback", "cards") and values[h] not in ("empty",) and sense(h) != "timestamp":
+            attributes.append(h)
+        else:
+            ignored.append(h)
+    if role == "feedback" and len(texts) > 1:
+        notes.append(f"自由記述の列が {len(texts)} つあるため、それぞれの回答を別のコメントにしました（question 列に列名）/ "
+                     f"{len(texts)} free-text columns: each answer is a comment, its column in 'question'")
+    _check_required(raw, role, columns, rounds, found)
+    _check_required(raw, role, columns, rounds, found)
+    return ColumnMap(role, columns, tuple(texts), rounds, tuple(attributes), tuple(ignored), tuple(notes))
+
+
+def _exact_aliases(raw: RawTable, role: str, explicit: Mapping[str, object], found: list[str],
+                   columns: dict[str, str], taken: set[str]) -> None:
+    """Headers that are an alias of a column (``ID``, ``意見`` …) named as that column (into ``columns``)."""
+    lookup = {header_key(a): canon for canon, names in ALIASES[role].items() for a in names}
     for h in found:                                            # exact aliases
         canon = lookup.get(header_key(h))
         if canon is None or h in taken:
             continue
         if canon in columns:
-            if columns[canon] in taken and explicit and canon in (explicit or {}):
+            if columns[canon] in taken and explicit and canon in explicit:
                 continue
             raise InputError(
                 raw.file,
@@ -243,8 +269,12 @@ def map_columns(raw: RawTable, role: str, explicit: Mapping[str, object] | None 
             )
         columns[canon] = h
         taken.add(h)
-    values = {h: value_kind(list(raw.frame[h])) for h in found}
-    rounds: dict[int, str] = {int(k.split(":")[1]): columns.pop(k) for k in list(columns) if k.startswith("round:")}
+
+
+def _header_words(raw: RawTable, role: str, found: list[str], values: Mapping[str, str], columns: dict[str, str],
+                  rounds: dict[int, str], taken: set[str], ignored: list[str]) -> list[str]:
+    """Columns recognised by the words in their header (:func:`sense`); returns the headers that say they hold
+    a comment's text."""
     senses = ROLE_SENSES[role]
     word_texts: list[str] = []
     for h in found:                                            # words in the header
@@ -271,56 +301,54 @@ def map_columns(raw: RawTable, role: str, explicit: Mapping[str, object] | None 
         elif what in senses and senses[what] not in columns:
             columns[senses[what]] = h
             taken.add(h)
-    if role == "feedback":
-        if Feedback.text in columns:
-            texts = texts or [columns[Feedback.text]]
-        elif word_texts:
-            texts = [h for h in word_texts if values[h] == "free_text"] or word_texts[:1]
-        if not texts:                                          # the values: the free-text column(s)
-            free = [h for h in found if h not in taken and values[h] == "free_text"]
-            if free:
-                texts = sorted(free, key=lambda h: -_mean_len(raw.frame[h]))[:1] if len(free) == 1 else free
-                notes.append(f"本文の列名が見つからないため、長い文章の列 {texts} を本文としました / no header names "
-                             f"the text; the free-text column(s) {texts} were taken as the text")
-        elif Feedback.text not in columns:
-            more = [h for h in found if h not in taken and values[h] == "free_text"]
-            texts = [*texts, *more]
-        for h in texts:
-            taken.add(h)
-        if texts:
-            columns[Feedback.text] = texts[0]
-        # free-text columns beside the text become further questions of a survey
-        if Feedback.text in columns and len(texts) == 1:
-            extra = [h for h in found if h not in taken and values[h] == "free_text" and sense(h) == "text"]
-            texts += extra
-            taken.update(extra)
-    if role == "votes" and rounds:
-        if Votes.round in columns:
-            raise InputError(raw.file,
-                             f"回の列「{columns[Votes.round]}」と回ごとの列 {sorted(rounds.values())} が両方あります。",
-                             f"both a round column '{columns[Votes.round]}' and per-round columns "
-                             f"{sorted(rounds.values())}: the table's shape is ambiguous.",
-                             "縦長（カードID・回・票数）か横長（カードID・1回目・2回目）のどちらかにしてください。",
-                             "use either a long table (card, round, blocks) or a wide one (card, 1回目, 2回目).")
-        if Votes.blocks in columns:
-            raise InputError(raw.file, f"票数の列「{columns[Votes.blocks]}」と回ごとの列 {sorted(rounds.values())} "
-                                       "が両方あります。",
-                             f"both a blocks column '{columns[Votes.blocks]}' and per-round columns: ambiguous.",
-                             "回ごとの列だけにしてください。", "keep only the per-round columns.")
-        notes.append(f"回ごとの列 {[rounds[k] for k in sorted(rounds)]} を票数として読みました / per-round columns "
-                     "read as blocks")
-    for h in found:                                            # everything else
-        if h in taken:
-            continue
-        if role in ("feedback", "cards") and values[h] not in ("empty",) and sense(h) != "timestamp":
-            attributes.append(h)
-        else:
-            ignored.append(h)
-    if role == "feedback" and len(texts) > 1:
-        notes.append(f"自由記述の列が {len(texts)} つあるため、それぞれの回答を別のコメントにしました（question 列に列名）/ "
-                     f"{len(texts)} free-text columns: each answer is a comment, its column in 'question'")
-    _check_required(raw, role, columns, rounds, found)
-    return ColumnMap(role, columns, tuple(texts), rounds, tuple(attributes), tuple(ignored), tuple(notes))
+    return word_texts
+
+
+def _feedback_texts(raw: RawTable, found: list[str], values: Mapping[str, str], columns: dict[str, str],
+                    texts: list[str], word_texts: list[str], taken: set[str], notes: list[str]) -> list[str]:
+    """The comment text column(s): named, said by a header's words, else the free-text columns by their values;
+    several free-text columns are the questions of a survey."""
+    if Feedback.text in columns:
+        texts = texts or [columns[Feedback.text]]
+    elif word_texts:
+        texts = [h for h in word_texts if values[h] == "free_text"] or word_texts[:1]
+    if not texts:                                          # the values: the free-text column(s)
+        free = [h for h in found if h not in taken and values[h] == "free_text"]
+        if free:
+            texts = sorted(free, key=lambda h: -_mean_len(raw.frame[h]))[:1] if len(free) == 1 else free
+            notes.append(f"本文の列名が見つからないため、長い文章の列 {texts} を本文としました / no header names "
+                         f"the text; the free-text column(s) {texts} were taken as the text")
+    elif Feedback.text not in columns:
+        more = [h for h in found if h not in taken and values[h] == "free_text"]
+        texts = [*texts, *more]
+    for h in texts:
+        taken.add(h)
+    if texts:
+        columns[Feedback.text] = texts[0]
+    # free-text columns beside the text become further questions of a survey
+    if Feedback.text in columns and len(texts) == 1:
+        extra = [h for h in found if h not in taken and values[h] == "free_text" and sense(h) == "text"]
+        texts += extra
+        taken.update(extra)
+    return texts
+
+
+def _check_wide_votes(raw: RawTable, columns: dict[str, str], rounds: Mapping[int, str], notes: list[str]) -> None:
+    """A vote table with a column per round must not also have a round or blocks column."""
+    if Votes.round in columns:
+        raise InputError(raw.file,
+                         f"回の列「{columns[Votes.round]}」と回ごとの列 {sorted(rounds.values())} が両方あります。",
+                         f"both a round column '{columns[Votes.round]}' and per-round columns "
+                         f"{sorted(rounds.values())}: the table's shape is ambiguous.",
+                         "縦長（カードID・回・票数）か横長（カードID・1回目・2回目）のどちらかにしてください。",
+                         "use either a long table (card, round, blocks) or a wide one (card, 1回目, 2回目).")
+    if Votes.blocks in columns:
+        raise InputError(raw.file, f"票数の列「{columns[Votes.blocks]}」と回ごとの列 {sorted(rounds.values())} "
+                                   "が両方あります。",
+                         f"both a blocks column '{columns[Votes.blocks]}' and per-round columns: ambiguous.",
+                         "回ごとの列だけにしてください。", "keep only the per-round columns.")
+    notes.append(f"回ごとの列 {[rounds[k] for k in sorted(rounds)]} を票数として読みました / per-round columns "
+                 "read as blocks")
 
 
 def _mean_len(values: pd.Series) -> float:

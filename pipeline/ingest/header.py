@@ -9,10 +9,11 @@ first row of two or more filled cells followed by another such row; failing that
 from __future__ import annotations
 
 from itertools import pairwise
+from pathlib import Path
 
 from pipeline.ingest.columns import sense
-from pipeline.ingest.read import header_key
-from pipeline.schemas import ALIASES
+from pipeline.ingest.read import RawTable, empty_file, header_key, read_sheets, table_from_sheet
+from pipeline.schemas import ALIASES, REQUIRED
 
 SEARCH_ROWS = 20
 MAX_HEADER_CHARS = 24
@@ -50,3 +51,22 @@ def find_header(rows: list) -> tuple[int | None, str]:
         if len(cells) >= 2 and len(after) >= 2:
             return i, "" if i == first else "最初の表の行 / the first row of the table"
     return first, ""
+
+
+def read_table(path: Path, *, file: str | None = None, kind: str | None = None) -> RawTable:
+    """Read one CSV/TSV/XLSX file into string cells, with its header row found among the first rows
+    (titles, notes and blank rows above it are skipped; see :func:`pipeline.ingest.header.find_header`).
+    A workbook of several sheets gives the first sheet that holds a table of ``kind`` (else its first)."""
+    sheets = read_sheets(path, file=file)
+    if not sheets:
+        raise empty_file(file or path.name)
+    chosen = sheets[0]
+    if kind is not None and len(sheets) > 1:
+        wanted = {header_key(a) for req in REQUIRED[kind] for a in ALIASES[kind][req]}
+        for sh in sheets:
+            idx, _ = find_header(sh.rows)
+            if idx is not None and wanted & {header_key(h) for h in sh.rows[idx]}:
+                chosen = sh
+                break
+    idx, how = find_header(chosen.rows)
+    return table_from_sheet(chosen, idx, how=how)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.schemas import ALIASES, REJECT_COLUMNS, REQUIRED
+from pipeline.schemas import REJECT_COLUMNS
 
 ROW = "row"
 """Column holding the 1-based spreadsheet row number (header = row 1)."""
@@ -227,7 +227,7 @@ def read_sheets(path: Path, *, file: str | None = None) -> list[Sheet]:
         raise InputError(name, f"CSV として解釈できません（{err}）。", f"not a valid CSV file ({err}).") from None
 
 
-def _empty_file(name: str) -> InputError:
+def empty_file(name: str) -> InputError:
     return InputError(
         name,
         "空のファイルです（見出し行がありません）。",
@@ -262,7 +262,7 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
         header_index = next((i for i, r in enumerate(rows) if isinstance(r, list) and any(c.strip() for c in r)),
                             None)
     if header_index is None:
-        raise _empty_file(name)
+        raise empty_file(name)
     header = [h.strip() for h in rows[header_index]]
     while header and not header[-1]:
         header.pop()
@@ -304,27 +304,6 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
     return RawTable(file=name, frame=frame, encoding=sheet.encoding, rejects=make_rejects(rejects),
                     blank_rows=blank, header_row=header_index + 1, header_how=how, footer_rows=footer,
                     footer_from=footer_from, sheet=sheet.name, merged=sheet.merged)
-
-
-def read_table(path: Path, *, file: str | None = None, kind: str | None = None) -> RawTable:
-    """Read one CSV/TSV/XLSX file into string cells, with its header row found among the first rows
-    (titles, notes and blank rows above it are skipped; see :func:`pipeline.ingest.header.find_header`).
-    A workbook of several sheets gives the first sheet that holds a table of ``kind`` (else its first)."""
-    from pipeline.ingest.header import find_header
-
-    sheets = read_sheets(path, file=file)
-    if not sheets:
-        raise _empty_file(file or path.name)
-    chosen = sheets[0]
-    if kind is not None and len(sheets) > 1:
-        wanted = {header_key(a) for req in REQUIRED[kind] for a in ALIASES[kind][req]}
-        for sh in sheets:
-            idx, _ = find_header(sh.rows)
-            if idx is not None and wanted & {header_key(h) for h in sh.rows[idx]}:
-                chosen = sh
-                break
-    idx, how = find_header(chosen.rows)
-    return table_from_sheet(chosen, idx, how=how)
 
 
 def _dedupe_header(header: Sequence[str]) -> list[str]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -198,48 +197,3 @@ def gap_closure(earlier_accepted: Sequence[tuple[str, str, str, str]], themes: M
 __all__ = ["ABSENT", "CLOSED", "EXTEND", "GAP_COLUMNS", "LINKED", "NEW", "OPEN", "REVIEW", "REVISION_COLUMNS",
            "accepted", "accepted_card_links", "gap_closure", "measure_name", "next_measure_id", "revise_measures",
            "shared_keywords"]
-
-
-def unsupported_in_series(out_root: Path, series: str, meeting_id: str) -> list[str]:
-    """Measures whose status is 裏付けなし in the coverage of every meeting of ``series`` under ``out_root`` that
-    lists them (this meeting included)."""
-    import json
-
-    from pipeline.run import outputs
-
-    seen: dict[str, bool] = {}
-    for folder in sorted(p for p in out_root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            man = json.loads((folder / outputs.MANIFEST.file).read_text(encoding="utf-8"))
-            cov = pd.read_csv(folder / outputs.COVERAGE.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (OSError, ValueError):
-            continue
-        if folder.name != meeting_id and str(man.get("series") or "") != series:
-            continue
-        if not {"measure_id", "status"} <= set(cov.columns):
-            continue
-        for mid, status in zip(cov["measure_id"], cov["status"], strict=True):
-            seen[mid] = seen.get(mid, True) and status == "裏付けなし"
-    return sorted(m for m, bare in seen.items() if bare)
-
-
-def revise_outputs(out_dir: Path, decisions: pd.DataFrame, measures: pd.DataFrame, *,
-                   terms: Callable[[str], list[str]]) -> pd.DataFrame:
-    """:func:`revise_measures` for a meeting's output folder (its suggestions, texts, accepted card links and the
-    coverage of its series so far)."""
-    import json
-
-    from pipeline.run import outputs
-
-    def read(spec: object) -> pd.DataFrame:
-        return pd.read_csv(out_dir / spec.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")  # type: ignore[attr-defined]
-
-    man = json.loads((out_dir / outputs.MANIFEST.file).read_text(encoding="utf-8"))
-    meeting_id = str(man["meeting_id"])
-    tagged = read(outputs.TAGGED)
-    texts = dict(zip(tagged["item_id"], tagged["text"], strict=True))
-    cards = tagged.loc[tagged["source"] == "card", "item_id"]
-    return revise_measures(measures, read(outputs.PERSPECTIVES), decisions, meeting_id, texts=texts,
-                           keywords_for=lambda ts: shared_keywords(terms, ts),
-                           unsupported=unsupported_in_series(out_dir.parent, str(man.get("series") or ""), meeting_id),
-                           card_links=accepted_card_links(decisions, meeting_id, cards))

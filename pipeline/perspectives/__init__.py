@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -185,6 +186,42 @@ def _groups(decisions: Sequence[Decision], clusters: Sequence[list[str]]) -> dic
     return {k: g for k, g in groups.items() if g["seeds"] or len(g["members"]) >= MIN_SUPPORT}
 
 
+def _suggestion(g: Mapping[str, Any], *, ids: list[str], pos: Mapping[str, int], col: Mapping[str, Mapping[str, str]],
+                space: _Space, by_item: EvidenceIndex, tokeniser: Tokeniser, mids: list[str],
+                pillar_of: Mapping[str, str], gap_names: Mapping[str, str], codebook: Codebook, links: ThemeLinks,
+                card_votes: Mapping[str, int]) -> dict[str, Any]:
+    """One group of items → a suggestion's row: its label (among the comments nearest its centroid), the nearest
+    measure, cohesion, the representative comment, counts and verbatim quotes."""
+    text = col[Items.text]
+    members = sorted(dict.fromkeys(g["members"]), key=lambda i: pos[i])
+    closest = max(members, key=lambda i: (space.coverage[i], -pos[i]))
+    best_j = int(np.argmax(space.sims[pos[closest]])) if mids else -1
+    coh, rep_row = cohesion(space.x, [pos[i] for i in members])
+    # the request that seeded a suggestion speaks for it; else the comment nearest the centroid
+    rep = g["seeds"][0] if g["seeds"] else (ids[rep_row] if rep_row >= 0 else members[0])
+    # the label is chosen among the comments nearest the centroid (a suggestion may hold thousands)
+    nearest = set(_nearest(space.x, [pos[j] for j in members], ids, LABEL_TEXTS))
+    near = [i for i in members if i in nearest]
+    if rep not in near:
+        near = [rep, *near[:-1]] if len(near) >= LABEL_TEXTS else [rep, *near]
+    label, how, share = choose_label(text, near, rep, tokeniser, {i: by_item.spans(i, g["theme"]) for i in near},
+                                     {i: by_item.item_spans(i) for i in near})
+    n_comments = sum(col[Items.source][i] == "feedback" for i in members)
+    return {
+        "label": label, "theme_label": gap_names.get(g["theme"], "（テーマなし）"),
+        "pillar_id": _pillar(g["seeds"], members, space, pos, mids, pillar_of, g["theme"], codebook, links),
+        "support": len(members), "item_ids": "|".join(members),
+        "best_measure_id": mids[best_j] if best_j >= 0 else "",
+        "best_measure_score": round(space.coverage[closest], 3) if best_j >= 0 else 0.0,
+        "status": "new", "recurring_in": "", "main_theme": g["theme"], "seed": g["seed"],
+        "label_source": how, "phrase_share": share, "cohesion": coh, "representative_id": rep,
+        "representative_text": col[Items.raw_text][rep], "comments": n_comments,
+        "cards": len(members) - n_comments, "groups": len({col[Items.group][i] for i in members if col[Items.group][i]}),
+        "votes": sum(int(card_votes.get(i, 0)) for i in members if col[Items.source][i] == "card"),
+        "quotes": quotes(members, col[Items.raw_text]),
+    }
+
+
 def suggest_perspectives(
     items: pd.DataFrame,
     themes: Mapping[str, str],
@@ -225,35 +262,9 @@ def suggest_perspectives(
     mids = list(measures[Measures.measure_id])
     pillar_of = dict(zip(measures[Measures.measure_id], measures[Measures.pillar_id], strict=True))
     gap_names = {t.theme_id: t.gap_label for t in codebook.themes}
-    rows = []
-    for g in groups.values():
-        members = sorted(dict.fromkeys(g["members"]), key=lambda i: pos[i])
-        closest = max(members, key=lambda i: (space.coverage[i], -pos[i]))
-        best_j = int(np.argmax(space.sims[pos[closest]])) if mids else -1
-        coh, rep_row = cohesion(space.x, [pos[i] for i in members])
-        # the request that seeded a suggestion speaks for it; else the comment nearest the centroid
-        rep = g["seeds"][0] if g["seeds"] else (ids[rep_row] if rep_row >= 0 else members[0])
-        # the label is chosen among the comments nearest the centroid (a suggestion may hold thousands)
-        nearest = set(_nearest(space.x, [pos[j] for j in members], ids, LABEL_TEXTS))
-        near = [i for i in members if i in nearest]
-        if rep not in near:
-            near = [rep, *near[:-1]] if len(near) >= LABEL_TEXTS else [rep, *near]
-        label, how, share = choose_label(text, near, rep, tokeniser, {i: by_item.spans(i, g["theme"]) for i in near},
-                                         {i: by_item.item_spans(i) for i in near})
-        n_comments = sum(col[Items.source][i] == "feedback" for i in members)
-        rows.append({
-            "label": label, "theme_label": gap_names.get(g["theme"], "（テーマなし）"),
-            "pillar_id": _pillar(g["seeds"], members, space, pos, mids, pillar_of, g["theme"], codebook, links),
-            "support": len(members), "item_ids": "|".join(members),
-            "best_measure_id": mids[best_j] if best_j >= 0 else "",
-            "best_measure_score": round(space.coverage[closest], 3) if best_j >= 0 else 0.0,
-            "status": "new", "recurring_in": "", "main_theme": g["theme"], "seed": g["seed"],
-            "label_source": how, "phrase_share": share, "cohesion": coh, "representative_id": rep,
-            "representative_text": col[Items.raw_text][rep], "comments": n_comments,
-            "cards": len(members) - n_comments, "groups": len({col[Items.group][i] for i in members if col[Items.group][i]}),
-            "votes": sum(int(card_votes.get(i, 0)) for i in members if col[Items.source][i] == "card"),
-            "quotes": quotes(members, col[Items.raw_text]),
-        })
+    rows = [_suggestion(g, ids=ids, pos=pos, col=col, space=space, by_item=by_item, tokeniser=tokeniser, mids=mids,
+                        pillar_of=pillar_of, gap_names=gap_names, codebook=codebook, links=links,
+                        card_votes=card_votes) for g in groups.values()]
     frame = rank(pd.DataFrame(rows, columns=PERSPECTIVE_COLUMNS))
     if len(frame):
         frame = mark_recurring(frame, text, {i: [t for t in themes.get(i, "").split("|") if t] for i in ids}, earlier,

@@ -6,7 +6,6 @@ Pure: frames in, strings out.  All text reaching HTML goes through Jinja2 autoes
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -130,11 +129,6 @@ class ReportContext:
     title: str
     date: str
     groups: Sequence[Group]
-
-
-def display_width(text: object) -> int:
-    """Columns ``text`` takes in a fixed-width layout: full-width and wide characters (Japanese) count two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
 
 
 def cell_text(value: object) -> str:

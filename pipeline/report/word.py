@@ -22,7 +22,8 @@ import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pipeline.report.render import ReportContext, Section, cell_text, display_width, label_for
+from pipeline.report.render import ReportContext, Section, cell_text, label_for
+from pipeline.xlsx import display_width
 
 BODY_FONT = "游明朝"
 HEADING_FONT = "游ゴシック"

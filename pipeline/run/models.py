@@ -11,7 +11,8 @@ import pandas as pd
 
 from pipeline.review import training_labels
 from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon, load_stopwords
-from pipeline.themes.codebook import Codebook, load_codebook
+from pipeline.themes.codebook import Codebook
+from pipeline.themes.load import load_codebook
 from pipeline.themes.tagging import Tagger
 
 

@@ -1,5 +1,8 @@
 """Every output of a meeting, declared once: file name, workbook sheet, how to get it from the result.
 
+Every reader of earlier outputs (the history, ``revise``, ``review``, ``kwic``, ``run-pending``) reads them back through
+the same objects (``load``), as Kedro datasets pair a load with each save.
+
 The writers (:mod:`pipeline.run.writers`: CSV, workbook, images, Markdown/HTML, manifest) and the flow's
 Prefect artifacts all work from these lists; the report layout (:mod:`pipeline.report.layout`) refers to
 outputs by these objects.  A file name appears nowhere else in the code.  A table whose getter returns
@@ -9,8 +12,11 @@ outputs by these objects.  A file name appears nowhere else in the code.  A tabl
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -52,6 +58,10 @@ class TableOutput:
     is picklable (a module function with its arguments), so the writer may run it in another process."""
     full_rows: Callable[[MeetingResult], int] = lambda r: 0
 
+    def load(self, folder: Path) -> pd.DataFrame:
+        """The table as a run wrote it into ``folder``: every cell a string, nothing read as missing."""
+        return pd.read_csv(folder / self.file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
 
 @dataclass(frozen=True)
 class ImageOutput:
@@ -72,6 +82,13 @@ class DocumentOutput:
     key: str
     file: str
     about: str
+
+    def load(self, folder: Path) -> Any:
+        """The document as written into ``folder``: a JSON file parsed, any other file its bytes."""
+        path = folder / self.file
+        if path.suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_bytes()
 
 
 def _if_columns(frame: pd.DataFrame) -> Frame:

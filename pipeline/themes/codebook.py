@@ -1,7 +1,7 @@
-"""The theme codebook: an analyst-editable YAML file of themes and coding rules.
+"""The theme codebook: an analyst-editable YAML file of themes and coding rules (the shipped one is
+``pipeline/resources/codebook.yaml``, documented in Japanese at its top), parsed into :class:`Codebook`.
 
-Rule language (documented in Japanese at the top of ``models/codebook.yaml``), in the spirit of
-KH Coder's coding rules:
+Rule language (:mod:`pipeline.themes.rules`):
 
     相談窓口 | 相談先            OR            (also: or)
     相談 & 場所                   AND           (also: and)
@@ -21,234 +21,32 @@ lexicon are merged on both sides (子供 = 子ども).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.errors import ConfigError
+from pipeline.themes.rules import (
+    DEFAULT_NEAR,
+    And,
+    Expr,
+    Group,
+    Near,
+    Not,
+    Or,
+    RuleSyntaxError,
+    Seq,
+    Word,
+    parse_rule,
+    words_in,
+)
 
 CORE_THEMES: tuple[str, ...] = ("相談窓口", "担い手", "防災", "就労")
-DEFAULT_NEAR = 5
-
-# ---------------------------------------------------------------------------------------------
-# Rule AST
-# ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Word:
-    """A word (``text``) with optional POS prefix, wildcard ends, or a literal ``"..."`` string."""
-
-    text: str
-    pos: str = ""
-    prefix: bool = False   # 相談*  : the word starts a token/compound
-    suffix: bool = False   # *窓口  : the word ends a token/compound
-    literal: bool = False  # "..."  : substring of the normalised text
-    _hash: int = field(init=False, repr=False, compare=False, default=0)
-
-    def __post_init__(self) -> None:
-        # hashed millions of times in a large meeting (sets of the words a document holds): once here, not per
-        # lookup; pickled as its fields (a string's hash differs between processes), see __reduce__
-        object.__setattr__(self, "_hash", hash((self.text, self.pos, self.prefix, self.suffix, self.literal)))
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __reduce__(self) -> tuple[type[Word], tuple[str, str, bool, bool, bool]]:
-        return Word, (self.text, self.pos, self.prefix, self.suffix, self.literal)
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-
-
-@dataclass(frozen=True)
-class Not:
-    arg: Expr
-
-
-@dataclass(frozen=True)
-class And:
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class Near:
-    args: tuple[Expr, ...]
-    window: int = DEFAULT_NEAR
-
-
-@dataclass(frozen=True)
-class Seq:
-    args: tuple[Expr, ...]
-
-
-Expr = Word | Group | Not | And | Or | Near | Seq
-
-
-class RuleSyntaxError(ValueError):
-    """A rule that cannot be parsed; ``column`` is 1-based within the rule text."""
-
-    def __init__(self, message: str, column: int):
-        super().__init__(message)
-        self.column = column
-
-
-_TOKEN = re.compile(r"""
-    \s*(?:
-      (?P<lp>\() | (?P<rp>\)) | (?P<comma>,) |
-      (?P<or>\||\bor\b|｜) | (?P<and>&|\band\b|＆) | (?P<not>!|\bnot\b|！) |
-      (?P<func>near|seq)\s*\( |
-      (?P<quoted>"[^"]*") |
-      (?P<word>[^\s()|&!,"｜＆！]+)
-    )""", re.VERBOSE)
-
-
-def _lex(text: str) -> list[tuple[str, str, int]]:
-    out: list[tuple[str, str, int]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise RuleSyntaxError(f"読めない文字があります / unexpected character {text[pos]!r}", pos + 1)
-        kind = m.lastgroup or ""
-        value = m.group(kind)
-        start = m.start(kind) + 1
-        if kind == "func":
-            out.append(("func", value, start))
-            out.append(("lp", "(", m.end()))
-        else:
-            out.append((kind, value, start))
-        pos = m.end()
-    return out
-
-
-class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.toks = _lex(text)
-        self.i = 0
-
-    def peek(self) -> tuple[str, str, int] | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def take(self, kind: str) -> tuple[str, str, int]:
-        tok = self.peek()
-        if tok is None or tok[0] != kind:
-            where = tok[2] if tok else len(self.text) + 1
-            found = tok[1] if tok else "行末 / end of rule"
-            want = {"rp": ")", "lp": "(", "word": "語 / a word", "comma": ","}.get(kind, kind)
-            raise RuleSyntaxError(f"「{want}」が必要ですが「{found}」があります / expected {want!r}, found {found!r}",
-                                  where)
-        self.i += 1
-        return tok
-
-    def parse(self) -> Expr:
-        if not self.toks:
-            raise RuleSyntaxError("ルールが空です / empty rule", 1)
-        expr = self.or_()
-        tok = self.peek()
-        if tok is not None:
-            raise RuleSyntaxError(f"余分な「{tok[1]}」があります / unexpected {tok[1]!r}", tok[2])
-        return expr
-
-    def or_(self) -> Expr:
-        args = [self.and_()]
-        while (tok := self.peek()) and tok[0] == "or":
-            self.i += 1
-            args.append(self.and_())
-        return args[0] if len(args) == 1 else Or(tuple(args))
-
-    def and_(self) -> Expr:
-        args = [self.not_()]
-        while (tok := self.peek()) and tok[0] == "and":
-            self.i += 1
-            args.append(self.not_())
-        return args[0] if len(args) == 1 else And(tuple(args))
-
-    def not_(self) -> Expr:
-        tok = self.peek()
-        if tok and tok[0] == "not":
-            self.i += 1
-            return Not(self.not_())
-        return self.atom()
-
-    def atom(self) -> Expr:
-        tok = self.peek()
-        if tok is None:
-            raise RuleSyntaxError("語が必要です / expected a word", len(self.text) + 1)
-        kind, value, col = tok
-        if kind == "lp":
-            self.i += 1
-            expr = self.or_()
-            self.take("rp")
-            return expr
-        if kind == "func":
-            self.i += 1
-            self.take("lp")
-            args: list[Expr] = [self.or_()]
-            window = DEFAULT_NEAR
-            while (t := self.peek()) and t[0] == "comma":
-                self.i += 1
-                nxt = self.peek()
-                if value == "near" and nxt and nxt[0] == "word" and nxt[1].isdigit():
-                    self.i += 1
-                    window = int(nxt[1])
-                    break
-                args.append(self.or_())
-            self.take("rp")
-            if len(args) < 2:
-                raise RuleSyntaxError(f"{value}() には語が2つ以上必要です / {value}() needs two or more terms", col)
-            return Near(tuple(args), window) if value == "near" else Seq(tuple(args))
-        if kind == "quoted":
-            self.i += 1
-            inner = value[1:-1]
-            if not inner:
-                raise RuleSyntaxError("空の \"\" です / empty quoted text", col)
-            return Word(inner, literal=True)
-        if kind == "word":
-            self.i += 1
-            return _word(value, col)
-        raise RuleSyntaxError(f"ここに「{value}」は置けません / unexpected {value!r}", col)
-
-
-def _word(value: str, col: int) -> Expr:
-    if value.startswith("@"):
-        if len(value) == 1:
-            raise RuleSyntaxError("@ の後にグループ名が必要です / group name missing after @", col)
-        return Group(value[1:])
-    text, _, pos = value.partition("/")
-    prefix, suffix = text.endswith("*"), text.startswith("*")
-    text = text.strip("*")
-    if not text:
-        raise RuleSyntaxError("語が空です / empty word", col)
-    return Word(text, pos=pos, prefix=prefix, suffix=suffix)
-
-
-def parse_rule(text: str) -> Expr:
-    """Parse one rule string into an expression tree; :class:`RuleSyntaxError` on mistakes."""
-    return _Parser(text).parse()
-
-
-def words_in(expr: Expr) -> list[Word | Group]:
-    """Every word and group reference in an expression (for checks and for tokenising once)."""
-    if isinstance(expr, Word | Group):
-        return [expr]
-    if isinstance(expr, Not):
-        return words_in(expr.arg)
-    return [w for a in expr.args for w in words_in(a)]
+__all__ = ["CORE_THEMES", "DEFAULT_NEAR", "THEME_KINDS", "And", "Codebook", "Expr", "Group", "Near", "Not", "Or", "Problem",
+           "Rule", "RuleSyntaxError", "Seq", "Theme", "Word", "parse_codebook", "parse_rule", "words_in"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,6 +229,76 @@ def _lexicon(node: yaml.Node | None, base: Codebook | None,
     return tuple(dict.fromkeys(terms)), {k: tuple(v) for k, v in synonyms.items()}
 
 
+def _theme(m: Mapping[str, yaml.Node], tid: str, line: int, old: Theme | None, groups: Mapping[str, Any],
+           known_measures: set[str] | None, known_pillars: set[str] | None, problems: list[Problem]) -> Theme:
+    """One theme's mapping (``m``) → :class:`Theme`, extending ``old`` (the base codebook's theme of that id) when
+    a layer names it; every problem appended to ``problems``."""
+    label, definition = m.get("label"), m.get("definition")
+    for key, val in (("label", label), ("definition", definition)):
+        if val is None and old is not None:
+            continue
+        if not isinstance(val, yaml.ScalarNode) or not str(val.value).strip():
+            problems.append(Problem(line, f"テーマ「{tid}」に {key} がありません / theme {tid} needs a {key}"))
+    rules = _rules(m.get("rules"), tid, "rules", groups, problems, start=len(old.rules) + 1 if old else 1)
+    if m.get("rules") is None and old is None:
+        problems.append(Problem(line, f"テーマ「{tid}」に rules がありません / theme {tid} has no rules"))
+    exclude = _rules(m.get("exclude"), tid, "exclude", groups, problems,
+                     start=len(old.exclude) + 1 if old else 1)
+    pillars = _scalar_list(m["pillars"], "pillars", problems) if "pillars" in m else []
+    measures = _scalar_list(m["measures"], "measures", problems) if "measures" in m else []
+    for mid, mline in measures:
+        if known_measures is not None and mid not in known_measures:
+            problems.append(Problem(mline, f"テーマ「{tid}」の施策ID「{mid}」は施策一覧にありません / "
+                                           f"measure {mid} is not in the policy table", "warning"))
+    for pid, pline in pillars:
+        if known_pillars is not None and pid not in known_pillars:
+            problems.append(Problem(pline, f"テーマ「{tid}」の柱「{pid}」は施策一覧にありません / "
+                                           f"pillar {pid} is not in the policy table", "warning"))
+    gap, kind = m.get("gap"), m.get("kind")
+    default_kind = old.kind if old else "area"
+    kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else default_kind
+    if kind_value not in THEME_KINDS:
+        problems.append(Problem(kind.start_mark.line + 1 if kind is not None else line,
+                                f"テーマ「{tid}」の kind「{kind_value}」は {'/'.join(THEME_KINDS)} のどれかにしてください / "
+                                f"kind must be one of {THEME_KINDS}"))
+    related = _scalar_list(m["related"], "related", problems) if "related" in m else []
+
+    def text_of(val: yaml.Node | None, before: str) -> str:
+        return str(val.value).strip() if isinstance(val, yaml.ScalarNode) else before
+
+    def joined(before: tuple[str, ...], added: list[tuple[str, int]]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*before, *(x for x, _ in added)]))
+
+    return Theme(
+        theme_id=tid,
+        label=text_of(label, old.label if old else tid),
+        definition=text_of(definition, old.definition if old else ""),
+        pillars=joined(old.pillars if old else (), pillars),
+        measures=joined(old.measures if old else (), measures),
+        rules=(*(old.rules if old else ()), *rules),
+        exclude=(*(old.exclude if old else ()), *exclude),
+        line=old.line if old else line,
+        gap=text_of(gap, old.gap if old else ""),
+        kind=kind_value,
+        related=joined(old.related if old else (), related),
+    )
+
+
+def _check_themes(themes: Mapping[str, Theme], seen: Mapping[str, int], base: Codebook | None,
+                  problems: list[Problem]) -> None:
+    """Related themes that do not exist (errors), core themes missing from a base codebook (warnings)."""
+    for t in themes.values():
+        for r in t.related:
+            if r not in themes:
+                problems.append(Problem(seen.get(t.theme_id, t.line),
+                                        f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
+                                        f"related theme {r} does not exist"))
+    if base is None:
+        for core in CORE_THEMES:
+            if core not in themes:
+                problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
+
+
 def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Iterable[str] | None = None,
                    pillar_ids: Iterable[str] | None = None,
                    base: Codebook | None = None) -> tuple[Codebook | None, list[Problem]]:
@@ -496,66 +364,8 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
             problems.append(Problem(line, f"テーマ id「{tid}」が重複しています（{seen[tid]}行目）/ duplicate theme id"))
             continue
         seen[tid] = line
-        old = themes.get(tid)
-        label, definition = m.get("label"), m.get("definition")
-        for key, val in (("label", label), ("definition", definition)):
-            if val is None and old is not None:
-                continue
-            if not isinstance(val, yaml.ScalarNode) or not str(val.value).strip():
-                problems.append(Problem(line, f"テーマ「{tid}」に {key} がありません / theme {tid} needs a {key}"))
-        rules = _rules(m.get("rules"), tid, "rules", groups, problems, start=len(old.rules) + 1 if old else 1)
-        if m.get("rules") is None and old is None:
-            problems.append(Problem(line, f"テーマ「{tid}」に rules がありません / theme {tid} has no rules"))
-        exclude = _rules(m.get("exclude"), tid, "exclude", groups, problems,
-                         start=len(old.exclude) + 1 if old else 1)
-        pillars = _scalar_list(m["pillars"], "pillars", problems) if "pillars" in m else []
-        measures = _scalar_list(m["measures"], "measures", problems) if "measures" in m else []
-        for mid, mline in measures:
-            if known_measures is not None and mid not in known_measures:
-                problems.append(Problem(mline, f"テーマ「{tid}」の施策ID「{mid}」は施策一覧にありません / "
-                                               f"measure {mid} is not in the policy table", "warning"))
-        for pid, pline in pillars:
-            if known_pillars is not None and pid not in known_pillars:
-                problems.append(Problem(pline, f"テーマ「{tid}」の柱「{pid}」は施策一覧にありません / "
-                                               f"pillar {pid} is not in the policy table", "warning"))
-        gap, kind = m.get("gap"), m.get("kind")
-        default_kind = old.kind if old else "area"
-        kind_value = str(kind.value).strip() if isinstance(kind, yaml.ScalarNode) else default_kind
-        if kind_value not in THEME_KINDS:
-            problems.append(Problem(kind.start_mark.line + 1 if kind is not None else line,
-                                    f"テーマ「{tid}」の kind「{kind_value}」は {'/'.join(THEME_KINDS)} のどれかにしてください / "
-                                    f"kind must be one of {THEME_KINDS}"))
-        related = _scalar_list(m["related"], "related", problems) if "related" in m else []
-
-        def text_of(val: yaml.Node | None, before: str) -> str:
-            return str(val.value).strip() if isinstance(val, yaml.ScalarNode) else before
-
-        def joined(before: tuple[str, ...], added: list[tuple[str, int]]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys([*before, *(x for x, _ in added)]))
-
-        themes[tid] = Theme(
-            theme_id=tid,
-            label=text_of(label, old.label if old else tid),
-            definition=text_of(definition, old.definition if old else ""),
-            pillars=joined(old.pillars if old else (), pillars),
-            measures=joined(old.measures if old else (), measures),
-            rules=(*(old.rules if old else ()), *rules),
-            exclude=(*(old.exclude if old else ()), *exclude),
-            line=old.line if old else line,
-            gap=text_of(gap, old.gap if old else ""),
-            kind=kind_value,
-            related=joined(old.related if old else (), related),
-        )
-    for t in themes.values():
-        for r in t.related:
-            if r not in themes:
-                problems.append(Problem(seen.get(t.theme_id, t.line),
-                                        f"テーマ「{t.theme_id}」の related「{r}」はテーマにありません / "
-                                        f"related theme {r} does not exist"))
-    if base is None:
-        for core in CORE_THEMES:
-            if core not in themes:
-                problems.append(Problem(1, f"基本テーマ「{core}」がありません / core theme {core} is missing", "warning"))
+        themes[tid] = _theme(m, tid, line, themes.get(tid), groups, known_measures, known_pillars, problems)
+    _check_themes(themes, seen, base, problems)
     has_errors = any(p.severity == "error" for p in problems)
     if has_errors:
         return None, problems
@@ -565,73 +375,3 @@ def parse_codebook(text: str, *, source: str = "codebook.yaml", measure_ids: Ite
     else:
         book = Codebook(tuple(themes.values()), groups, source, terms=terms, synonyms=synonyms)
     return book, problems
-
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
-def read_codebook_text(path: Path) -> tuple[str, list[Problem]]:
-    """A codebook file's YAML text: the file itself, or a workbook (``kyosei codebook export``'s format)
-    turned into YAML.  The problems are the workbook's rows that cannot be read (sheet, row, column)."""
-    if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        from pipeline.report.codebook_excel import workbook_to_yaml
-
-        return workbook_to_yaml(path)
-    try:
-        return path.read_text(encoding="utf-8-sig"), []
-    except OSError as err:
-        raise ConfigError(f"{path}: 読めません / cannot read ({err.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: UTF-8 のテキストとして読めません / not UTF-8 text") from None
-
-
-def check_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
-                   pillar_ids: Iterable[str] | None = None) -> tuple[Codebook | None, list[tuple[Path, Problem]]]:
-    """Parse a codebook file (YAML or workbook) and its layers; every problem with the file it is in."""
-    found: list[tuple[Path, Problem]] = []
-    book: Codebook | None = None
-    for n, file in enumerate([path, *layers]):
-        text, problems = read_codebook_text(file)
-        if not any(p.severity == "error" for p in problems):
-            book, more = parse_codebook(text, source=str(file), measure_ids=measure_ids, pillar_ids=pillar_ids,
-                                        base=book if n else None)
-            if file.suffix.lower() in WORKBOOK_SUFFIXES:  # lines of the YAML made from it mean nothing to the reader
-                more = [replace(p, where=file.name) for p in more]
-            problems += more
-        else:
-            book = None
-        found += [(file, p) for p in problems]
-        if book is None:
-            break
-    return book, found
-
-
-def load_codebook(path: Path, *, layers: Sequence[Path] = (), measure_ids: Iterable[str] | None = None,
-                  pillar_ids: Iterable[str] | None = None) -> Codebook:
-    """Read and parse a codebook file (YAML, or a workbook from ``kyosei codebook export``) and the layers
-    merged on top of it; :class:`ConfigError` lists every error with its line (or sheet, row and column)."""
-    book, problems = check_codebook(path, layers=layers, measure_ids=measure_ids, pillar_ids=pillar_ids)
-    if book is None:
-        errors = [f"{file}: {p}" if len(layers) else str(p) for file, p in problems if p.severity == "error"]
-        where = path if not layers else ", ".join(map(str, [path, *layers]))
-        raise ConfigError(f"{where}: コードブックに誤りがあります / the codebook has errors:\n" + "\n".join(errors)
-                          + "\n対処 / Fix: kyosei codebook check で確認してください / run 'kyosei codebook check'")
-    return book
-
-
-def codebook_content(book: Codebook) -> dict[str, Any]:
-    """What a codebook says, without where it was read from (file, lines): two codebooks with equal content
-    tag every text alike.  Used to check that a workbook round trip or a layer changes nothing it should not."""
-    return {
-        "groups": {k: list(v) for k, v in book.groups.items()},
-        "themes": [{"id": t.theme_id, "label": t.label, "definition": t.definition, "gap": t.gap, "kind": t.kind,
-                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
-                    "rules": [(r.rule_id, r.text) for r in t.rules],
-                    "exclude": [(r.rule_id, r.text) for r in t.exclude]} for t in book.themes],
-        "terms": list(book.terms),
-        "synonyms": {k: list(v) for k, v in book.synonyms.items()},
-    }
-
-
-def format_problems(problems: Sequence[Problem]) -> list[str]:
-    return [str(p) for p in sorted(problems, key=lambda p: (p.line, p.severity))]

@@ -285,7 +285,21 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
     uppers = t.item[[hi - 1 for _, hi in ranges[:-1]]]
     cuts = [0, *np.searchsorted(spans.item, uppers, side="right").tolist(), len(spans.item)]
     blocks = [(lo, hi, slice(a, b)) for (lo, hi), a, b in zip(ranges, cuts[:-1], cuts[1:], strict=True)]
-    # first pass: each span named, the keywords counted (a range holds every row of its items)
+    held, named = _first_pass(t, spans, blocks, counted, len(ids))
+    keywords = sorted(np.flatnonzero(held).tolist(), key=lambda w: (-int(held[w]), words[w]))[:top_keywords]
+    wanted = np.zeros(len(words), dtype=bool)
+    wanted[named] = True
+    wanted[np.asarray(keywords, dtype="int64")] = True
+    labels: dict[str, int] = {"": 0}
+    found_rows = _second_pass(t, spans, named, wanted, blocks, items, labels)
+    del t, spans, named
+    return _listed(found_rows, words, labels)
+
+
+def _first_pass(t: _Terms, spans: _Spans, blocks: list[tuple[int, int, slice]], counted: int,
+                n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each evidence span named by the word counted at its place, and each word's number of items (content words)."""
+    # a range holds every row of its items
     held = np.zeros(counted, dtype="int64")
     named = spans.word.copy()
     for lo, hi, at in blocks:
@@ -293,21 +307,23 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
         keep = word >= 0
         if t.content is not None:
             keep &= t.part(t.content, lo, hi)
-        pairs = np.sort(word[keep].astype("int64") * (len(ids) + 1) + (t.item[lo:hi][keep] + 1))
+        pairs = np.sort(word[keep].astype("int64") * (n_items + 1) + (t.item[lo:hi][keep] + 1))
         once = np.ones(len(pairs), dtype=bool)  # each (word, item) once
         once[1:] = pairs[1:] != pairs[:-1]
-        held += np.bincount(pairs[once] // (len(ids) + 1), minlength=counted)
+        held += np.bincount(pairs[once] // (n_items + 1), minlength=counted)
         del word, keep, pairs, once
         place, p_word = t.places(lo, hi)
         found = _lookup(place, [spans.item[at], spans.start[at], spans.end[at]])
         counted_there = np.where(found >= 0, p_word[np.maximum(found, 0)], -1)
         named[at] = np.where(counted_there >= 0, counted_there, named[at])
-    keywords = sorted(np.flatnonzero(held).tolist(), key=lambda w: (-int(held[w]), words[w]))[:top_keywords]
-    wanted = np.zeros(len(words), dtype=bool)
-    wanted[named] = True
-    wanted[np.asarray(keywords, dtype="int64")] = True
-    # second pass: each range's occurrences (listed words at their places, and the spans), themes and positions
-    labels: dict[str, int] = {"": 0}
+    return held, named
+
+
+def _second_pass(t: _Terms, spans: _Spans, named: np.ndarray, wanted: np.ndarray,
+                 blocks: list[tuple[int, int, slice]], items: pd.DataFrame,
+                 labels: dict[str, int]) -> list[tuple[np.ndarray, ...]]:
+    """Each range's occurrences (listed words at their places, and the spans), their themes (coded into
+    ``labels``) and positions in the text as written."""
     raws, norms = items[Items.raw_text].tolist(), items[Items.text].tolist()
     found_rows: list[tuple[np.ndarray, ...]] = []
     for lo, hi, at in blocks:
@@ -330,7 +346,12 @@ def kwic_index(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame,
         raw_start, raw_end = _raw_positions(item, start, end, raws, norms)
         found_rows.append((word, np.append(label, 0).astype("int32")[there],  # −1 (no themes there): the last, ""
                            item.astype("int32"), raw_start.astype("int32"), raw_end.astype("int32")))
-    del t, spans, named
+    return found_rows
+
+
+def _listed(found_rows: list[tuple[np.ndarray, ...]], words: list[str], labels: dict[str, int]) -> pd.DataFrame:
+    """The occurrences as :data:`INDEX_COLUMNS`: words by their number of occurrences (most first, ties in the
+    words' order), then as the items came, then position."""
     columns = [np.concatenate(c) for c in zip(*found_rows, strict=True)]
     del found_rows
     if not len(columns[0]):

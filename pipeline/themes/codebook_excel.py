@@ -123,7 +123,7 @@ def codebook_frames(book: Codebook, *, lexicon: object = None) -> list[tuple[str
 
 def export_workbook(book: Codebook, *, lexicon: object = None) -> bytes:
     """The codebook as workbook bytes (every cell text, never a formula; fixed dates, so stable bytes)."""
-    from pipeline.report.workbook import sheets_workbook
+    from pipeline.xlsx import sheets_workbook
 
     return sheets_workbook(codebook_frames(book, lexicon=lexicon),
                            wrap={HOWTO: ["説明"], THEMES: [T_DEFINITION], GROUPS: [G_WORDS], SYNONYMS: [S_VARIANTS]},
@@ -204,6 +204,9 @@ def _check_rule(text: str, where: str, theme: str, what: str, groups: Mapping[st
     return ok
 
 
+_EMPTY = _Rows("", [], [])
+
+
 def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Problem]]:
     """The codebook's content from the sheets, and every problem (sheet, row, column)."""
     problems: list[Problem] = []
@@ -218,10 +221,17 @@ def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Pro
                                            f"header {col} is missing", where=f"シート「{name}」1行目"))
     if problems:
         return {}, problems
-    empty = _Rows("", [], [])
+    groups = _groups_sheet(sheets.get(GROUPS, _EMPTY), problems)
+    themes, t_rows = _themes_sheet(sheets[THEMES], problems)
+    _rules_sheets(sheets, themes, t_rows, groups, problems)
+    synonyms = _synonyms_sheet(sheets.get(SYNONYMS, _EMPTY), problems)
+    terms = list(dict.fromkeys(rec[W_TERM] for _, rec in sheets.get(TERMS, _EMPTY).records() if rec[W_TERM]))
+    data = {"groups": groups, "lexicon": {"terms": terms, "synonyms": synonyms}, "themes": list(themes.values())}
+    return data, problems
 
+
+def _groups_sheet(g: _Rows, problems: list[Problem]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
-    g = sheets.get(GROUPS, empty)
     for row, rec in g.records():
         name, words = rec[G_NAME].lstrip("@"), _split(rec[G_WORDS])
         if not name:
@@ -236,10 +246,12 @@ def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Pro
             except RuleSyntaxError as err:
                 problems.append(Problem(0, f"グループ @{name} の語「{w}」: {err}", where=g.where(row, G_WORDS)))
         groups[name] = words
+    return groups
 
+
+def _themes_sheet(t: _Rows, problems: list[Problem]) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     themes: dict[str, dict[str, Any]] = {}
     t_rows: dict[str, int] = {}
-    t = sheets[THEMES]
     for row, rec in t.records():
         tid = rec[T_ID]
         if not tid:
@@ -268,9 +280,16 @@ def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Pro
             if r not in themes:
                 problems.append(Problem(0, f"テーマ「{tid}」の関連テーマ「{r}」はシート「{THEMES}」にありません / "
                                            f"related theme {r} does not exist", where=t.where(t_rows[tid], T_RELATED)))
+    return themes, t_rows
 
+
+def _rules_sheets(sheets: Mapping[str, _Rows], themes: dict[str, dict[str, Any]], t_rows: Mapping[str, int],
+                  groups: Mapping[str, list[str]], problems: list[Problem]) -> None:
+    """The rules and exclusions of the two rule sheets added to their themes; a theme left without a rule is a
+    problem."""
+    t = sheets[THEMES]
     for sheet_name, column, key, what in ((RULES, R_RULE, "rules", "ルール"), (EXCLUDE, X_RULE, "exclude", "除外ルール")):
-        s = sheets.get(sheet_name, empty)
+        s = sheets.get(sheet_name, _EMPTY)
         for row, rec in s.records():
             tid, text = rec[R_THEME], rec[column]
             if tid not in themes:
@@ -287,9 +306,10 @@ def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Pro
             problems.append(Problem(0, f"テーマ「{tid}」のルールがシート「{RULES}」に1つもありません / theme {tid} has no rules",
                                     where=t.where(t_rows[tid], T_ID)))
 
+
+def _synonyms_sheet(s: _Rows, problems: list[Problem]) -> dict[str, list[str]]:
     synonyms: dict[str, list[str]] = {}
     owner: dict[str, str] = {}
-    s = sheets.get(SYNONYMS, empty)
     for row, rec in s.records():
         canon = rec[S_CANON]
         if not canon:
@@ -305,9 +325,7 @@ def workbook_data(sheets: Mapping[str, _Rows]) -> tuple[dict[str, Any], list[Pro
             synonyms.setdefault(canon, [])
             if v not in synonyms[canon]:
                 synonyms[canon].append(v)
-    terms = list(dict.fromkeys(rec[W_TERM] for _, rec in sheets.get(TERMS, empty).records() if rec[W_TERM]))
-    data = {"groups": groups, "lexicon": {"terms": terms, "synonyms": synonyms}, "themes": list(themes.values())}
-    return data, problems
+    return synonyms
 
 
 def workbook_to_yaml(path: Path) -> tuple[str, list[Problem]]:
