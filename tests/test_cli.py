@@ -126,3 +126,31 @@ def test_python_m_flows_runs_the_command_only_as_the_main_module(monkeypatch: py
     assert calls == []
     runpy.run_module("flows.__main__", run_name="__main__")
     assert calls == ["run"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_installed_command_works_from_any_folder(tmp_path: Path) -> None:
+    """As a new user would: a copy of a sample meeting and its policy table in a folder outside the repository,
+    ``kyosei run`` started there writes ./outputs/<meeting>/ with the shipped models (package data)."""
+    work = tmp_path / "福祉政策課"
+    shutil.copytree(MEETING_2, work / "第2回 連携会議")
+    shutil.copy(MEASURES, work / "体系表.csv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "KYOSEI_NO_WARM": "1",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"}
+    kyosei = str(Path(sys.executable).parent / "kyosei")
+    res = subprocess.run([kyosei, "run", "第2回 連携会議", "--measures", "体系表.csv"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == EXIT_OK, res.stderr
+    out = work / "outputs" / "2024-05-22"                     # the id from meeting.yaml, under ./outputs
+    assert (out / "report.html").is_file() and (out / "tagged.csv").is_file()
+    assert "読めません" not in res.stderr and "注意" not in res.stderr
+    import json
+
+    params = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["parameters"]
+    assert Path(params["codebook"]).name == "codebook.yaml" and Path(params["codebook"]).is_file()
+    assert Path(params["lexicon"]).is_file() and Path(params["stopwords"]).is_file()
+    demo = subprocess.run([kyosei, "demo", "--meetings", "nowhere"], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert demo.returncode == EXIT_ERROR and "data/meetings" in demo.stderr

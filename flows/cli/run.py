@@ -22,21 +22,39 @@ from flows.cli.common import (
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="見本の会議（data/meetings）をすべて分析します / analyse the sample meetings")
-    demo.add_argument("--meetings", type=Path, default=Path("data/meetings"), help="会議フォルダの親（既定 data/meetings）")
-    demo.add_argument("--out-root", type=Path, default=Path("outputs"), help="出力先（既定: outputs/）")
+    demo = sub.add_parser("demo", help="見本の会議（data/meetings）をすべて分析します (analyse the sample meetings)")
+    demo.add_argument("--meetings", type=Path, default=None,
+                      help="会議フォルダの親。既定: 実行したフォルダの data/meetings、なければ kyosei のフォルダの "
+                           "data/meetings (the sample meetings' folder)")
+    demo.add_argument("--out-root", type=Path, default=Path("outputs"),
+                      help="出力先（既定: 実行したフォルダの outputs）(output folder)")
+
+
+def sample_meetings(given: Path | None) -> Path | None:
+    """The sample meetings: ``given``, else ``./data/meetings``, else those of the kyosei folder this program was
+    installed from (an editable install, the offline bundle's ``kyosei/``); None when there are none."""
+    if given is not None:
+        return given if given.is_dir() else None
+    for folder in (Path("data/meetings"), Path(__file__).resolve().parents[2] / "data" / "meetings"):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Every meeting folder under ``--meetings`` through ``kyosei run --quiet`` (what ``make demo`` does, for a
     machine without make), then where the reports are."""
-    if not args.meetings.is_dir():
-        ui.err_console.print(f"{args.meetings}: 見本の会議フォルダがありません。kyosei のフォルダで実行してください / "
-                          "sample meetings not found; run this in the kyosei folder", markup=False, soft_wrap=True)
+    meetings_dir = sample_meetings(args.meetings)
+    if meetings_dir is None:
+        ui.err_console.print(f"{args.meetings or 'data/meetings'}: 見本の会議フォルダがありません。見本は kyosei のリポジトリ"
+                             "（オフライン用のフォルダでは kyosei/）の data/meetings にあります。そのフォルダで実行するか "
+                             "--meetings で指定してください / sample meetings not found: they are in data/meetings of the "
+                             "kyosei repository (kyosei/ in the offline bundle); run there or give --meetings",
+                             markup=False, soft_wrap=True)
         return EXIT_ERROR
     from pipeline.run.outputs import REPORT_DOCX, REPORT_HTML
 
-    meetings = sorted(p for p in args.meetings.iterdir() if p.is_dir() and not p.name.startswith("."))
+    meetings = sorted(p for p in meetings_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     for m in meetings:
         ui.console.print(f"分析中 / analysing: {m}", markup=False, highlight=False, soft_wrap=True)
         code = cmd_run(_run_parser().parse_args(["run", str(m), "--quiet", "--out-root", str(args.out_root)]))
