@@ -349,24 +349,46 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "measures": (Measures.pillar_id, Measures.measure_id, Measures.measure_name),
 }
 
-HEADER_LABELS_JA: dict[str, str] = {
-    Feedback.comment_id: "ID",
-    Feedback.text: "意見/内容",
-    Feedback.kind: "種別",
-    Cards.card_id: "カードID",
-    Cards.department: "部署",
-    Cards.title: "事業名",
-    Cards.body: "内容",
-    Cards.measure_ids: "施策ID",
-    Votes.round: "回",
-    Votes.blocks: "票数/ブロック数",
-    Votes.voter: "投票者",
-    Measures.pillar_id: "柱ID",
-    Measures.pillar_name: "基本方針",
-    Measures.measure_id: "施策ID",
-    Measures.measure_name: "施策案",
-    Measures.description: "説明",
-    Measures.keywords: "キーワード",
-    "group": "グループ",
+LABELS: dict[str, str] = {
+    "card_id": "カードID", "title": "事業名", "department": "部署", "measure_ids": "施策ID",
+    "total": "合計", "shift": "増減(票)", "share_shift": "増減(ポイント)",
+    "pillar_id": "柱", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
+    "cards": "カード数", "card_ids": "カード", "kind": "種別", "comments": "コメント数",
+    "rank": "順位", "term": "語", "items": "出現件数", "file": "ファイル", "row": "行", "column": "列",
+    "reason": "理由", "value": "値", "item_id": "ID", "text": "本文", "source": "出典",
+    "rows_in": "入力行", "rows_ok": "取込行", "rows_rejected": "除外行", "encoding": "文字コード",
+    "blank_rows_skipped": "空行", "theme": "テーマ", "themes": "テーマ", "measures": "施策案",
+    "definition": "定義", "comment_ids": "コメント", "votes_round_1": "票(1回目)", "votes_round_2": "票(2回目)",
+    "status": "状態", "declared": "現在の紐づけ", "declared_score": "現在の一致度", "suggested": "提案",
+    "suggested_name": "提案先の施策案", "score": "一致度", "evidence": "根拠", "best_measure": "最も近い施策案",
+    "best_score": "一致度", "カード": "カード",
+    "perspective_id": "ID", "label": "ラベル", "support": "支持(件数)", "item_ids": "根拠ID", "best_measure_id": "最も近い施策案",
+    "best_measure_score": "一致度", "recurring_in": "以前の会議", "main_theme": "テーマ", "seed": "きっかけ",
+    "groups": "グループ数", "votes": "票", "cluster": "クラスタ", "size": "件数", "top_terms": "特徴語",
+    "representative_id": "代表ID", "representative_text": "代表的な原文", "term_1": "語1", "term_2": "語2",
+    "jaccard": "共起の強さ",
+    "cooccurrences": "共起件数", "change": "変更", "section": "該当箇所", "reply": "市の考え方", "question": "設問",
+    "attribute": "属性", "theme_label": "抜けている視点（テーマ）", "cohesion": "まとまり(0〜1)", "group": "班",
+    "label_source": "ラベルの取り方", "phrase_share": "語句を含む割合", "decision": "判定", "threshold": "しきい値",
+    "suggested_card_ids": "紐づけ案のカード", "notice": "内容", "description": "説明", "keywords": "キーワード",
+    "perspective": "視点", "meeting_id": "会議", "word": "見出し語", "left": "左の文脈", "right": "右の文脈",
+    "comment_id": "ID", "body": "内容", "round": "回", "blocks": "票数", "voter": "投票者",
 }
-"""Japanese label shown next to a canonical column name in messages."""
+"""The project's one table of Japanese column labels: report and workbook headers, and the label beside a column's
+name in messages (「必須の列 text（本文）がありません」, ``kyosei validate``'s column mapping)."""
+
+VALUES: dict[str, dict[str, str]] = {
+    "source": {"card": "カード", "feedback": "コメント"},
+    "status": {"new": "新規", "recurring": "以前にも", "accepted": "採用"},
+    "kind": {"measures": "施策一覧", "cards": "カード", "feedback": "コメント", "votes": "投票"},
+}
+"""Values the analysis stores in English, as the report shows them (CSV files keep the stored values)."""
+
+
+def label_for(column: str) -> str:
+    """Japanese header for a column (``round_2`` → ``2回目``, ``share_1`` → ``1回目(%)``)."""
+    if column.startswith("round_"):
+        return f"{column[6:]}回目"
+    if column.startswith("share_") and column != "share_shift":
+        return f"{column[6:]}回目(%)"
+    return LABELS.get(column, column)

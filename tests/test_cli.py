@@ -154,3 +154,36 @@ def test_the_installed_command_works_from_any_folder(tmp_path: Path) -> None:
     demo = subprocess.run([kyosei, "demo", "--meetings", "nowhere"], cwd=work, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert demo.returncode == EXIT_ERROR and "data/meetings" in demo.stderr
+
+
+def test_help_is_japanese_and_every_option_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    """usage, section titles, -h and argparse's own errors in Japanese (English in parentheses); every option and
+    argument of every command has a help text."""
+    import argparse
+
+    from flows.cli import _parser
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {a.dest: a.help for a in action._choices_actions}
+                for choice, sub in action.choices.items():
+                    if not helps.get(choice) or "(" not in helps[choice]:
+                        missing.append(f"{name} {choice}")
+                    missing += walk(sub, f"{name} {choice}")
+            elif not action.help or "(" not in action.help:
+                missing.append(f"{name} {action.option_strings or action.dest}")
+        return missing
+
+    assert walk(_parser(), "kyosei") == []
+    with pytest.raises(SystemExit):
+        main(["run", "-h"])
+    out = capsys.readouterr().out
+    assert out.startswith("使い方 (usage): kyosei run ") and "オプション (options):" in out
+    assert "この説明を表示して終わります" in out and "show this help message" not in out
+    with pytest.raises(SystemExit) as stop:
+        main(["run"])
+    assert stop.value.code == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "エラー (error): 必要な引数がありません (the following arguments are required): meeting_dir" in err

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="kyosei",
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, title="コマンド (commands)", metavar="COMMAND")
     for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_kwic, _add_review,
                 _add_revise,
                 _add_eval, _add_warm):
@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _add_warm(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("warm", help="ライブラリを読み込んだプロセスを待機させ、この後の kyosei run / demo を約2秒早く始めます"
-                                "（Ctrl-C で終了）/ keep a warm process so that kyosei run and demo start sooner")
+    sub.add_parser("warm", help="ライブラリを読み込んだプロセスを待機させ、この後の kyosei run / demo を早く始めます"
+                                "（Ctrl-C で終了）(keep a warm process so that later runs start sooner)")
 
 
 def cmd_warm(args: argparse.Namespace) -> int:

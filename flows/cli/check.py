@@ -12,39 +12,31 @@ from flows.cli import common as ui
 from flows.cli.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
+    add_setting,
     default_measures,
 )
-from pipeline.run.settings import shipped
+from pipeline.schemas import LABELS, VALUES
 
 
 def _add_validate(sub: argparse._SubParsersAction) -> None:
-    val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）")
-    val.add_argument("meeting_dir", type=Path)
-    val.add_argument("--measures", type=Path)
-    val.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"),
-                     help="施策IDの紐づけを確かめるコードブック（既定 models/codebook.yaml。"
-                          "codebook.local.yaml があれば重ねます）")
+    val = sub.add_parser("validate", help="入力を検査し、問題をすべて表示します（何も書きません）"
+                                          "(check the inputs, print every problem, write nothing)")
+    val.add_argument("meeting_dir", type=Path, help="会議フォルダ (the meeting's folder)")
+    add_setting(val, "measures")
+    add_setting(val, "codebook", help="施策IDの紐づけを確かめます。codebook.local.yaml があれば重ねます")
 
 
-ROLE_JA = {"cards": "カード", "feedback": "意見", "votes": "投票", "measures": "施策一覧"}
-
-
-FIELD_JA = {"comment_id": "ID", "card_id": "カードID", "text": "本文", "kind": "種別", "group": "グループ",
-            "section": "該当箇所", "reply": "市の考え方（分析しない）", "department": "部署", "title": "事業名",
-            "body": "内容", "measure_ids": "施策ID", "round": "回", "blocks": "票数", "voter": "投票者",
-            "pillar_id": "柱ID", "pillar_name": "基本方針", "measure_id": "施策ID", "measure_name": "施策案",
-            "description": "説明", "keywords": "キーワード"}
 
 
 def _print_mapping(c: dict) -> None:
     """One table's header row and column mapping, Japanese then English."""
-    where = f"{c['file']}（{ROLE_JA.get(str(c['kind']), c['kind'])} / {c['kind']}）"
+    where = f"{c['file']}（{VALUES['kind'].get(str(c['kind']), c['kind'])} / {c['kind']}）"
     how = f"、{c['header_found_by']}" if c.get("header_found_by") else ""
     ui.console.print(f"[bold]{where}[/]: 見出し行 {c['header_row']}行目{how} / header row {c['header_row']}",
                   markup=True, soft_wrap=True)
     m = c.get("mapping") or {}
     for canon, header in (m.get("columns") or {}).items():
-        ui.console.print(f"    {header} → {FIELD_JA.get(canon, canon)} / {canon}", markup=False, soft_wrap=True)
+        ui.console.print(f"    {header} → {LABELS.get(canon, canon)} / {canon}", markup=False, soft_wrap=True)
     if m.get("questions"):
         ui.console.print(f"    設問（1行の回答をそれぞれ別のコメントに）/ questions: {m['questions']}", markup=False)
     if m.get("rounds"):

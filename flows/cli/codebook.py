@@ -13,32 +13,37 @@ from flows.cli.common import (
     _measure_ids,
     _print_problems,
     _write_atomic,
+    add_setting,
 )
 from pipeline.run.settings import shipped
 
 
 def _add_codebook(sub: argparse._SubParsersAction) -> None:
-    cb = sub.add_parser("codebook", help="コードブックの操作 / codebook tools")
-    cb_sub = cb.add_subparsers(dest="codebook_command", required=True)
-    check = cb_sub.add_parser("check", help="コードブック（YAML か Excel）を検査し、誤りを行番号つきで表示します")
-    check.add_argument("file", type=Path, nargs="?", default=shipped("codebook.yaml"))
+    cb = sub.add_parser("codebook", help="コードブックの検査と Excel での編集 (check the codebook, edit it in Excel)")
+    cb_sub = cb.add_subparsers(dest="codebook_command", required=True, title="コマンド (commands)", metavar="COMMAND")
+    check = cb_sub.add_parser("check", help="コードブック（YAML か Excel）を検査し、誤りを行番号つきで表示します "
+                                            "(check a codebook; errors with their lines)")
+    check.add_argument("file", type=Path, nargs="?", default=shipped("codebook.yaml"),
+                       help="コードブック（既定: 同梱のもの）(the codebook; default: the shipped one)")
     check.add_argument("--layer", type=Path, action="append", default=[], metavar="FILE",
-                       help="重ねる追加分（codebook.local.yaml など）も一緒に検査します")
-    check.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
-                       help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）")
-    export = cb_sub.add_parser("export", help="コードブックを Excel ブックに書き出します（シートごとに テーマ・ルール・除外 …）")
-    export.add_argument("codebook", type=Path, help="コードブック YAML（例: models/codebook.yaml）")
-    export.add_argument("out", type=Path, help="書き出す .xlsx")
+                       help="重ねる追加分（codebook.local.yaml など）も一緒に検査します (layers to check with it)")
+    check.add_argument("--measures", type=Path, default=Path("data/measures.csv"), metavar="FILE",
+                       help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）(the policy table)")
+    export = cb_sub.add_parser("export", help="コードブックを Excel ブックに書き出します（シートごとに テーマ・ルール・除外 …）"
+                                              "(write the codebook as a workbook)")
+    export.add_argument("codebook", type=Path, help="コードブック YAML（例: data/codebook.local.yaml）(the codebook)")
+    export.add_argument("out", type=Path, help="書き出す .xlsx (the workbook to write)")
     export.add_argument("--layer", type=Path, action="append", default=[], metavar="FILE",
-                        help="重ねる追加分も合わせて1冊にします")
-    export.add_argument("--lexicon", type=Path, default=shipped("lexicon.yaml"),
-                        help="同義語・辞書語のシートに入れるユーザー辞書（既定 models/lexicon.yaml。なければ入れない）")
-    export.add_argument("--no-lexicon", action="store_true", help="ユーザー辞書の語を入れません（コードブック自身の分だけ）")
-    imp = cb_sub.add_parser("import", help="Excel で編集したコードブックを検査して YAML に書きます（誤りがあれば何も書きません）")
-    imp.add_argument("workbook", type=Path, help="kyosei codebook export の形式の .xlsx")
-    imp.add_argument("out", type=Path, help="書き出す YAML（例: models/codebook.yaml）")
-    imp.add_argument("--measures", type=Path, default=Path("data/measures.csv"),
-                     help="施策一覧（テーマの施策・柱を照合。なければ照合しない）")
+                        help="重ねる追加分も合わせて1冊にします (layers merged into it)")
+    add_setting(export, "lexicon", help="同義語・辞書語のシートに入れます（なければ入れない）")
+    export.add_argument("--no-lexicon", action="store_true",
+                        help="ユーザー辞書の語を入れません（コードブック自身の分だけ）(leave the lexicon out)")
+    imp = cb_sub.add_parser("import", help="Excel で編集したコードブックを検査して YAML に書きます（誤りがあれば何も書きません）"
+                                           "(check an edited workbook and write it as YAML)")
+    imp.add_argument("workbook", type=Path, help="kyosei codebook export の形式の .xlsx (the edited workbook)")
+    imp.add_argument("out", type=Path, help="書き出す YAML（例: data/codebook.local.yaml）(the YAML to write)")
+    imp.add_argument("--measures", type=Path, default=Path("data/measures.csv"), metavar="FILE",
+                     help="施策一覧（テーマの施策・柱を照合。なければ照合しない）(the policy table)")
 
 
 def cmd_codebook(args: argparse.Namespace) -> int:

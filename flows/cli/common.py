@@ -8,6 +8,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from pipeline.errors import KyoseiError
-from pipeline.run.settings import Settings, options
+from pipeline.run.settings import Settings, options, shipped
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -177,7 +178,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 class _Formatter(argparse.HelpFormatter):
     def add_usage(self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None) -> None:
-        super().add_usage(usage, actions, groups, prefix="使い方 (usage): ")
+        super().add_usage(usage, actions, groups, prefix="使い方 (usage): " if prefix is None else prefix)
+
+
+_ERRORS = (
+    (re.compile(r"the following arguments are required: (.*)"), r"必要な引数がありません (the following arguments are required): \1"),
+    (re.compile(r"unrecognized arguments: (.*)"), r"知らない引数です (unrecognized arguments): \1"),
+    (re.compile(r"argument (\S+): invalid choice: (.*)"), r"引数 \1: 選べない値です (invalid choice): \2"),
+    (re.compile(r"argument (\S+): expected one argument"), r"引数 \1 に値が1つ必要です (expected one argument)"),
+    (re.compile(r"argument (\S+): invalid (\w+) value: (.*)"), r"引数 \1: 値が正しくありません (invalid \2 value): \3"),
+)
+"""argparse's own error lines, in Japanese with the English in parentheses."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -192,9 +203,28 @@ class Parser(argparse.ArgumentParser):
         self.add_argument("-h", "--help", action="help", help="この説明を表示して終わります (show this help and exit)")
 
     def error(self, message: str) -> Any:
+        for pattern, japanese in _ERRORS:
+            message = pattern.sub(japanese, message)
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: エラー (error): {message}\n"
-                     f"  説明 (help): {self.prog} -h\n")
+        self.exit(2, f"{self.prog}: エラー (error): {message}\n説明 (help): {self.prog} -h\n")
+
+
+SHIPPED = {"codebook": "codebook.yaml", "lexicon": "lexicon.yaml", "stopwords": "stopwords.txt",
+           "theme_labels": "theme_labels.csv"}
+"""The settings whose default is a model shipped with kyosei."""
+
+
+def add_setting(parser: argparse.ArgumentParser, name: str, *, dest: str | None = None, help: str = "") -> None:
+    """One run setting as an option of a command other than ``run`` (``kwic``, ``review``, ``eval`` …): its flag
+    and help from :mod:`pipeline.run.settings` (``help`` put before it), a shipped model as the default."""
+    _, default, opt = next(o for o in options() if o[0] == name)
+    text = f"{help}。{opt.help}" if help else opt.help
+    if isinstance(default, tuple):
+        parser.add_argument(opt.flag, dest=dest or name, type=Path, action="append", default=[], metavar=opt.metavar,
+                            help=text)
+    else:
+        parser.add_argument(opt.flag, dest=dest or name, type=Path, metavar=opt.metavar, help=text,
+                            default=shipped(SHIPPED[name]) if name in SHIPPED else default)
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:

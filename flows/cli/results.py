@@ -13,21 +13,22 @@ from flows.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PROBLEMS,
+    add_setting,
 )
 from pipeline.run.history import layers_of_run
-from pipeline.run.settings import shipped
 
 
 def _add_kwic(sub: argparse._SubParsersAction) -> None:
     from pipeline.run.outputs import KWIC
 
-    kw = sub.add_parser("kwic", help="語の前後の文脈（KWIC）を表示します / show a word in its contexts")
-    kw.add_argument("out_dir", type=Path, help=f"会議の出力フォルダ（outputs/<会議ID>。{KWIC.file} を読みます）")
-    kw.add_argument("word", help="見る語（数えた形「働く」でも書かれた形「働き」でも）")
+    kw = sub.add_parser("kwic", help="語の前後の文脈（KWIC）を表示します (show a word in its contexts)")
+    kw.add_argument("out_dir", type=Path,
+                    help=f"会議の出力フォルダ（outputs/<会議ID>。{KWIC.file} を読みます）(a run's output folder)")
+    kw.add_argument("word", help="見る語（数えた形「働く」でも書かれた形「働き」でも）(the word)")
     kw.add_argument("--sort", choices=["order", "left", "right"], default="order",
-                    help="並べ方: order（出てきた順。既定）/ left（語の直前の文字から）/ right（直後の文字から）")
-    kw.add_argument("--limit", type=int, default=0, help="表示する行数の上限（既定: すべて）")
-    kw.add_argument("--width", type=int, default=20, help="前後に表示する文字数（既定 20）")
+                    help="並べ方: order（出てきた順。既定）/ left（語の直前の文字から）/ right（直後の文字から）(order)")
+    kw.add_argument("--limit", type=int, default=0, help="表示する行数の上限（既定: すべて）(most lines shown)")
+    kw.add_argument("--width", type=int, default=20, help="前後に表示する文字数（既定 20）(characters each side)")
 
 
 def _fit(text: str, width: int, *, right: bool) -> str:
@@ -80,15 +81,17 @@ def cmd_kwic(args: argparse.Namespace) -> int:
 def _add_review(sub: argparse._SubParsersAction) -> None:
     from pipeline.run.outputs import TAGGED, WORKBOOK
 
-    rv = sub.add_parser("review", help="レビューシートの判定を記録します / record the analysts' review decisions")
-    rv_sub = rv.add_subparsers(dest="review_command", required=True)
-    apply = rv_sub.add_parser("apply", help=f"記入済みの {WORKBOOK.file} を検査し、判定を記録します")
-    apply.add_argument("workbook", type=Path, help=f"レビューシートを記入した {WORKBOOK.file}")
-    apply.add_argument("--log", type=Path, default=Path("models/review_decisions.csv"), help="判定の記録（追記）")
-    apply.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"))
-    apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"))
-    apply.add_argument("--out-root", type=Path, default=Path("outputs"),
-                       help=f"その会議の出力（{TAGGED.file}）で対象IDを確認します")
+    rv = sub.add_parser("review", help="レビューシートの判定を記録します (record the analysts' review decisions)")
+    rv_sub = rv.add_subparsers(dest="review_command", required=True, title="コマンド (commands)", metavar="COMMAND")
+    apply = rv_sub.add_parser("apply", help=f"記入済みの {WORKBOOK.file} を検査し、判定を記録します "
+                                            "(check a filled-in review sheet and record its decisions)")
+    apply.add_argument("workbook", type=Path, help=f"レビューシートを記入した {WORKBOOK.file} (the filled-in workbook)")
+    add_setting(apply, "decisions", dest="log", help="判定をこのファイルに追記します")
+    add_setting(apply, "codebook")
+    apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"), metavar="FILE",
+                       help="施策一覧（既定: data/measures.csv）(the policy table)")
+    apply.add_argument("--out-root", type=Path, default=Path("outputs"), metavar="DIR",
+                       help=f"その会議の出力（{TAGGED.file}）で対象IDを確認します（既定: outputs）(the runs' output folder)")
 
 
 def cmd_review_apply(args: argparse.Namespace) -> int:
@@ -138,15 +141,16 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
 def _add_revise(sub: argparse._SubParsersAction) -> None:
     from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
 
-    rv = sub.add_parser("revise", help=f"採用した視点から施策案の見直し案（{MEASURES_DRAFT.file}）を書きます")
-    rv.add_argument("out_dir", type=Path, help="その会議の出力フォルダ（outputs/<会議ID>）")
-    rv.add_argument("--decisions", type=Path, default=Path("models/review_decisions.csv"),
-                    help="判定の記録（kyosei review apply が書いたもの）")
-    rv.add_argument("--measures", type=Path, help="見直す施策一覧（既定: その会議の分析に使ったもの）")
-    rv.add_argument("--lexicon", type=Path, default=shipped("lexicon.yaml"))
-    rv.add_argument("--stopwords", type=Path, default=shipped("stopwords.txt"))
-    rv.add_argument("--out", type=Path, help=f"書き出し先フォルダ（既定: out_dir。{MEASURES_DRAFT.file} と "
-                                             f"{MEASURES_DRAFT_XLSX.file}）")
+    rv = sub.add_parser("revise", help=f"採用した視点から施策案の見直し案（{MEASURES_DRAFT.file}）を書きます "
+                                       "(write the next draft of the measures)")
+    rv.add_argument("out_dir", type=Path, help="その会議の出力フォルダ（outputs/<会議ID>）(a run's output folder)")
+    add_setting(rv, "decisions")
+    rv.add_argument("--measures", type=Path, metavar="FILE",
+                    help="見直す施策一覧（既定: その会議の分析に使ったもの）(the policy table to revise)")
+    add_setting(rv, "lexicon")
+    add_setting(rv, "stopwords")
+    rv.add_argument("--out", type=Path, metavar="DIR", help=f"書き出し先フォルダ（既定: out_dir。{MEASURES_DRAFT.file} と "
+                                                            f"{MEASURES_DRAFT_XLSX.file}）(where to write)")
 
 
 def cmd_revise(args: argparse.Namespace) -> int:
@@ -172,20 +176,18 @@ def cmd_revise(args: argparse.Namespace) -> int:
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります / evaluate theme tagging")
-    ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX")
-    ev.add_argument("--codebook", type=Path, default=shipped("codebook.yaml"))
-    ev.add_argument("--codebook-layer", type=Path, action="append", default=[], metavar="FILE",
-                    help="コードブックに重ねる追加分（見本の会議の評価では data/codebook.local.yaml）")
-    ev.add_argument("--lexicon", type=Path, default=shipped("lexicon.yaml"))
-    ev.add_argument("--theme-labels", type=Path, default=shipped("theme_labels.csv"),
-                    help="学習層の教師データ（評価データと重ならないこと）")
-    ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します")
-    ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します")
+    ev = sub.add_parser("eval", help="ラベル付きデータでテーマ付けの精度を測ります (evaluate theme tagging on labels)")
+    ev.add_argument("labels", type=Path, help="id, text, テーマごとの 0/1 列 を持つ CSV/XLSX (the labelled comments)")
+    add_setting(ev, "codebook")
+    add_setting(ev, "codebook_layers", dest="codebook_layer", help="見本の会議の評価では data/codebook.local.yaml")
+    add_setting(ev, "lexicon")
+    add_setting(ev, "theme_labels", help="評価データと重ならないこと")
+    ev.add_argument("--no-model", action="store_true", help="学習層を使わずルールだけで評価します (rules only)")
+    ev.add_argument("--errors", action="store_true", help="誤りの一覧も表示します (list the errors too)")
     ev.add_argument("--measures", type=Path,
                     help="施策一覧。ラベルに gap 列があるとき、新たな視点(案)も評価します / with a gap column, also "
                          "evaluate the suggested perspectives against this policy table")
-    ev.add_argument("--stopwords", type=Path, default=shipped("stopwords.txt"))
+    add_setting(ev, "stopwords")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -69,11 +69,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="会議を分析してレポートを書きます / analyse a meeting and write the report")
-    run.add_argument("meeting_dir", type=Path, help="会議フォルダ (meeting.yaml, cards, feedback, votes)")
+    run = sub.add_parser("run", help="会議を分析してレポートを書きます (analyse a meeting and write the report)")
+    run.add_argument("meeting_dir", type=Path,
+                     help="会議フォルダ。meeting.yaml, cards, feedback, votes など (the meeting's folder)")
     add_settings(run)
-    run.add_argument("--quiet", action="store_true", help="エラーのほかは何も表示しません（定期実行向け）")
-    run.add_argument("--verbose", action="store_true", help="Prefect のタスクごとの記録も表示します")
+    run.add_argument("--quiet", action="store_true", help="エラーのほかは何も表示しません（定期実行向け）(errors only)")
+    run.add_argument("--verbose", action="store_true",
+                     help="Prefect のタスクごとの記録も表示します (Prefect's own lines too)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -100,10 +102,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_pending(sub: argparse._SubParsersAction) -> None:
-    pend = sub.add_parser("run-pending", help="入力が変わった会議だけを日付順に分析します / run meetings whose inputs changed")
-    pend.add_argument("data_root", type=Path, help="会議フォルダを含むデータフォルダ（例: data）")
+    pend = sub.add_parser("run-pending", help="入力か設定が変わった会議だけを日付順に分析します "
+                                              "(run the meetings whose inputs or settings changed)")
+    pend.add_argument("data_root", type=Path, help="会議フォルダを含むデータフォルダ（例: data）(the data folder)")
     add_settings(pend)
-    pend.add_argument("--quiet", action="store_true")
+    pend.add_argument("--quiet", action="store_true", help="エラーのほかは何も表示しません (errors only)")
 
 
 def cmd_run_pending(args: argparse.Namespace) -> int:
@@ -128,12 +131,15 @@ def cmd_run_pending(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    srv = sub.add_parser("serve", help="run-pending を定期実行する Prefect デプロイメントを起動します（要 Prefect サーバー）")
-    srv.add_argument("--cron", default="0 18 * * *", help="実行スケジュール（cron 形式、既定: 毎日18時）")
-    srv.add_argument("--data-root", type=Path, default=Path("data"))
+    srv = sub.add_parser("serve", help="run-pending を定期実行する Prefect デプロイメントを起動します（要 Prefect サーバー）"
+                                       "(serve run-pending on a schedule; needs a Prefect server)")
+    srv.add_argument("--cron", default="0 18 * * *",
+                     help="実行スケジュール（cron 形式、既定: 毎日18時）(schedule, cron syntax)")
+    srv.add_argument("--data-root", type=Path, default=Path("data"),
+                     help="会議フォルダを含むデータフォルダ（既定: data）(the data folder)")
     add_settings(srv)
-    srv.add_argument("--name", default="kyosei-run-pending", help="デプロイメント名")
-    srv.add_argument("--timezone", default="Asia/Tokyo")
+    srv.add_argument("--name", default="kyosei-run-pending", help="デプロイメント名 (deployment name)")
+    srv.add_argument("--timezone", default="Asia/Tokyo", help="スケジュールの時間帯（既定: Asia/Tokyo）(time zone)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

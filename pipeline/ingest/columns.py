@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.ingest.read import ROW, RawTable, header_key
-from pipeline.schemas import ALIASES, HEADER_LABELS_JA, REQUIRED, Cards, Feedback, Votes
+from pipeline.schemas import ALIASES, LABELS, REQUIRED, Cards, Feedback, Votes
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ ROLE_SENSES: dict[str, dict[str, str]] = {
 
 
 def label(column: str) -> str:
-    ja = HEADER_LABELS_JA.get(column)
+    ja = LABELS.get(column)
     return f"{column}（{ja}）" if ja else column
 
 
