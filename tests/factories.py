@@ -11,8 +11,9 @@ import pandas as pd
 
 from pipeline.run.models import Models, load_models
 from pipeline.schemas import Items
-from pipeline.text.normalise import normalise_text
+from pipeline.text.normalise import normalise_text, raw_items
 from pipeline.themes.codebook import Codebook
+from pipeline.themes.kwic import CONTEXT, TOP_KEYWORDS, kwic_index, kwic_lines
 from tests.conftest import LOCAL_CODEBOOK, MEETING_2, MODELS
 
 
@@ -67,3 +68,33 @@ def codebook_content(book: Codebook) -> dict[str, Any]:
         "terms": list(book.terms),
         "synonyms": {k: list(v) for k, v in book.synonyms.items()},
     }
+
+
+def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
+               top_keywords: int = TOP_KEYWORDS, width: int = CONTEXT) -> pd.DataFrame:
+    """Every KWIC line at once (:func:`kwic_index` then :func:`kwic_lines`)."""
+    return kwic_lines(kwic_index(items, terms, evidence, top_keywords=top_keywords), items, width=width)
+
+
+def normalised_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
+    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` out (cards first)."""
+    return normalise_items(raw_items(cards, feedback))
+
+
+def codebook_to_data(book: Codebook) -> dict[str, Any]:
+    """A codebook's content in :func:`codebook_yaml`'s shape (for writing a merged codebook as one file)."""
+    return {
+        "groups": {k: list(v) for k, v in book.groups.items()},
+        "lexicon": {"terms": list(book.terms), "synonyms": {k: list(v) for k, v in book.synonyms.items()}},
+        "themes": [{"id": t.theme_id, "label": t.label, "kind": t.kind, "definition": t.definition, "gap": t.gap,
+                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
+                    "rules": [r.text for r in t.rules], "exclude": [r.text for r in t.exclude]}
+                   for t in book.themes],
+    }
+
+
+def normalise_items(raw: pd.DataFrame) -> pd.DataFrame:
+    """Items from :func:`raw_items` → the same with ``text`` = the normalised ``raw_text``."""
+    out = raw.copy()
+    out[Items.text] = [normalise_text(t) for t in raw[Items.raw_text]]
+    return Items.validate(out.astype(str))

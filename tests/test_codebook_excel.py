@@ -23,7 +23,6 @@ from pipeline.themes.codebook_excel import (
     RULES,
     SYNONYMS,
     THEMES,
-    codebook_to_data,
     codebook_yaml,
     export_workbook,
     workbook_to_yaml,
@@ -31,7 +30,7 @@ from pipeline.themes.codebook_excel import (
 from pipeline.themes.load import check_codebook, load_codebook
 from pipeline.themes.tagging import Tagger
 from tests.conftest import DATA, LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
-from tests.factories import codebook_content
+from tests.factories import codebook_content, codebook_to_data
 
 BASE = MODELS / "codebook.yaml"
 LEXICON = MODELS / "lexicon.yaml"

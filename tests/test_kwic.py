@@ -20,11 +20,11 @@ from pipeline.themes.kwic import (
     kwic_chunks,
     kwic_index,
     kwic_lines,
-    kwic_table,
     per_word,
     search_texts,
     sort_lines,
 )
+from tests.factories import kwic_table
 
 F14 = "K - N e t は登録制なので，取りこぼしは出る。要支援のかたについては，個別避難計画計画を立てないと，災害時に漏れてしまうためどちらも必要。"
 F16 = "「安全・安心して暮らせる環境づくり」という目で見るときに、長期的に見るとその方が自分で稼いで生活していく支援となる「就労支援」という視点も必要なのではないか。"

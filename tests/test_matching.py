@@ -13,12 +13,13 @@ from pipeline.measures.matching import (
     content_terms,
     match_items,
 )
-from pipeline.text.normalise import normalise_text, normalised_items
+from pipeline.text.normalise import normalise_text
 from pipeline.text.tokenise import Tokeniser
 from pipeline.themes.codebook import parse_codebook
 from pipeline.themes.load import load_codebook
 from pipeline.themes.tagging import Tagger, themes_by_item
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
+from tests.factories import normalised_items
 
 MEASURES_SMALL = pd.DataFrame({
     "pillar_id": ["P2", "P2", "P3"],

@@ -85,10 +85,10 @@ def meeting_terms() -> dict[str, pd.DataFrame]:
 
     from bench.corpus import generate
     from pipeline.ingest import load_meeting
-    from pipeline.text.normalise import normalise_items, raw_items
+    from pipeline.text.normalise import raw_items
     from pipeline.text.tokenise import item_terms
     from tests.conftest import MEASURES, MEETING_1, MEETING_2
-    from tests.factories import shipped_models
+    from tests.factories import normalise_items, shipped_models
 
     models = shipped_models()
     out = {}

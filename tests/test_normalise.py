@@ -11,8 +11,8 @@ from pipeline.text.normalise import (
     japanese_punctuation,
     join_spaced_letters,
     normalise_text,
-    normalised_items,
     protect_digit_hyphens,
+    raw_items,
     strip_invisible,
 )
 
@@ -104,13 +104,15 @@ def test_card_text(title: str, body: str, expected: str) -> None:
     assert card_text(title, body) == expected
 
 
-def test_normalised_items_keeps_every_row_in_order() -> None:
+def test_raw_items_keep_every_row_in_order_and_normalise_to_the_texts() -> None:
     cards = pd.DataFrame({"card_id": ["C1"], "department": ["福祉政策課"], "title": ["あいネット"],
                           "body": ["相談窓口，つなぐ"], "measure_ids": ["P2-1"], "group": ["A"], "row": [2]})
     feedback = pd.DataFrame({"comment_id": ["F1", "F2"], "text": ["K - N e t は大事", "ﾌﾚｲﾙ予防"],
                              "kind": ["感想", "重要な理由"], "card_id": ["", "C1"], "group": ["", ""],
                              "row": [2, 3]})
-    items = normalised_items(cards, feedback)
+    items = raw_items(cards, feedback)
+    assert list(items["text"]) == ["", "", ""]  # the item pass normalises each text with its one parse
+    items = items.assign(text=[normalise_text(t) for t in items["raw_text"]])
     assert list(items["item_id"]) == ["C1", "F1", "F2"]
     assert list(items["source"]) == ["card", "feedback", "feedback"]
     assert list(items["kind"]) == ["カード", "感想", "重要な理由"]

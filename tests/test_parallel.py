@@ -60,20 +60,6 @@ def test_shipping_leaves_no_utf8_copy_in_the_strings() -> None:
                                                                    for s, t in zip(sizes, texts, strict=True)]
 
 
-def test_ship_wraps_the_frames_wherever_they_are() -> None:
-
-    frame = _frame()
-    args = (frame, [frame, 2], {"k": frame}, functools.partial(len, frame), "x")
-    shipped = parallel.ship(args)
-    assert isinstance(shipped[0], parallel.Shipped) and isinstance(shipped[1][0], parallel.Shipped)
-    assert shipped[1][1] == 2 and isinstance(shipped[2]["k"], parallel.Shipped) and shipped[4] == "x"
-    assert isinstance(shipped[3].args[0], parallel.Shipped) and shipped[3].func is len
-    back = pickle.loads(pickle.dumps(shipped))
-    pd.testing.assert_frame_equal(back[0], frame)
-    pd.testing.assert_frame_equal(back[2]["k"], frame)
-    assert back[3]() == 3
-
-
 def test_frames_sent_ahead_in_parts_are_put_together_again_for_the_call() -> None:
     """send_ahead hands each frame (top level, in a list, a dict, a partial) to ``send`` as shipped parts of ``rows``
     under a new key and leaves a Received in its place; receive_part keeps the parts and call_received puts them

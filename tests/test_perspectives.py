@@ -18,13 +18,14 @@ from pipeline.perspectives import (
     without_citations,
 )
 from pipeline.perspectives.coverage import text_threshold
-from pipeline.text.normalise import normalise_text, normalised_items
+from pipeline.text.normalise import normalise_text
 from pipeline.text.tokenise import Tokeniser
 from pipeline.themes.codebook import Codebook
 from pipeline.themes.load import load_codebook
 from pipeline.themes.tagging import Tagger, themes_by_item
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2, MODELS
 from tests.factories import items as factory_items
+from tests.factories import normalised_items
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,6 @@ REPLY = "reply"
 """Extra feedback columns: the survey question a comment answers, the part of the plan it is about, and the
 city's reply (市の考え方) — shown beside the comment, never analysed as one."""
 
-EXTRA_FEEDBACK = (SECTION, REPLY, QUESTION)
 
 _BRACKETS = re.compile(r"[()（）\[\]［］【】「」『』〈〉<>《》{}｛｝]")
 _KANJI_DIGITS = str.maketrans("一二三四五六七八九", "123456789")

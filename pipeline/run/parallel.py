@@ -288,12 +288,6 @@ def _replace(value: _T, kind: type, fn: Callable[[object], object]) -> _T:
     return value
 
 
-def ship(value: _T) -> _T:
-    """``value`` with each frame in it (itself, or in a tuple, list, dict or :func:`functools.partial`) wrapped in
-    :class:`Shipped`, for sending to another process (the receiver gets the frames themselves)."""
-    return _replace(value, pd.DataFrame, Shipped)
-
-
 SEND_ROWS = 25_000
 """Rows of a long frame sent to a helper process in one message (:func:`helper_process`)."""
 

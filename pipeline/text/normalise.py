@@ -260,13 +260,3 @@ def raw_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.D
     return rows.fillna("").astype(str)
 
 
-def normalise_items(raw: pd.DataFrame) -> pd.DataFrame:
-    """Items from :func:`raw_items` → the same with ``text`` = the normalised ``raw_text``."""
-    out = raw.copy()
-    out[Items.text] = [normalise_text(t) for t in raw[Items.raw_text]]
-    return Items.validate(out.astype(str))
-
-
-def normalised_items(cards: pd.DataFrame | None, feedback: pd.DataFrame | None) -> pd.DataFrame:
-    """Validated :class:`Cards` and :class:`Feedback` in → :class:`Items` out (cards first)."""
-    return normalise_items(raw_items(cards, feedback))

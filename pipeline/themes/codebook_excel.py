@@ -394,13 +394,3 @@ def codebook_yaml(data: Mapping[str, Any], *, note: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def codebook_to_data(book: Codebook) -> dict[str, Any]:
-    """A codebook's content in :func:`codebook_yaml`'s shape (for writing a merged codebook as one file)."""
-    return {
-        "groups": {k: list(v) for k, v in book.groups.items()},
-        "lexicon": {"terms": list(book.terms), "synonyms": {k: list(v) for k, v in book.synonyms.items()}},
-        "themes": [{"id": t.theme_id, "label": t.label, "kind": t.kind, "definition": t.definition, "gap": t.gap,
-                    "pillars": list(t.pillars), "measures": list(t.measures), "related": list(t.related),
-                    "rules": [r.text for r in t.rules], "exclude": [r.text for r in t.exclude]}
-                   for t in book.themes],
-    }

@@ -424,12 +424,6 @@ def kwic_chunks(index: pd.DataFrame, items: pd.DataFrame, *, size: int = 50_000)
         yield kwic_lines(index.iloc[i:i + size], items, coded=True)
 
 
-def kwic_table(items: pd.DataFrame, terms: pd.DataFrame, evidence: pd.DataFrame, *,
-               top_keywords: int = TOP_KEYWORDS, width: int = CONTEXT) -> pd.DataFrame:
-    """Every line at once (:func:`kwic_index` then :func:`kwic_lines`): for small meetings and tests."""
-    return kwic_lines(kwic_index(items, terms, evidence, top_keywords=top_keywords), items, width=width)
-
-
 def per_word(frame: pd.DataFrame, n: int) -> pd.DataFrame:
     """At most ``n`` lines of each word (the first ones, in the table's order)."""
     if not len(frame):
