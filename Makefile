@@ -22,10 +22,10 @@ test: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
-# Daily work: unit tests only (no Prefect flow runs, no servers, no clusters, no browser).
+# Daily work: unit tests only (no Prefect flow runs, no servers, no clusters, no browser), on both cores.
 test-fast: $(STAMP)
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -q -m "not integration and not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not integration and not slow"
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -89,3 +89,15 @@ def no_prefect_console(monkeypatch: pytest.MonkeyPatch) -> None:
         for h in list(logger.handlers):
             if isinstance(h, PrefectConsoleHandler):
                 monkeypatch.setattr(h, "emit", lambda record: None)
+
+
+RUN_FIXTURES = {"prefect_harness": "integration", "meeting2_run": "integration", "warm_process": "slow"}
+"""A test that runs the flow is an integration test, one that starts a warm process a slow one: marked from the
+fixtures it uses, so ``make test-fast`` never runs them by accident."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in RUN_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))

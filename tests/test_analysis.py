@@ -175,6 +175,7 @@ def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingRe
         assert (folders[True] / name).read_bytes() == (folders[False] / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: MeetingResult, tmp_path,
                                                                      monkeypatch) -> None:
     """From WORKBOOK_PROCESS_FROM items to SIDE_PROCESS_UNTIL the writer sends work to a second process; above, the

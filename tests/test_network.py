@@ -128,6 +128,7 @@ def test_legend_names_every_community_with_its_words() -> None:
     assert _legend_entries(nodes) == [(1, "まとまり1: 相談窓口・場所"), (2, "まとまり2: 避難・災害時")]
 
 
+@pytest.mark.slow
 def test_same_picture_in_every_process() -> None:
     """String hashing changes between Python processes; the layout must not depend on it."""
     import hashlib

@@ -101,6 +101,7 @@ def test_frames_sent_ahead_in_parts_are_put_together_again_for_the_call() -> Non
     pd.testing.assert_frame_equal(call_received(lambda f: f, (marker,)), coded)
 
 
+@pytest.mark.slow
 def test_the_schemas_load_without_dask_dataframe_and_leave_it_importable() -> None:
     """pandera would import dask.dataframe for each process that loads the schemas (pipeline/_pandera.py)."""
     import subprocess
@@ -135,6 +136,7 @@ def test_large_meetings_use_the_cores_and_small_ones_stay_in_process() -> None:
     assert inline(divmod, 17, 5).result() == (3, 2)
 
 
+@pytest.mark.slow
 def test_a_second_process_computes_the_same_value() -> None:
     from pipeline.run.parallel import PARALLEL_FROM, inline, side_process
 
@@ -148,6 +150,7 @@ def test_a_second_process_computes_the_same_value() -> None:
             failed.result()
 
 
+@pytest.mark.slow
 def test_the_second_process_lives_while_a_call_runs() -> None:
     """Calls sent while one runs share its process; once every call has finished the process ends by itself (its
     memory given back, whether or not the values have been taken), and a later call starts another."""
@@ -180,6 +183,7 @@ def test_the_second_process_lives_while_a_call_runs() -> None:
     assert not psutil.pid_exists(again)                         # the block waits for every process it started
 
 
+@pytest.mark.slow
 def test_a_kept_second_process_serves_calls_sent_apart() -> None:
     """``keep``: calls sent after the earlier ones have finished still go to the one process, which ends with the
     block (the writer's: the long tables first, the workbook once the charts are drawn)."""
@@ -196,6 +200,7 @@ def test_a_kept_second_process_serves_calls_sent_apart() -> None:
     assert not psutil.pid_exists(pid)
 
 
+@pytest.mark.slow
 def test_frames_go_to_the_second_process_ahead_of_the_call_in_parts(monkeypatch) -> None:
     """Each frame in a call's arguments (also inside a list) is sent before the call, in parts of SEND_ROWS rows,
     each its own message; the function gets the frames themselves again (index, dtypes, values)."""
@@ -233,6 +238,7 @@ def _modules_after(batch: pd.DataFrame, *, fn) -> tuple[object, list[str]]:
     return fn(batch), sorted({name.split(".")[0] for name in sys.modules})
 
 
+@pytest.mark.slow
 def test_the_workers_give_the_batch_of_one_process_without_loading_scikit_learn(models: Models) -> None:
     """The item pass's workers get the models and return each batch as item_batch gives it in this process; the
     measure similarity is computed here, so a worker never loads scikit-learn or SciPy (≈ 70 MiB each)."""
