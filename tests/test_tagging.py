@@ -140,8 +140,8 @@ def test_exclusion_removes_only_the_overlapping_evidence(shipped: Codebook, toke
 
 def test_evidence_spans_equal_their_terms_on_the_sample(shipped: Codebook, tokeniser: Tokeniser) -> None:
     from pipeline.ingest import load_meeting
-    from tests.factories import normalised_items
     from tests.conftest import MEASURES, MEETING_2
+    from tests.factories import normalised_items
 
     m = load_meeting(MEETING_2, MEASURES)
     items = normalised_items(m.cards, m.feedback)
@@ -252,9 +252,9 @@ def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> No
     """The word prefilter only skips rules that would find nothing: on every sample and evaluation text,
     with the shipped codebook and with each operator, hits and exclusions equal full evaluation."""
     from pipeline.ingest import load_meeting
-    from tests.factories import normalised_items
     from pipeline.themes.tagging.evaluator import RuleMatcher, rule_hits
     from tests.conftest import MEASURES, MEETING_1, MEETING_2
+    from tests.factories import normalised_items
 
     texts = []
     for meeting in (MEETING_1, MEETING_2):
