@@ -66,15 +66,15 @@ def pipeline_only(meeting: Path, out_root: Path) -> dict[str, object]:
     """(b) and (c): the pipeline from reading the files to the written outputs, in a fresh process as ``kyosei run``
     would run it (without Prefect); peak resident memory of this process and of the largest helper process (the
     item pass's second worker, the side process, the writer's process)."""
-    from flows.meeting import RunConfig, StageClock, load, write
-    from pipeline.run.analysis import analyse, auto_map, side_process
+    from flows.meeting import StageClock, load, resolve, write
+    from pipeline.run.analysis import analyse
     from pipeline.run.manifest import RunInfo
     from pipeline.run.outputs import MANIFEST
+    from pipeline.run.parallel import auto_map, side_process
+    from pipeline.run.settings import Settings
 
-    config = RunConfig(meeting_dir=meeting, measures=ROOT / "data" / "measures.csv",
-                       codebook=ROOT / "models" / "codebook.yaml", lexicon=ROOT / "models" / "lexicon.yaml",
-                       codebook_layers=(ROOT / "data" / "codebook.local.yaml",),
-                       stopwords=ROOT / "models" / "stopwords.txt", out_root=out_root)
+    config = resolve(meeting, Settings(measures=ROOT / "data" / "measures.csv", out_root=out_root, decisions=None,
+                                       codebook_layers=(ROOT / "data" / "codebook.local.yaml",), local_codebook=False))
     helper = _HelperPeak()
     t0 = time.perf_counter()
     clock = StageClock(publish=False)
@@ -86,7 +86,7 @@ def pipeline_only(meeting: Path, out_root: Path) -> dict[str, object]:
     del inputs, models, history  # as the flow does before writing
     out, _ = write(result, RunInfo(config, "", clock.timings))
     b = time.perf_counter() - t0
-    timings = json.loads((out / MANIFEST.file).read_text(encoding="utf-8"))["timings_seconds"]
+    timings = MANIFEST.load(out)["timings_seconds"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     helper_peak, together = helper.stop()
     return {"pipeline_s": round(b, 2), "peak_mib": round(peak), "helper_peak_mib": helper_peak,

@@ -8,8 +8,8 @@ the run lock, the atomic folder swap, progress reporting and the artifacts.  Wit
 analysis' batches go to the workers through ``map``; everything else is the same code path.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: Prefect builds the flow\'s parameter model from these
+# annotations in the process a deployment runs in, where a string "Settings" cannot be resolved.
 import contextlib
 import json
 import logging

@@ -7,8 +7,8 @@ the codebook, lexicon, stop words, analyst labels and decisions, every setting t
 wrote the same fingerprint.  ``run-pending`` is idempotent: a second call finds nothing to do.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: Prefect builds the flow\'s parameter model from these
+# annotations in the process a deployment runs in, where a string "Settings" cannot be resolved.
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path

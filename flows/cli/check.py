@@ -36,7 +36,7 @@ def _print_mapping(c: dict) -> None:
                   markup=True, soft_wrap=True)
     m = c.get("mapping") or {}
     for canon, header in (m.get("columns") or {}).items():
-        ui.console.print(f"    {header} → {LABELS.get(canon, canon)} / {canon}", markup=False, soft_wrap=True)
+        ui.console.print(f"    {header} → {LABELS.get(canon, canon)}{'（分析しない）' if canon == 'reply' else ''} / {canon}", markup=False, soft_wrap=True)
     if m.get("questions"):
         ui.console.print(f"    設問（1行の回答をそれぞれ別のコメントに）/ questions: {m['questions']}", markup=False)
     if m.get("rounds"):

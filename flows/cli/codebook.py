@@ -31,7 +31,8 @@ def _add_codebook(sub: argparse._SubParsersAction) -> None:
                        help="施策一覧（テーマの measures/pillars を照合。なければ照合しない）(the policy table)")
     export = cb_sub.add_parser("export", help="コードブックを Excel ブックに書き出します（シートごとに テーマ・ルール・除外 …）"
                                               "(write the codebook as a workbook)")
-    export.add_argument("codebook", type=Path, help="コードブック YAML（例: data/codebook.local.yaml）(the codebook)")
+    export.add_argument("codebook", type=Path, nargs="?", default=shipped("codebook.yaml"),
+                        help="コードブック YAML（既定: 同梱のもの）(the codebook; default: the shipped one)")
     export.add_argument("out", type=Path, help="書き出す .xlsx (the workbook to write)")
     export.add_argument("--layer", type=Path, action="append", default=[], metavar="FILE",
                         help="重ねる追加分も合わせて1冊にします (layers merged into it)")

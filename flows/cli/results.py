@@ -86,7 +86,8 @@ def _add_review(sub: argparse._SubParsersAction) -> None:
     apply = rv_sub.add_parser("apply", help=f"記入済みの {WORKBOOK.file} を検査し、判定を記録します "
                                             "(check a filled-in review sheet and record its decisions)")
     apply.add_argument("workbook", type=Path, help=f"レビューシートを記入した {WORKBOOK.file} (the filled-in workbook)")
-    add_setting(apply, "decisions", dest="log", help="判定をこのファイルに追記します")
+    apply.add_argument("--log", type=Path, default=Path("models/review_decisions.csv"), metavar="FILE",
+                       help="判定を追記する記録（既定: models/review_decisions.csv。kyosei run の --decisions）(the decision log)")
     add_setting(apply, "codebook")
     apply.add_argument("--measures", type=Path, default=Path("data/measures.csv"), metavar="FILE",
                        help="施策一覧（既定: data/measures.csv）(the policy table)")

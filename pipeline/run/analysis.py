@@ -142,7 +142,7 @@ def _analyse(inputs: MeetingInputs, models: Models, *, history: History, setting
                                    cache, clusters, settings, mine, changes)
     on_stage("perspectives", f"クラスタ {clusters.k}、新たな視点 {len(perspectives.suggestions)} 件")
     revision, gaps = loop_tables(inputs, items, themes, perspectives.suggestions, links, history, cache)
-    return assemble(inputs, read, masks, evidence, themes, tallies, matches, clusters, perspectives, links,
+    return assemble(inputs, read, evidence, themes, tallies, matches, clusters, perspectives, links,
                     history, models, settings, changes, keywords=keywords, network=network, kwic=kwic,
                     revision=revision, gaps=gaps)
 
@@ -210,7 +210,7 @@ def loop_tables(inputs: MeetingInputs, items: pd.DataFrame, themes: Mapping[str,
     return draft[draft["change"] != ""].reset_index(drop=True), gaps
 
 
-def assemble(inputs: MeetingInputs, read: ItemPass, masks: dict[str, int] | None, evidence: pd.DataFrame,
+def assemble(inputs: MeetingInputs, read: ItemPass, evidence: pd.DataFrame,
              themes: dict[str, str], tallies: Tallies, matches: MatchResult, clusters: Clusters,
              perspectives: PerspectiveResult, links: ThemeLinks, history: History, models: Models,
              settings: Settings, changes: list[Change], *, keywords: pd.DataFrame,
@@ -220,7 +220,7 @@ def assemble(inputs: MeetingInputs, read: ItemPass, masks: dict[str, int] | None
     items, codebook, tagger = read.items, models.codebook, models.tagger
     supporting = {i for ids_ in perspectives.suggestions["item_ids"] for i in ids_.split("|")}
     return MeetingResult(
-        inputs=inputs, masks=masks, items=items, terms=read.terms, evidence=evidence, themes=themes,
+        inputs=inputs, masks=read.masks, items=items, terms=read.terms, evidence=evidence, themes=themes,
         tallies=tallies, matches=matches, clusters=clusters, perspectives=perspectives, keywords=keywords,
         tagged=tagged_table(items, themes=themes, measures=matches.measures_by_item, clusters=clusters.cluster_of,
                             new_perspective={i: 1 for i in supporting}),
