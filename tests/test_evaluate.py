@@ -72,3 +72,19 @@ def test_perspective_scores_by_hand() -> None:
     assert per_sugg["purity"].tolist() == [0.667, 0.333]
     assert totals["cited_covered_share"] == round(1 / 6, 3) and totals["cited_document"] == 1
     assert totals["gaps_proposed"] == 0
+
+
+def test_a_gap_column_and_a_policy_table_also_score_the_perspectives(capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole analysis on the labelled comments as one meeting; dev.csv names 6 missing areas (住まい, 再犯防止,
+    多文化共生, 就労, 移動, 自殺対策) besides none and document."""
+    folder = ROOT / "data" / "eval" / "other_cities"
+    assert main(["eval", str(folder / "dev.csv"), "--measures", str(folder / "measures.csv")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "抜けている分野ごと / per gap" in out and "gaps=6 " in out and "suggestions=" in out
+
+
+def test_labels_without_a_text_column_are_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "labels.csv"
+    f.write_text("id,防災\n1,1\n", encoding="utf-8")
+    assert main(["eval", str(f), "--codebook", str(MODELS / "codebook.yaml")]) == EXIT_ERROR
+    assert "本文の列がありません" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 from rich.table import Table
@@ -194,94 +193,32 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from pipeline.ingest import header_key, read_table
-    from pipeline.themes.evaluate import errors, label_columns, predicted_sets, scores
+    from pipeline.run.evaluation import perspective_evaluation, read_labels, theme_scores
+    from pipeline.run.models import load_models
 
-    raw = read_table(args.labels)
-    frame = raw.frame.drop(columns=["row"])
-    keys = {header_key(c): c for c in frame.columns}
-    text_col = next((keys[k] for k in ("text", "意見", "内容", "本文") if k in keys), None)
-    if text_col is None:
-        ui.err_console.print(f"{raw.file}: text 列がありません / no text column (found {list(frame.columns)})",
-                          markup=False)
-        return EXIT_ERROR
-    id_col = next((keys[k] for k in ("id", "item_id", "comment_id") if k in keys), None)
-    ids = list(frame[id_col]) if id_col else [str(i + 2) for i in range(len(frame))]
-    tagger = _tagger(args.codebook, args.lexicon, None if args.no_model else args.theme_labels, args.codebook_layer)
-    themes = label_columns(frame, tagger.codebook.theme_ids)
-    if not themes:
-        ui.err_console.print(f"{raw.file}: コードブックのテーマ名の列がありません / no column is a theme id "
-                          f"({tagger.codebook.theme_ids})", markup=False)
-        return EXIT_ERROR
-    bad = [t for t in themes if not frame[t].isin(["0", "1"]).all()]
-    if bad:
-        ui.err_console.print(f"{raw.file}: 列 {bad} は 0 か 1 で入れてください / columns {bad} must be 0 or 1",
-                          markup=False)
-        return EXIT_ERROR
-    texts = list(frame[text_col])
-    by_item = tagger.tag_texts(ids, texts)
-    truth = frame[themes].astype(int).reset_index(drop=True)
-    table = scores(truth, predicted_sets(by_item, ids), themes)
-    out = Table(title=f"{raw.file}: {len(ids)} 件 / items" + ("（ルールのみ / rules only）" if args.no_model else ""))
-    for col in table.columns:
-        out.add_column(col, justify="left" if col == "theme" else "right")
-    for rec in table.itertuples(index=False):
-        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
-    ui.console.print(out)
+    models = load_models(codebook=args.codebook, lexicon=args.lexicon if args.lexicon.is_file() else None,
+                         stopwords=args.stopwords if args.stopwords.is_file() else None,
+                         theme_labels=None if args.no_model or not args.theme_labels.is_file() else args.theme_labels,
+                         codebook_layers=args.codebook_layer)
+    labelled = read_labels(args.labels, models.codebook.theme_ids)
+    table, errs = theme_scores(labelled, models)
+    _print_frame(f"{labelled.file}: {len(labelled.ids)} 件 / items" + ("（ルールのみ / rules only）" if args.no_model else ""),
+                 table, left="theme")
     if args.errors:
-        errs = errors(ids, texts, truth, predicted_sets(by_item, ids), themes)
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
             ui.console.print(errs.to_string(index=False) if len(errs) else "誤りなし / no errors", markup=False)
-    gap_col = keys.get("gap")
-    if args.measures is not None and gap_col is not None:
-        kinds = list(frame[keys["kind"]]) if "kind" in keys else ["その他"] * len(ids)
-        _eval_perspectives(args, ids, texts, kinds, list(frame[gap_col]))
+    if args.measures is not None and labelled.gaps is not None:
+        per_gap, per_suggestion, totals = perspective_evaluation(labelled, args.measures, models)
+        _print_frame("新たな視点(案) の評価: 抜けている分野ごと / per gap", per_gap)
+        _print_frame("提案ごとの純度 / purity of each suggestion", per_suggestion)
+        ui.console.print(" ".join(f"{k}={v}" for k, v in totals.items()), markup=False)
     return EXIT_OK
 
 
-def _print_frame(title: str, frame) -> None:
+def _print_frame(title: str, frame, *, left: str = "") -> None:
     out = Table(title=title)
     for col in frame.columns:
-        out.add_column(str(col))
+        out.add_column(str(col), justify="left" if not left or col == left else "right")
     for rec in frame.itertuples(index=False):
         out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in rec])
     ui.console.print(out)
-
-
-def _eval_perspectives(args: argparse.Namespace, ids: list[str], texts: list[str], kinds: list[str],
-                       gaps: list[str]) -> None:
-    """Run the whole analysis on the labelled comments as one meeting and score its suggestions."""
-    import tempfile
-
-    import pandas as pd
-
-    from pipeline.ingest import load_meeting
-    from pipeline.run.analysis import Options, analyse
-    from pipeline.run.models import load_models
-    from pipeline.themes.evaluate import perspective_scores
-
-    with tempfile.TemporaryDirectory() as tmp:
-        meeting = Path(tmp) / "eval"
-        meeting.mkdir()
-        pd.DataFrame({"comment_id": ids, "text": texts, "kind": kinds}).to_csv(meeting / "feedback.csv", index=False)
-        inputs = load_meeting(meeting, args.measures)
-    models = load_models(codebook=args.codebook, lexicon=args.lexicon if args.lexicon.is_file() else None,
-                         stopwords=args.stopwords if args.stopwords.is_file() else None,
-                         codebook_layers=args.codebook_layer)
-    result = analyse(inputs, models, options=Options(mask_pii=False))
-    per_gap, per_suggestion, totals = perspective_scores(dict(zip(ids, gaps, strict=True)),
-                                                         result.perspectives.suggestions)
-    _print_frame("新たな視点(案) の評価: 抜けている分野ごと / per gap", per_gap)
-    _print_frame("提案ごとの純度 / purity of each suggestion", per_suggestion)
-    ui.console.print(" ".join(f"{k}={v}" for k, v in totals.items()), markup=False)
-
-
-def _tagger(codebook: Path, lexicon: Path | None, theme_labels: Path | None, layers: Sequence[Path] = ()):
-    from pipeline.text.tokenise import Lexicon, Tokeniser, extend_lexicon, load_lexicon
-    from pipeline.themes.load import load_codebook
-    from pipeline.themes.tagging import Tagger
-
-    book = load_codebook(codebook, layers=layers)
-    lex = load_lexicon(lexicon) if lexicon and lexicon.is_file() else Lexicon()
-    tok = Tokeniser(lexicon=extend_lexicon(lex, book.terms, book.synonyms, file=str(codebook)))
-    return Tagger.build(book, tok, theme_labels if theme_labels and theme_labels.is_file() else None)
