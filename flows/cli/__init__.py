@@ -199,19 +199,18 @@ def _warm_up() -> None:
     the dictionary, matplotlib's fonts and the report templates are loaded before the first real run."""
     import tempfile
 
-    from flows.meeting import RunConfig, StageClock, load, write
+    from flows.cli.run import sample_meetings
+    from flows.meeting import StageClock, load, resolve, write
     from pipeline.run.analysis import analyse
     from pipeline.run.manifest import RunInfo
+    from pipeline.run.settings import Settings
 
-    samples = Path(__file__).resolve().parents[1] / "data" / "meetings"
-    meetings = sorted(p for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
-    models = Path(__file__).resolve().parents[1] / "models"
-    if not meetings or not (models / "codebook.yaml").is_file():
+    samples = sample_meetings(None)
+    meetings = sorted(p for p in samples.iterdir() if p.is_dir()) if samples is not None else []
+    if not meetings:
         return
     with tempfile.TemporaryDirectory(prefix="kyosei-warm-") as tmp:
-        config = RunConfig(meeting_dir=meetings[0], measures=default_measures(meetings[0]),
-                           codebook=models / "codebook.yaml", lexicon=models / "lexicon.yaml",
-                           stopwords=models / "stopwords.txt", out_root=Path(tmp))
+        config = resolve(meetings[0], Settings(out_root=Path(tmp), decisions=None))
         clock = StageClock(publish=False)
         try:
             inputs, loaded, history = load(config)
