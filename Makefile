@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/kyosei demo --out-root outputs
 
+# Everything: the unit and flow tests on both cores, then the slow ones (real servers, Ctrl-C timings, warm
+# processes, the offline bundle) one at a time, as their timings assume.
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -m slow
 
 # Daily work: unit tests only (no Prefect flow runs, no servers, no clusters, no browser), on both cores.
 test-fast: $(STAMP)
