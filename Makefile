@@ -18,12 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/kyosei demo --out-root outputs
 
-# Everything: the unit and flow tests on both cores, then the slow ones (real servers, Ctrl-C timings, warm
-# processes, the offline bundle) one at a time, as their timings assume.
+# Everything, on both cores; a test file's tests stay together on one worker (its module fixtures — a flow run,
+# a warm process — are made once).
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Daily work: unit tests only (no Prefect flow runs, no servers, no clusters, no browser), on both cores.
 test-fast: $(STAMP)

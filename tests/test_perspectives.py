@@ -260,3 +260,18 @@ def test_the_evidence_index_gives_scores_and_spans_by_item() -> None:
     assert index.spans("F01", "見守り") == [(0, 3), (8, 11), (12, 14)]  # "x-1" is not a span
     assert index.item_spans("F01") == [(0, 3), (8, 11), (12, 14), (4, 6)]
     assert index.spans("F03", "居場所") == [] and index.item_spans("F09") == []
+
+
+def test_a_long_comment_ending_in_a_comma_gives_no_empty_label(tokeniser) -> None:
+    """A comment of one clause of 44 characters (over MAX_LABEL = 32) ending in 「、」, without evidence: the empty
+    piece after the last 「、」 is no label; the representative comment's longest phrase is taken instead."""
+    from pipeline.perspectives.records import MAX_LABEL, central_clause, choose_label
+
+    text = "駅前の商店街に高齢者も子育て世帯も気軽に立ち寄れる休憩所があれば地域の見守りにもつながる、"
+    assert len(text) == 45 and MAX_LABEL == 32
+    assert central_clause(text) is None
+    assert central_clause("、、") is None
+    assert central_clause("見守りが大事だ、") == "見守りが大事だ"          # a short one is the label, without its comma
+    label, how, share = choose_label({"F1": text}, ["F1"], "F1", tokeniser, {})
+    assert label and label in text and len(label) <= MAX_LABEL
+    assert how == "代表的な意見の一節" and share == 1.0

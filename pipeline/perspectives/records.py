@@ -145,14 +145,17 @@ def central_clause(text: str, spans: Sequence[tuple[int, int]] = (),
     sentences = [(m.start(), m.group()) for m in re.finditer(r"[^。！？!?]+", text)] or [(0, text)]
     for start, sentence in sentences:
         core = _trim(sentence)
-        if len(core) <= MAX_LABEL and (not spans or any(start <= a < start + len(sentence) for a, _ in spans)):
+        if core.strip("、,・ 　") and len(core) <= MAX_LABEL and (not spans or any(start <= a < start + len(sentence) for a, _ in spans)):
             return core
     spans = theme_spans or spans
     start, sentence = max(sentences, key=lambda s: (sum(s[0] <= a < s[0] + len(s[1]) for a, _ in spans), -s[0]))
     parts, offset = [], start
     for piece in re.split(r"(?<=、)", sentence):
-        parts.append((offset, piece))
+        if piece.strip("、 "):  # a comment ending in 「、」 leaves an empty piece after it: never a label
+            parts.append((offset, piece))
         offset += len(piece)
+    if not parts:
+        return None
     hits = [k for k, (o, piece) in enumerate(parts) if any(o <= a < o + len(piece) for a, _ in spans)]
     lo = hi = hits[0] if hits else len(parts) - 1
     while True:
@@ -164,7 +167,7 @@ def central_clause(text: str, spans: Sequence[tuple[int, int]] = (),
         if not grown:
             break
     piece = _trim("".join(p for _, p in parts[lo:hi + 1]))
-    return piece if len(piece) <= MAX_LABEL else None
+    return piece if 0 < len(piece) <= MAX_LABEL else None
 
 
 def cohesion(x, rows: Sequence[int]) -> tuple[float, int]:
