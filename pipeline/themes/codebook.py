@@ -1,20 +1,8 @@
 """The theme codebook: an analyst-editable YAML file of themes and coding rules (the shipped one is
 ``pipeline/resources/codebook.yaml``, documented in Japanese at its top), parsed into :class:`Codebook`.
 
-Rule language (:mod:`pipeline.themes.rules`):
-
-    相談窓口 | 相談先            OR            (also: or)
-    相談 & 場所                   AND           (also: and)
-    !職員  /  not 職員            NOT
-    ( ... )                       grouping
-    near(相談, 場所, 5)           both within 5 tokens of each other (default 5), any order
-    seq(相談, 窓口)               in this order, each right after the previous token
-    働く/動詞                     with a part-of-speech constraint (UniDic POS prefix)
-    @職員                         a synonym group defined under ``groups:``
-    相談*  *窓口                  prefix / suffix of a word or compound
-    "安心安全"                    literal text in the normalised comment
-
-A word is tokenised like the comments, so ``就労支援`` matches the adjacent tokens 就労 + 支援 inside
+Each theme's rules are written in the rule language of :mod:`pipeline.themes.rules` (and/or/not, near, seq,
+parts of speech, synonym groups, prefixes, literal text).  A word is tokenised like the comments, so ``就労支援`` matches the adjacent tokens 就労 + 支援 inside
 any compound (就労支援事業) and inflected forms match by lemma (働き → 働く).  Spelling variants from the
 lexicon are merged on both sides (子供 = 子ども).
 """
