@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +14,7 @@ from pipeline.errors import InputError
 from pipeline.ingest import (
     canonical_columns,
     decode_bytes,
+    find_input_files,
     load_meeting,
     meeting_id_for,
     parse_int,
@@ -23,7 +25,7 @@ from pipeline.ingest import (
     validate_measures,
     validate_votes,
 )
-from tests.conftest import MEASURES, ROOT
+from tests.conftest import MEASURES, MEETING_2, ROOT
 from tests.factories import meeting_copy
 
 MEASURES_CSV = (
@@ -404,3 +406,35 @@ def test_bad_rows_are_refused_with_row_numbers(tmp_path: Path, replace: dict, re
     assert reason in " ".join(inputs.rejects["reason"])
     for f in inputs.counts:
         assert f["rows_in"] == f["rows_ok"] + f["rows_rejected"]
+
+
+def test_every_other_file_of_the_meeting_folder_is_named_with_why_it_is_not_read(tmp_path: Path) -> None:
+    """A Word minutes file and a memo beside the comments are not read, and said so (never skipped in silence);
+    meeting.yaml, a policy table, a codebook layer, hidden files and Excel's lock files are not reported."""
+    from pipeline.ingest.discover import unread_files
+    from pipeline.report.notices import input_notices
+
+    m = tmp_path / "第3回"
+    shutil.copytree(MEETING_2, m)
+    (m / "議事録.docx").write_bytes(b"PK\x03\x04")
+    (m / "意見メモ.txt").write_text("・見守りが大事\n", encoding="utf-8")
+    for name in (".DS_Store", "~$feedback.xlsx", "codebook.local.yaml", "measures.csv"):
+        (m / name).write_text("", encoding="utf-8")
+    files = find_input_files(m)
+    assert [name for name, _ in unread_files(m, files)] == ["意見メモ.txt", "議事録.docx"]
+    inputs = load_meeting(m, MEASURES)
+    assert [s["file"] for s in inputs.skipped] == ["意見メモ.txt", "議事録.docx"]
+    notes = input_notices(inputs)
+    assert any(n.startswith("議事録.docx は読み込んでいません（Word の文書は読みません") for n in notes)
+    assert len(inputs.feedback) == 28                                           # the comments are still read
+
+
+def test_a_folder_without_a_readable_table_names_its_files_and_what_is_read(tmp_path: Path) -> None:
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "議事録.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputError) as err:
+        find_input_files(m)
+    text = str(err.value)
+    assert "読める表のファイルがありません" in text and "cards / feedback / votes" in text
+    assert "議事録.docx: Word の文書は読みません" in text and "議事録.docx: Word documents are not read" in text

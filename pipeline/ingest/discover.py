@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -112,6 +113,32 @@ def other_tables(folder: Path) -> list[Path]:
                   and not p.name.startswith((".", "~$")))
 
 
+UNREAD_REASONS: dict[str, str] = {
+    ".docx": "Word の文書は読みません。意見を表にして .xlsx か .csv で保存してください / Word documents are not read: "
+             "save the comments as a table (.xlsx or .csv)",
+    ".doc": "Word の文書は読みません。意見を表にして .xlsx か .csv で保存してください / Word documents are not read: "
+            "save the comments as a table (.xlsx or .csv)",
+    ".pdf": "PDF は読みません。意見を表にして .xlsx か .csv で保存してください / PDF files are not read: save the "
+            "comments as a table (.xlsx or .csv)",
+    ".txt": "テキストファイルは feedback.txt・cards.txt・votes.txt の名前（タブ区切りの表）のときだけ読みます / a text "
+            "file is read only as feedback.txt, cards.txt or votes.txt (a tab-separated table)",
+}
+"""Why a file of a meeting folder is not read, by its suffix (others: not a table file)."""
+
+READ_KINDS = "cards / feedback / votes（.csv .xlsx .xlsm .tsv .txt）、または意見・カード・投票の表（.csv .xlsx .xlsm .tsv）"
+"""What a meeting folder's files are read as, for messages."""
+
+
+def unread_files(meeting_dir: Path, found: Mapping[str, Path]) -> list[tuple[str, str]]:
+    """Every other file of the meeting folder (not an input table, ``meeting.yaml``, a policy table or a codebook
+    layer; hidden files and Excel's lock files aside), with why it is not read: nothing is left out in silence."""
+    used = {p.name for p in found.values()} | {"meeting.yaml", "meeting.yml", *CODEBOOK_LAYER_FILES} | {
+        f"measures{s}" for s in SUFFIXES}
+    return [(p.name, UNREAD_REASONS.get(p.suffix.lower(), "表のファイルではありません / not a table file"))
+            for p in sorted(meeting_dir.iterdir())
+            if p.is_file() and p.name not in used and not p.name.startswith((".", "~$"))]
+
+
 def find_input_files(meeting_dir: Path) -> dict[str, Path]:
     """The meeting's table files: ``cards``/``feedback``/``votes`` (any of :data:`SUFFIXES`) under their role,
     and any other table file (:func:`other_tables`) under its own name."""
@@ -137,10 +164,14 @@ def find_input_files(meeting_dir: Path) -> dict[str, Path]:
         if not path.resolve().is_relative_to(meeting_dir.resolve()):
             raise _outside(path, meeting_dir)
     if not found:
+        others = unread_files(meeting_dir, found)
+        seen_ja = "".join(f"\n  {name}: {why.split(' / ')[0]}" for name, why in others)
+        seen_en = "".join(f"\n  {name}: {why.split(' / ')[-1]}" for name, why in others)
         raise InputError(
             str(meeting_dir),
-            "cards / feedback / votes のファイルがありません。",
-            "no cards, feedback or votes file found.",
+            f"読める表のファイルがありません。読むもの: {READ_KINDS}。" + (f"\nあったファイル:{seen_ja}" if others else ""),
+            "no table file found: kyosei reads cards / feedback / votes (.csv .xlsx .xlsm .tsv .txt) or any table of "
+            "comments, cards or votes (.csv .xlsx .xlsm .tsv)." + (f"\nfiles found:{seen_en}" if others else ""),
             "feedback.csv などを置くか、意見の表（.xlsx / .csv）を置いてください。",
             "add feedback.csv, cards.csv or votes.csv, or a table of comments (.xlsx / .csv).",
         )

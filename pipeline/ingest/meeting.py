@@ -20,7 +20,13 @@ import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.ingest.columns import REPLY, ColumnMap, canonical_frame, classify, map_columns
-from pipeline.ingest.discover import INPUT_KINDS, find_input_files, meeting_id_for, read_meeting_meta
+from pipeline.ingest.discover import (
+    INPUT_KINDS,
+    find_input_files,
+    meeting_id_for,
+    read_meeting_meta,
+    unread_files,
+)
 from pipeline.ingest.header import find_header
 from pipeline.ingest.read import (
     ROW,
@@ -222,7 +228,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     files = find_input_files(meeting_dir)
     counts: list[dict[str, object]] = []
     rejects: list[pd.DataFrame] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = [{"file": name, "reason": why} for name, why in unread_files(meeting_dir, files)]
 
     raw_m, cmap_m, measures = _read_measures(measures_path)
     counts.append(_count(raw_m, "measures", measures, cmap_m))
