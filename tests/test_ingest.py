@@ -326,7 +326,7 @@ def test_meeting_yaml_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_meeting_without_inputs_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="cards / feedback / votes"):
+    with pytest.raises(InputError, match=r"読めるファイルがありません。読むもの: 表（\.csv \.tsv \.xlsx \.xlsm）、Word"):
         load_meeting(tmp_path / "empty", tmp_path / "measures.csv")
 
 
@@ -409,32 +409,33 @@ def test_bad_rows_are_refused_with_row_numbers(tmp_path: Path, replace: dict, re
 
 
 def test_every_other_file_of_the_meeting_folder_is_named_with_why_it_is_not_read(tmp_path: Path) -> None:
-    """A Word minutes file and a memo beside the comments are not read, and said so (never skipped in silence);
-    meeting.yaml, a policy table, a codebook layer, hidden files and Excel's lock files are not reported."""
+    """A PDF and a photo beside the comments are not read, and said so (never skipped in silence); meeting.yaml, a
+    policy table, a codebook layer, hidden files and Excel's lock files are not reported."""
     from pipeline.ingest.discover import unread_files
     from pipeline.report.notices import input_notices
 
     m = tmp_path / "第3回"
     shutil.copytree(MEETING_2, m)
-    (m / "議事録.docx").write_bytes(b"PK\x03\x04")
-    (m / "意見メモ.txt").write_text("・見守りが大事\n", encoding="utf-8")
+    (m / "議事録.pdf").write_bytes(b"%PDF-1.4")
+    (m / "模造紙.jpg").write_bytes(b"\xff\xd8\xff")
     for name in (".DS_Store", "~$feedback.xlsx", "codebook.local.yaml", "measures.csv"):
         (m / name).write_text("", encoding="utf-8")
     files = find_input_files(m)
-    assert [name for name, _ in unread_files(m, files)] == ["意見メモ.txt", "議事録.docx"]
+    assert [name for name, _ in unread_files(m, files)] == ["模造紙.jpg", "議事録.pdf"]
     inputs = load_meeting(m, MEASURES)
-    assert [s["file"] for s in inputs.skipped] == ["意見メモ.txt", "議事録.docx"]
+    assert [s["file"] for s in inputs.skipped] == ["模造紙.jpg", "議事録.pdf"]
     notes = input_notices(inputs)
-    assert any(n.startswith("議事録.docx は読み込んでいません（Word の文書は読みません") for n in notes)
+    assert any(n.startswith("議事録.pdf は読み込んでいません（PDF は読みません") for n in notes)
     assert len(inputs.feedback) == 28                                           # the comments are still read
 
 
 def test_a_folder_without_a_readable_table_names_its_files_and_what_is_read(tmp_path: Path) -> None:
     m = tmp_path / "m"
     m.mkdir()
-    (m / "議事録.docx").write_bytes(b"PK\x03\x04")
+    (m / "議事録.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(InputError) as err:
         find_input_files(m)
     text = str(err.value)
-    assert "読める表のファイルがありません" in text and "cards / feedback / votes" in text
-    assert "議事録.docx: Word の文書は読みません" in text and "議事録.docx: Word documents are not read" in text
+    assert "読めるファイルがありません" in text and "Word 文書（.docx）" in text
+    assert "議事録.doc: 古い形式の Word 文書（.doc）は読みません" in text
+    assert "議事録.doc: old Word documents (.doc) are not read" in text

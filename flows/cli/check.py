@@ -32,8 +32,10 @@ def _print_mapping(c: dict) -> None:
     """One table's header row and column mapping, Japanese then English."""
     where = f"{c['file']}（{VALUES['kind'].get(str(c['kind']), c['kind'])} / {c['kind']}）"
     how = f"、{c['header_found_by']}" if c.get("header_found_by") else ""
-    ui.console.print(f"[bold]{where}[/]: 見出し行 {c['header_row']}行目{how} / header row {c['header_row']}",
-                  markup=True, soft_wrap=True)
+    header = (f"見出し行 {c['header_row']}行目{how} / header row {c['header_row']}" if c["header_row"]
+              else str(c.get("header_found_by") or "見出し行なし（文章から1行・1段落ずつ読みました）/ running text: "
+                                                     "read line by line or paragraph by paragraph"))
+    ui.console.print(f"[bold]{escape(where)}[/]: {escape(header)}", markup=True, soft_wrap=True)
     m = c.get("mapping") or {}
     for canon, header in (m.get("columns") or {}).items():
         ui.console.print(f"    {header} → {LABELS.get(canon, canon)}{'（分析しない）' if canon == 'reply' else ''} / {canon}", markup=False, soft_wrap=True)
@@ -51,6 +53,12 @@ def _print_mapping(c: dict) -> None:
         ui.console.print(f"    表の下の {c['rows_below_table_skipped']} 行（{c['rows_below_table_from']}行目から：合計・備考など）"
                       f"は読んでいません / {c['rows_below_table_skipped']} row(s) below the table not read",
                       markup=False)
+    if c.get("rows_not_comments"):
+        ui.console.print(f"    意見ではない行 {c['rows_not_comments']} 行（見出し・会議の情報・前文）/ {c['rows_not_comments']} "
+                         "line(s) that are not comments (headings, meeting details, preamble):", markup=False)
+        for n in c.get("not_comments") or []:
+            ui.console.print(f"      {n['row']}: {n['what'].split(' / ')[0]} 「{n['text']}」", markup=False,
+                             soft_wrap=True)
 
 
 def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
@@ -79,7 +87,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for col in ("ファイル file", "見出し行 header", "行 rows in", "取込 ok", "除外 rejected"):
         table.add_column(col)
     for c in inputs.counts:
-        table.add_row(str(c["file"]), str(c.get("header_row", "")), str(c["rows_in"]), str(c["rows_ok"]),
+        table.add_row(str(c["file"]), str(c.get("header_row") or "なし"), str(c["rows_in"]), str(c["rows_ok"]),
                       str(c["rows_rejected"]))
     ui.console.print(table)
     ui.console.print("列の読み方 / how the columns were read:")
@@ -90,7 +98,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     notices = _validate_notices(args, inputs)
     for line in notices:
         ui.console.print(f"[yellow]注意 / note:[/] {escape(line)}", soft_wrap=True)
+    from pipeline.ingest.discover import unread_files
+
+    unread = unread_files(args.meeting_dir, inputs.files)
+    if unread:
+        ui.console.print(f"[red]読んでいないファイルが {len(unread)} 件あります / {len(unread)} file(s) not read[/]（上の注意）",
+                         soft_wrap=True)
     if len(inputs.rejects) == 0:
+        if unread:
+            return EXIT_PROBLEMS
         if notices:
             ui.console.print("[green]取り込めない行はありません[/]（上の注意を確かめてください）/ no rows refused; "
                           "read the notes above", soft_wrap=True)

@@ -17,7 +17,7 @@ from pipeline.errors import InputError
 log = logging.getLogger(__name__)
 
 INPUT_KINDS: tuple[str, ...] = ("cards", "feedback", "votes")
-SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv", ".txt")
+SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv", ".txt", ".docx")
 MEETING_FILE = "meeting.yaml"
 MEASURES_FILE = "measures.csv"
 
@@ -90,8 +90,8 @@ def read_meeting_meta(meeting_dir: Path) -> dict[str, object]:
     return meta
 
 
-TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv")
-"""Suffixes of a table file with any other name (read sheet by sheet by what each sheet holds)."""
+TABLE_SUFFIXES: tuple[str, ...] = SUFFIXES
+"""Suffixes of a file with any other name (read sheet by sheet by what each sheet holds)."""
 
 
 def _outside(path: Path, folder: Path) -> InputError:
@@ -113,19 +113,25 @@ def other_tables(folder: Path) -> list[Path]:
                   and not p.name.startswith((".", "~$")))
 
 
+_AS_TABLE = "意見を表（.xlsx / .csv）、Word（.docx）かテキスト（.txt）で保存し直してください / save the comments as a table " \
+            "(.xlsx / .csv), a Word document (.docx) or a text file (.txt)"
 UNREAD_REASONS: dict[str, str] = {
-    ".docx": "Word の文書は読みません。意見を表にして .xlsx か .csv で保存してください / Word documents are not read: "
-             "save the comments as a table (.xlsx or .csv)",
-    ".doc": "Word の文書は読みません。意見を表にして .xlsx か .csv で保存してください / Word documents are not read: "
-            "save the comments as a table (.xlsx or .csv)",
-    ".pdf": "PDF は読みません。意見を表にして .xlsx か .csv で保存してください / PDF files are not read: save the "
-            "comments as a table (.xlsx or .csv)",
-    ".txt": "テキストファイルは feedback.txt・cards.txt・votes.txt の名前（タブ区切りの表）のときだけ読みます / a text "
-            "file is read only as feedback.txt, cards.txt or votes.txt (a tab-separated table)",
+    ".doc": "古い形式の Word 文書（.doc）は読みません。Word で開いて .docx で保存し直してください / old Word documents (.doc) "
+            "are not read: open it in Word and save it as .docx",
+    ".xls": "古い形式の Excel ファイル（.xls）は読みません。Excel で開いて .xlsx で保存し直してください / old Excel workbooks "
+            "(.xls) are not read: open it in Excel and save it as .xlsx",
+    ".pdf": "PDF は読みません。元の Word・Excel のファイルを置くか、" + _AS_TABLE.replace(" / ", " / PDF files are not "
+                                                                                 "read: use the original file or "),
+    ".png": "画像は読みません。カードを文字に起こして表（.xlsx / .csv）かテキスト（.txt）にしてください / images are not read: "
+            "type the cards into a table (.xlsx / .csv) or a text file (.txt)",
 }
-"""Why a file of a meeting folder is not read, by its suffix (others: not a table file)."""
+for _image in (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".webp"):
+    UNREAD_REASONS[_image] = UNREAD_REASONS[".png"]
+for _other in (".pptx", ".ppt", ".odt", ".ods", ".rtf", ".json", ".html", ".htm"):
+    UNREAD_REASONS[_other] = "この形式は読みません。" + _AS_TABLE
+"""Why a file of a meeting folder is not read, by its suffix (others: not a file kyosei reads)."""
 
-READ_KINDS = "cards / feedback / votes（.csv .xlsx .xlsm .tsv .txt）、または意見・カード・投票の表（.csv .xlsx .xlsm .tsv）"
+READ_KINDS = "表（.csv .tsv .xlsx .xlsm）、Word 文書（.docx）、テキスト（.txt）"
 """What a meeting folder's files are read as, for messages."""
 
 
@@ -134,7 +140,7 @@ def unread_files(meeting_dir: Path, found: Mapping[str, Path]) -> list[tuple[str
     layer; hidden files and Excel's lock files aside), with why it is not read: nothing is left out in silence."""
     used = {p.name for p in found.values()} | {"meeting.yaml", "meeting.yml", *CODEBOOK_LAYER_FILES} | {
         f"measures{s}" for s in SUFFIXES}
-    return [(p.name, UNREAD_REASONS.get(p.suffix.lower(), "表のファイルではありません / not a table file"))
+    return [(p.name, UNREAD_REASONS.get(p.suffix.lower(), "読める形式ではありません。" + _AS_TABLE))
             for p in sorted(meeting_dir.iterdir())
             if p.is_file() and p.name not in used and not p.name.startswith((".", "~$"))]
 
@@ -169,11 +175,11 @@ def find_input_files(meeting_dir: Path) -> dict[str, Path]:
         seen_en = "".join(f"\n  {name}: {why.split(' / ')[-1]}" for name, why in others)
         raise InputError(
             str(meeting_dir),
-            f"読める表のファイルがありません。読むもの: {READ_KINDS}。" + (f"\nあったファイル:{seen_ja}" if others else ""),
-            "no table file found: kyosei reads cards / feedback / votes (.csv .xlsx .xlsm .tsv .txt) or any table of "
-            "comments, cards or votes (.csv .xlsx .xlsm .tsv)." + (f"\nfiles found:{seen_en}" if others else ""),
-            "feedback.csv などを置くか、意見の表（.xlsx / .csv）を置いてください。",
-            "add feedback.csv, cards.csv or votes.csv, or a table of comments (.xlsx / .csv).",
+            f"読めるファイルがありません。読むもの: {READ_KINDS}。" + (f"\nあったファイル:{seen_ja}" if others else ""),
+            "no file kyosei reads: tables (.csv .tsv .xlsx .xlsm), Word documents (.docx) or text files (.txt)."
+            + (f"\nfiles found:{seen_en}" if others else ""),
+            "意見の表（.xlsx / .csv）、議事録（.docx）か意見を1行ずつ書いたテキスト（.txt）を置いてください。",
+            "add a table of comments (.xlsx / .csv), minutes (.docx) or a text file with one comment per line.",
         )
     return found
 

@@ -27,7 +27,7 @@ from pipeline.ingest.discover import (
     read_meeting_meta,
     unread_files,
 )
-from pipeline.ingest.header import find_header
+from pipeline.ingest.header import header_cells, locate_header
 from pipeline.ingest.read import (
     ROW,
     RawTable,
@@ -107,6 +107,9 @@ def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | Non
         out["rows_below_table_from"] = raw.footer_from
     if raw.header_how:
         out["header_found_by"] = raw.header_how
+    if raw.set_aside:
+        out["rows_not_comments"] = len(raw.set_aside)
+        out["not_comments"] = [{"row": n, "what": what, "text": text[:60]} for n, what, text in raw.set_aside]
     if cmap is not None:
         out["mapping"] = cmap.describe()
     return out
@@ -117,7 +120,7 @@ def _read_measures(path: Path) -> tuple[RawTable, ColumnMap, Validated]:
     sheets = read_sheets(path, file=path.name)
     if not sheets:
         raise InputError(path.name, "空のファイルです。", "the file is empty.")
-    raw = table_from_sheet(sheets[0], find_header(sheets[0].rows)[0])
+    raw = table_from_sheet(sheets[0], locate_header(sheets[0])[0])
     cmap = map_columns(raw, "measures")
     return raw, cmap, validate_measures(canonical_frame(raw, cmap), file=raw.file)
 
@@ -157,7 +160,7 @@ def _sheet_sources(sheet: Sheet, role: str | None, explicit: Mapping[str, Mappin
     if row is not None:
         idx, how = int(row) - 1, "meeting.yaml"
     else:
-        idx, how = find_header(sheet.rows)
+        idx, how = locate_header(sheet)
     if idx is None:
         if role is not None:
             table_from_sheet(sheet, None)          # raises: empty file
@@ -186,9 +189,9 @@ def _file_sources(path: Path, role: str | None, explicit: Mapping[str, Mapping[s
     # a workbook named after its role: the first sheet whose header names the required column exactly, else
     # the first sheet holding that kind of table (a cover sheet may come first)
     wanted = {header_key(a) for req in REQUIRED[role] for a in ALIASES[role][req]}
-    headers = [(sh, find_header(sh.rows)[0]) for sh in sheets]
+    headers = [(sh, locate_header(sh)[0]) for sh in sheets]
     for sh, idx in headers:
-        if idx is not None and wanted & {header_key(h) for h in sh.rows[idx]}:
+        if wanted & {header_key(h) for h in header_cells(sh, idx)}:
             return _sheet_sources(sh, role, explicit, skipped)
     for sh, idx in headers:
         if idx is not None and classify(table_from_sheet(sh, idx)) == role:

@@ -25,13 +25,20 @@ ROW = "row"
 class Sheet:
     """One table source as read: a CSV file, or one sheet of a workbook (rows of string cells; a record the
     CSV parser could not read is ``(BROKEN, line)``).  ``merged`` holds the workbook's merged ranges as
-    (first row, first column, last row, last column), 1-based."""
+    (first row, first column, last row, last column), 1-based.
+
+    Running text (a text file, a Word document) brings its own ``header`` (every row is data), the line or
+    paragraph number of each row in ``numbers``, and the lines that are not comments in ``set_aside``
+    (number, what it is, text)."""
 
     file: str
     name: str
     rows: list
     encoding: str
     merged: tuple[tuple[int, int, int, int], ...] = ()
+    header: tuple[str, ...] = ()
+    numbers: tuple[int, ...] = ()
+    set_aside: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -43,8 +50,9 @@ class Sheet:
 class RawTable:
     """A table as read: string cells under the original headers, one ``row`` number per data row.
 
-    ``header_row`` is the spreadsheet row taken as the header (1-based); rows above it (titles, notes) are
-    not data; ``footer_rows`` counts the rows below the table (合計, 備考 …) that were not read as data."""
+    ``header_row`` is the spreadsheet row taken as the header (1-based; 0: the file has none, every row is data);
+    rows above it (titles, notes) are not data; ``footer_rows`` counts the rows below the table (合計, 備考 …)
+    that were not read as data; ``set_aside`` lists the lines of running text that are not comments."""
 
     file: str
     frame: pd.DataFrame
@@ -57,6 +65,7 @@ class RawTable:
     footer_from: int = 0
     sheet: str = ""
     merged: tuple[tuple[int, int, int, int], ...] = ()
+    set_aside: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def rows_in(self) -> int:
@@ -212,14 +221,22 @@ def _sheets_from_xlsx(path: Path, *, file: str) -> list[Sheet]:
 
 
 def read_sheets(path: Path, *, file: str | None = None) -> list[Sheet]:
-    """The tables of one CSV/TSV/TXT file (one) or XLSX workbook (one per sheet)."""
+    """The tables of one file: a CSV/TSV file or a tab-separated text file (one), an XLSX workbook (one per
+    sheet), a plain text file or a Word document (its comments, then a Word document's tables)."""
+    from pipeline.ingest import documents
+
     name = file or path.name
     if not path.is_file():
         raise InputError(name, "ファイルが見つかりません。", "file not found.")
+    suffix = path.suffix.lower()
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
+        if suffix in (".xlsx", ".xlsm"):
             return _sheets_from_xlsx(path, file=name)
+        if suffix == ".docx":
+            return documents.docx_sheets(path, file=name)
         text, encoding = decode_bytes(path.read_bytes(), file=name)
+        if suffix == ".txt" and not documents.is_tab_table(text):
+            return [documents.comment_sheet(documents.text_lines(text), file=name, encoding=encoding)]
         return [Sheet(name, "", _rows_from_csv(text), encoding)]
     except OSError as err:
         raise InputError(name, f"読み込めません（{err.strerror}）。", f"cannot read ({err}).") from None
@@ -258,12 +275,16 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
     注 / ※ row on are below the table and are counted, not read.
     """
     rows, name = sheet.rows, sheet.label
+    if sheet.header:
+        header_index = -1
     if header_index is None:
         header_index = next((i for i, r in enumerate(rows) if isinstance(r, list) and any(c.strip() for c in r)),
                             None)
     if header_index is None:
         raise empty_file(name)
-    header = [h.strip() for h in rows[header_index]]
+    header = list(sheet.header) if header_index < 0 else [h.strip() for h in rows[header_index]]
+    if header_index < 0 and not header:
+        header = _headerless(rows)
     while header and not header[-1]:
         header.pop()
     width = len(header)
@@ -271,7 +292,8 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
     numbers: list[int] = []
     rejects: list[tuple[str, int, str, str, str]] = []
     blank = footer = footer_from = 0
-    for offset, cells in enumerate(rows[header_index + 1 :], start=header_index + 2):
+    for index, cells in enumerate(rows[header_index + 1 :], start=header_index + 1):
+        offset = sheet.numbers[index] if sheet.numbers else index + 1
         if footer_from:
             footer += 1
             continue
@@ -303,7 +325,19 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
     frame[ROW] = pd.Series(numbers, dtype="int64")
     return RawTable(file=name, frame=frame, encoding=sheet.encoding, rejects=make_rejects(rejects),
                     blank_rows=blank, header_row=header_index + 1, header_how=how, footer_rows=footer,
-                    footer_from=footer_from, sheet=sheet.name, merged=sheet.merged)
+                    footer_from=footer_from, sheet=sheet.name, merged=sheet.merged, set_aside=sheet.set_aside)
+
+
+HEADERLESS_TEXT = "意見"
+"""The header given to the single column of a table without one (comments pasted into column A)."""
+
+
+def _headerless(rows: list) -> list[str]:
+    """Column names for a table without a header row: 意見 for a single column, else (列1), (列2) … (the values
+    then say which column is the text)."""
+    width = max((len(r) - next((i for i, c in enumerate(reversed(r)) if c.strip()), len(r))
+                 for r in rows if isinstance(r, list)), default=1)
+    return [HEADERLESS_TEXT] if width <= 1 else [f"(列{i + 1})" for i in range(width)]
 
 
 def _dedupe_header(header: Sequence[str]) -> list[str]:

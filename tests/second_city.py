@@ -1,0 +1,99 @@
+"""A second city's files, as such a city keeps them (written for these tests; every sentence is our own): workshop
+minutes in Word, comments typed into a text file, Excel's 「Unicode テキスト」 save, comments pasted into column A
+of a CSV without a header.  ``COMMENTS`` of each fixture are the comments a reader must find in it, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MINUTES_TITLE = "第3回 地域福祉計画ワークショップ 議事録"
+MINUTES_GROUPS = {
+    "Aグループ": ["町内会の役員が毎年同じ人で、引き継ぐ人がいない。",
+                 "見守りの対象者が増えて民生委員だけでは回らない。"],
+    "Bグループ": ["ひきこもりの人の家族がどこに相談したらいいか分からない。",
+                 "避難所に段ボールベッドが足りるのか心配。"],
+}
+MINUTES_TABLE = [("1", "ゴミ出しに困っている一人暮らしの高齢者が近所にいる。"),
+                 ("2", "障害のある人が自分のペースで働ける職場を増やしてほしい。")]
+MINUTES_COMMENTS = [c for cs in MINUTES_GROUPS.values() for c in cs] + [t for _, t in MINUTES_TABLE]
+
+
+def word_minutes(path: Path) -> Path:
+    """議事録: a title, the meeting's details, an intro paragraph, a heading per group with bullets under it (one
+    bullet typed by hand with ・), then a table of further comments."""
+    import docx
+
+    d = docx.Document()
+    d.add_heading(MINUTES_TITLE, 0)
+    d.add_paragraph("日時：令和6年7月1日 14時から16時")
+    d.add_paragraph("場所：市役所 3階 大会議室")
+    d.add_paragraph("本日は二つのグループに分かれて、地域の困りごとについて話し合った。以下はその記録である。")
+    for group, comments in MINUTES_GROUPS.items():
+        d.add_heading(group, 1)
+        for n, c in enumerate(comments):
+            if n == len(comments) - 1 and group == "Bグループ":
+                d.add_paragraph("・" + c)
+            else:
+                d.add_paragraph(c, style="List Bullet")
+    table = d.add_table(rows=len(MINUTES_TABLE) + 1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "番号", "意見"
+    for i, (n, text) in enumerate(MINUTES_TABLE, start=1):
+        table.cell(i, 0).text, table.cell(i, 1).text = n, text
+    d.save(str(path))
+    return path
+
+
+TEXT_LINES = ["バスの本数が少なくて通院が大変です。",
+              "・近所に気軽に相談できる人がいない",
+              "○ 子ども食堂をもっと増やしてほしい",
+              "",
+              "1. 災害のときに避難所まで行けるか心配",
+              "②　空き家を地域の集いの場に使えないか"]
+TEXT_COMMENTS = ["バスの本数が少なくて通院が大変です。", "近所に気軽に相談できる人がいない", "子ども食堂をもっと増やしてほしい",
+                 "災害のときに避難所まで行けるか心配", "空き家を地域の集いの場に使えないか"]
+
+
+def plain_text(path: Path, *, encoding: str = "cp932") -> Path:
+    """意見メモ.txt: one comment per line, some with ・ ○ 1. ② markers, a blank line (Windows line ends)."""
+    path.write_bytes(("\r\n".join(TEXT_LINES) + "\r\n").encode(encoding))
+    return path
+
+
+PARAGRAPHS = [["地域の行事に若い人が参加しなくなり、準備や片付けを", "いつも同じ高齢の役員が担っている。"],
+              ["買い物に行ける店が近くになく、移動販売車が来る日を", "待つしかない。"]]
+PARAGRAPH_COMMENTS = ["".join(p) for p in PARAGRAPHS]
+
+
+def wrapped_text(path: Path) -> Path:
+    """Comments written as paragraphs, hard-wrapped, a blank line between them (UTF-8)."""
+    path.write_text("\n\n".join("\n".join(p) for p in PARAGRAPHS) + "\n", encoding="utf-8")
+    return path
+
+
+UNICODE_ROWS = [("1", "ゴミ出しが大変な高齢者が増えている。", "70代"),
+                ("2", "学生のボランティアがもっと地域に来てほしい。", "20代"),
+                ("3", "認知症の親を介護していて仕事との両立が難しい。", "50代")]
+
+
+def unicode_text(path: Path) -> Path:
+    """Excel's 「Unicode テキスト」 save: UTF-16 with BOM, tab-separated, .txt."""
+    lines = ["ID\t意見\t年代"] + ["\t".join(r) for r in UNICODE_ROWS]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-16"))
+    return path
+
+
+HEADERLESS = [
+    "公園のベンチが少なく、散歩の途中で休めない。",
+    "民生委員の仕事が大変そうで、引き受ける人がいない。",
+    "障害のある子どもの放課後の居場所が足りない。",
+    "意見交換の場を増やしてほしい",              # short, with the word 意見: it must not become the header
+    "夜道が暗くて一人で歩くのが怖い。",
+    "困りごと",                                  # a column-name-like word, yet a comment of the column
+    "地域の防災訓練に参加するのは高齢者ばかりだ。",
+]
+
+
+def headerless_csv(path: Path) -> Path:
+    """Comments pasted into column A and saved as CSV: no header row (UTF-8 with BOM)."""
+    path.write_text("\n".join(HEADERLESS) + "\n", encoding="utf-8-sig")
+    return path

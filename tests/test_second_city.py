@@ -1,0 +1,132 @@
+"""A second city's files read with no hand edits (fixtures in tests/second_city.py): every comment found, every
+other line accounted for (rows of the file = comments + refused rows + lines that are not comments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest import load_meeting
+from pipeline.ingest.discover import unread_files
+from pipeline.ingest.documents import strip_marker
+from tests import second_city as sc
+from tests.conftest import MEASURES
+
+
+def folder(tmp_path: Path, name: str = "m") -> Path:
+    m = tmp_path / name
+    m.mkdir()
+    return m
+
+
+def counts(inputs, file: str) -> dict:
+    return next(c for c in inputs.counts if c["file"] == file)
+
+
+def accounted(c: dict) -> int:
+    """Comments + refused rows + lines set aside as not comments."""
+    return int(c["rows_ok"]) + int(c["rows_rejected"]) + int(c.get("rows_not_comments", 0))
+
+
+def test_word_minutes_headings_become_groups_and_the_rest_is_set_aside(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.word_minutes(m / "議事録.docx")
+    inputs = load_meeting(m, MEASURES)
+    fb = inputs.feedback
+    assert list(fb["text"]) == sc.MINUTES_COMMENTS
+    assert list(fb["group"]) == ["Aグループ", "Aグループ", "Bグループ", "Bグループ", "", ""]
+    body = counts(inputs, "議事録.docx［本文］")
+    # paragraphs: 1 title, 2-3 details, 4 intro, 5 heading, 6-7 bullets, 8 heading, 9-10 bullets
+    assert [(n["row"], n["what"].split(" / ")[0]) for n in body["not_comments"]] == [
+        (1, "見出し"), (2, "会議の情報"), (3, "会議の情報"), (4, "前文"), (5, "見出し"), (8, "見出し")]
+    assert list(fb["comment_id"][:4]) == ["F0006", "F0007", "F0009", "F0010"]   # the paragraph's number
+    assert body["header_row"] == 0 and body["rows_in"] == 4 and accounted(body) == 10
+    table = counts(inputs, "議事録.docx［表1］")
+    assert table["mapping"]["columns"] == {"comment_id": "番号", "text": "意見"} and table["rows_ok"] == 2
+    assert unread_files(m, inputs.files) == []
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8", "utf-8-sig", "utf-16"])
+def test_plain_text_one_comment_per_line_markers_stripped(tmp_path: Path, encoding: str) -> None:
+    m = folder(tmp_path)
+    sc.plain_text(m / "意見メモ.txt", encoding=encoding)
+    inputs = load_meeting(m, MEASURES)
+    assert list(inputs.feedback["text"]) == sc.TEXT_COMMENTS
+    assert list(inputs.feedback["comment_id"]) == ["F0001", "F0002", "F0003", "F0005", "F0006"]  # line numbers
+    c = counts(inputs, "意見メモ.txt")
+    assert c["rows_in"] == 5 and c["blank_rows_skipped"] == 1 and c["rows_rejected"] == 0
+    assert accounted(c) + c["blank_rows_skipped"] == len(sc.TEXT_LINES)
+
+
+def test_hard_wrapped_paragraphs_are_one_comment_each(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.wrapped_text(m / "memo.txt")
+    inputs = load_meeting(m, MEASURES)
+    assert list(inputs.feedback["text"]) == sc.PARAGRAPH_COMMENTS
+    assert list(inputs.feedback["comment_id"]) == ["F0001", "F0004"]
+
+
+def test_excels_unicode_text_is_a_tab_separated_table(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.unicode_text(m / "ワークショップ意見.txt")
+    inputs = load_meeting(m, MEASURES)
+    fb = inputs.feedback
+    assert list(fb["comment_id"]) == ["1", "2", "3"]
+    assert list(fb["text"]) == [r[1] for r in sc.UNICODE_ROWS]
+    assert list(fb["年代"]) == ["70代", "20代", "50代"]
+    assert counts(inputs, "ワークショップ意見.txt")["encoding"] == "utf-16"
+
+
+def test_a_csv_without_a_header_loses_no_row(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.headerless_csv(m / "comments.csv")
+    inputs = load_meeting(m, MEASURES)
+    assert list(inputs.feedback["text"]) == sc.HEADERLESS
+    c = counts(inputs, "comments.csv")
+    assert c["header_row"] == 0 and c["header_found_by"].startswith("見出し行なし")
+    assert c["rows_in"] == len(sc.HEADERLESS) == accounted(c)
+    assert list(inputs.feedback["comment_id"][:2]) == ["F0001", "F0002"]    # numbered from the file's first row
+
+
+def test_a_table_with_a_header_keeps_it(tmp_path: Path) -> None:
+    """The headerless rule does not touch a table whose first row names its column."""
+    m = folder(tmp_path)
+    (m / "comments.csv").write_text("ご意見\n" + "\n".join(sc.HEADERLESS) + "\n", encoding="utf-8")
+    c = counts(load_meeting(m, MEASURES), "comments.csv")
+    assert c["header_row"] == 1 and c["rows_in"] == len(sc.HEADERLESS)
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("・近所の人", "近所の人"), ("○ 見守り", "見守り"), ("1. 避難所", "避難所"), ("（2）居場所", "居場所"),
+    ("③ 相談", "相談"), ("- 移動支援", "移動支援"), ("a) 就労", "就労"), ("2024年に始めた", "2024年に始めた"),
+])
+def test_list_markers(line: str, expected: str) -> None:
+    assert strip_marker(line) == expected
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("記録.pdf", "PDF は読みません"), ("写真.jpg", "画像は読みません"), ("古い議事録.doc", ".docx で保存し直して"),
+    ("集計.xls", ".xlsx で保存し直して"), ("資料.pptx", "この形式は読みません"),
+])
+def test_files_not_read_are_named_with_what_to_do(tmp_path: Path, name: str, says: str) -> None:
+    m = folder(tmp_path)
+    sc.plain_text(m / "意見.txt")
+    (m / name).write_bytes(b"\x00\x01")
+    inputs = load_meeting(m, MEASURES)
+    assert [(s["file"], says in s["reason"]) for s in inputs.skipped] == [(name, True)]
+
+
+def test_validate_exits_1_when_a_file_is_not_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
+    from flows.cli.common import EXIT_OK, EXIT_PROBLEMS
+
+    m = folder(tmp_path)
+    sc.word_minutes(m / "議事録.docx")
+    assert main(["validate", str(m), "--measures", str(MEASURES)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "意見ではない行 6 行" in out and "4: 前文" in out and "見出し行なし" in out
+    (m / "議事録.pdf").write_bytes(b"%PDF-1.4")
+    assert main(["validate", str(m), "--measures", str(MEASURES)]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "議事録.pdf" in out and "読んでいないファイルが 1 件あります" in out
