@@ -97,3 +97,38 @@ def headerless_csv(path: Path) -> Path:
     """Comments pasted into column A and saved as CSV: no header row (UTF-8 with BOM)."""
     path.write_text("\n".join(HEADERLESS) + "\n", encoding="utf-8-sig")
     return path
+
+
+FORMS_HEADER = ["ID", "開始時刻", "完了時刻", "メール", "名前", "年代", "地域で困っていることを教えてください",
+                "市の福祉に望むことを自由にお書きください", "最終変更時刻"]
+FORMS_PEOPLE = [("kaede.morikawa@example.jp", "森川 楓"), ("t-ishizuka@example.jp", "石塚 亨"),
+                ("anonymous", "匿名"), ("haruka.n@example.jp", "野々村 遥"), ("anonymous", "匿名"),
+                ("s.kurobe@example.jp", "黒部 真司")]
+FORMS_ANSWERS = [
+    ("70代", "坂が多くて買い物に行くのが大変になってきた。", "移動販売や送迎の支援を増やしてほしい。"),
+    ("40代", "共働きで子どもを預ける先が見つからない。", ""),
+    ("30代", "外国籍の家族が地域の情報を得られていない。", "やさしい日本語で案内を出してほしい。"),
+    ("60代", "", "民生委員の負担を減らす仕組みを考えてほしい。"),
+    ("80代", "一人暮らしで、具合が悪くなったときに誰に知らせればいいか分からない。", "特になし"),
+    ("50代", "障害のある息子が通える作業所が近くにない。", "親亡き後の住まいを用意してほしい。"),
+]
+FORMS_COMMENTS = [t for _, a, b in FORMS_ANSWERS for t in (a, b) if t]
+
+
+def forms_export(path: Path) -> Path:
+    """A Microsoft Forms export: ID, start and end times, e-mail, name, one choice, two free-text questions and the
+    last-modified time (.xlsx, one sheet)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    ws.append(FORMS_HEADER)
+    for n, ((mail, name), (age, a, b)) in enumerate(zip(FORMS_PEOPLE, FORMS_ANSWERS, strict=True), start=1):
+        ws.append([n, f"2024/07/0{n} 10:00:00", f"2024/07/0{n} 10:05:00", mail, name, age, a or None, b or None,
+                   None])
+    wb.save(path)
+    return path
+
+
+FORMS_PERSONAL = [v for mail, name in FORMS_PEOPLE for v in (mail, name) if v not in ("anonymous", "匿名")]

@@ -130,3 +130,46 @@ def test_validate_exits_1_when_a_file_is_not_read(tmp_path: Path, capsys: pytest
     assert main(["validate", str(m), "--measures", str(MEASURES)]) == EXIT_PROBLEMS
     out = capsys.readouterr().out
     assert "議事録.pdf" in out and "読んでいないファイルが 1 件あります" in out
+
+
+def test_a_forms_export_reads_questions_and_choices_never_names_or_mail(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.forms_export(m / "Forms回答.xlsx")
+    inputs = load_meeting(m, MEASURES)
+    fb = inputs.feedback
+    assert list(fb["text"]) == sc.FORMS_COMMENTS
+    assert set(fb["question"]) == set(sc.FORMS_HEADER[6:8])
+    assert inputs.attributes == ["年代"]
+    c = counts(inputs, "Forms回答.xlsx")
+    assert c["mapping"]["ignored"] == ["開始時刻", "完了時刻", "メール", "名前", "最終変更時刻"]
+    assert any("個人情報の列 ['メール', '名前']" in n for n in c["mapping"]["notes"])
+    assert not fb.astype(str).apply(lambda col: col.str.contains("@|森川|石塚|野々村|黒部")).any().any()
+
+
+def test_an_attribute_of_person_names_is_dropped_with_a_notice(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    rows = ["記入者,ご意見,お住まいの地区"] + [f"{who},{text},{area}" for who, text, area in [
+        ("佐藤 一郎", "歩道に段差が多く車いすで通れない。", "北町"), ("鈴木様", "子育ての相談先が分かりにくい。", "南町"),
+        ("高橋 二三子", "地域の祭りの担い手が減っている。", "北町"), ("田中さん", "夜間の相談窓口があると助かる。", "東町"),
+        ("伊藤 五郎", "ひとり親家庭への支援を広げてほしい。", "西町")]]
+    (m / "意見.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    c = counts(load_meeting(m, MEASURES), "意見.csv")
+    assert c["mapping"]["attributes"] == ["お住まいの地区"] and "記入者" in c["mapping"]["ignored"]
+    (m / "意見.csv").write_text("\n".join(r.split(",", 1)[1] for r in rows).replace("ご意見,お住まいの地区", "ご意見,担当")
+                               .replace("北町", "福祉課", 1) + "\n", encoding="utf-8")
+    assert counts(load_meeting(m, MEASURES), "意見.csv")["mapping"]["attributes"] == ["担当"]
+
+
+@pytest.mark.parametrize(("values", "personal"), [
+    (["a.b@example.jp", "c@example.com", "", "d@example.org"], True),
+    (["090-1234-5678", "03(1234)5678", "0120-11-2222"], True),
+    (["佐藤 一郎", "鈴木様", "高橋 二三子", "田中さん", "伊藤 五郎"], True),
+    (["北町", "南町", "東町", "西町", "中町"], False),                 # places, however distinct
+    (["70代", "40代", "30代", "60代", "80代"], False),                 # ages
+    (["佐藤 一郎", "鈴木様", "佐藤 一郎", "田中さん"], False),          # fewer than five values
+    (["福祉課", "子育て支援課", "高齢福祉課", "障害福祉課", "地域振興課"], False),
+])
+def test_looks_personal(values: list[str], personal: bool) -> None:
+    from pipeline.ingest.columns import looks_personal
+
+    assert looks_personal(values) is personal

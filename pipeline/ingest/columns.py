@@ -50,6 +50,12 @@ def wide_round(header: str) -> int | None:
     return n if n >= 1 else None
 
 
+PERSONAL_WORDS = ("メール", "mail", "氏名", "名前", "ふりがな", "フリガナ", "電話", "tel", "住所", "連絡先", "生年月日",
+                  "name")
+"""Header words of a column of personal data (a form's メール and 名前, a 連絡先): such a column is never read,
+neither as a question nor as an attribute, and its values reach no output."""
+
+
 def _has(key: str, words: Sequence[str]) -> bool:
     return any(w in key for w in words)
 
@@ -57,7 +63,8 @@ def _has(key: str, words: Sequence[str]) -> bool:
 def sense(header: str) -> str | None:
     """What a header's words say the column is, whatever the table: ``id``, ``card_id``, ``text``, ``reply``,
     ``section``, ``kind``, ``group``, ``timestamp``, ``round``, ``blocks``, ``voter``, ``department``,
-    ``title``, ``measure_ids``, ``round:N`` (a wide vote column) — or None."""
+    ``title``, ``measure_ids``, ``round:N`` (a wide vote column), ``personal`` (a name, an e-mail address,
+    a telephone number: never read) — or None."""
     k = clean_header(header)
     if not k:
         return None
@@ -91,7 +98,9 @@ def sense(header: str) -> str | None:
         return "title"
     if "施策" in k:
         return "measure_ids"
-    if _has(k, ("者", "氏名", "名前")):
+    if _has(k, PERSONAL_WORDS) or k.endswith(("者", "者名")):
+        return "personal"
+    if "者" in k:
         return None
     if _has(k, ("意見", "内容", "概要", "要旨", "記述", "コメント", "付箋", "ふせん", "本文", "感想", "困りごと",
                 "困っている", "提案", "要望", "気づき", "自由", "text", "comment", "記入", "声")):
@@ -122,6 +131,27 @@ def label(column: str) -> str:
 
 _DATE = re.compile(r"\d{4}[-/年.]\d{1,2}[-/月.]\d{1,2}")
 _NUMBER = re.compile(r"[+-]?[\d,]+(?:\.\d+)?%?")
+
+
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE = re.compile(r"0\d{1,4}[-‐ー－(（]\d{1,4}[-‐ー－)）]\d{3,4}")
+_PLACE_END = ("町", "区", "市", "村", "丁目", "地区", "学区", "台", "番地", "代", "歳", "才")
+
+
+def looks_personal(values: Sequence[str]) -> bool:
+    """Whether a short-valued column holds personal data: e-mail addresses or telephone numbers, or one short
+    name-like value per person (at least five, nearly all different, no digits, not places or ages, with 様 /
+    さん or a space between family and given name in some)."""
+    vals = [unicodedata.normalize("NFKC", v).strip() for v in values[:300] if v and v.strip()]
+    if not vals:
+        return False
+    if sum(bool(_EMAIL.search(v) or _PHONE.search(v)) for v in vals) >= 0.5 * len(vals):
+        return True
+    if len(vals) < 5 or len(set(vals)) < 0.9 * len(vals):
+        return False
+    namelike = [v for v in vals if len(v) <= 12 and not re.search(r"[\d。、!?！？]", v) and not v.endswith(_PLACE_END)]
+    honorific = sum(v.endswith(("様", "さん", "氏")) or " " in v for v in namelike)
+    return len(namelike) >= 0.9 * len(vals) and honorific >= 0.3 * len(vals)
 
 
 def value_kind(values: Sequence[str]) -> str:
@@ -237,9 +267,20 @@ def map_columns(raw: RawTable, role: str, explicit: Mapping[str, object] | None 
         if h in taken:
             continue
         if role in ("feedback", "cards") and values[h] not in ("empty",) and sense(h) != "timestamp":
+            if looks_personal(list(raw.frame[h])):
+                ignored.append(h)
+                notes.append(f"列「{h}」の値は人の名前・メールアドレス・電話番号のようなので、読まずに除きました（必要なら "
+                             f"meeting.yaml の columns で attributes に指定） / column '{h}' looks like names, e-mail "
+                             "addresses or telephone numbers: left out (name it under attributes in meeting.yaml if "
+                             "it is not)")
+                continue
             attributes.append(h)
         else:
             ignored.append(h)
+    personal = [h for h in found if h not in attributes and sense(h) == "personal"]
+    if personal:
+        notes.append(f"個人情報の列 {personal} は読みません（どの出力にも出しません）/ personal-data column(s) "
+                     f"{personal} are not read (and appear in no output)")
     if role == "feedback" and len(texts) > 1:
         notes.append(f"自由記述の列が {len(texts)} つあるため、それぞれの回答を別のコメントにしました（question 列に列名）/ "
                      f"{len(texts)} free-text columns: each answer is a comment, its column in 'question'")
@@ -290,7 +331,7 @@ def _header_words(raw: RawTable, role: str, found: list[str], values: Mapping[st
                                  "どちらかの列名を変えてください。", "rename one of them.")
             rounds[n] = h
             taken.add(h)
-        elif what == "timestamp":
+        elif what in ("timestamp", "personal"):
             ignored.append(h)
             taken.add(h)
         elif what == "text" and role == "feedback" and Feedback.text not in columns:
