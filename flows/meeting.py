@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -184,9 +183,8 @@ def refuse_if_nothing_usable(inputs: MeetingInputs, out_root: Path) -> None:
 
 def load(config: RunConfig) -> tuple[MeetingInputs, Models, History]:
     """Read the meeting, the models and the history (plain function; the flow wraps it in a task)."""
-    inputs = load_meeting(config.meeting_dir, config.measures)
-    if not config.measures_given:
-        inputs = replace(inputs, measures_default=True)
+    inputs = load_meeting(config.meeting_dir, config.measures, split_cells=config.settings.split_cells,
+                          measures_given=config.measures_given)
     refuse_if_nothing_usable(inputs, config.out_root)
     history = load_history(config.out_root, inputs.meeting_id, str(inputs.meta.get("date", "")), config.decisions,
                            series=inputs.series)

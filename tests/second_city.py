@@ -132,3 +132,66 @@ def forms_export(path: Path) -> Path:
 
 
 FORMS_PERSONAL = [v for mail, name in FORMS_PEOPLE for v in (mail, name) if v not in ("anonymous", "匿名")]
+
+
+POLICY_TITLE = "第2期 地域福祉計画 施策の体系"
+POLICY = [   # (基本目標, 施策の方向, 主な取組)
+    ("基本目標1 みんなで支え合う地域づくり", "(1) 地域の担い手の育成", "① 地域活動の担い手の発掘と育成"),
+    ("基本目標1 みんなで支え合う地域づくり", "(1) 地域の担い手の育成", "② 民生委員・児童委員の活動支援"),
+    ("基本目標1 みんなで支え合う地域づくり", "(2) 見守りと交流の場", "① 高齢者の見守り活動の推進"),
+    ("基本目標1 みんなで支え合う地域づくり", "(2) 見守りと交流の場", "② 誰もが集える居場所づくり"),
+    ("基本目標2 安心して暮らせる仕組みづくり", "(1) 相談体制の充実", "① 総合相談窓口の設置"),
+    ("基本目標2 安心して暮らせる仕組みづくり", "(1) 相談体制の充実", "② ひきこもり・生活困窮の相談支援"),
+    ("基本目標2 安心して暮らせる仕組みづくり", "(2) 災害への備え", "① 避難行動要支援者の個別避難計画づくり"),
+    ("基本目標3 自分らしく活躍できるまちづくり", "(1) 働く場の確保", "① 障害のある人の就労支援"),
+    ("基本目標3 自分らしく活躍できるまちづくり", "(1) 働く場の確保", "② 高齢者の就労と社会参加の促進"),
+]
+POLICY_IDS = ["1-1-1", "1-1-2", "1-2-1", "1-2-2", "2-1-1", "2-1-2", "2-2-1", "3-1-1", "3-1-2"]
+
+
+def policy_xlsx(path: Path) -> Path:
+    """The city's 体系表 as kept: a title row, the three level headers, merged cells down the first two columns, the
+    numbering inside the text, no ids, a 担当課 column."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "施策体系"
+    ws.append([POLICY_TITLE, None, None, None])
+    ws.append(["基本目標", "施策の方向", "主な取組", "担当課"])
+    previous = (None, None)
+    start = {0: 3, 1: 3}
+    for i, (goal, direction, action) in enumerate(POLICY):
+        row = i + 3
+        ws.append([goal if goal != previous[0] else None, direction if (goal, direction) != previous else None,
+                   action, "福祉政策課"])
+        for col, same in ((0, goal == previous[0]), (1, (goal, direction) == previous)):
+            if not same and row > start[col] + 1:
+                ws.merge_cells(start_row=start[col], start_column=col + 1, end_row=row - 1, end_column=col + 1)
+            if not same:
+                start[col] = row
+        previous = (goal, direction)
+    last = len(POLICY) + 2
+    for col in (0, 1):
+        if last > start[col]:
+            ws.merge_cells(start_row=start[col], start_column=col + 1, end_row=last, end_column=col + 1)
+    wb.save(path)
+    return path
+
+
+def policy_csv(path: Path) -> Path:
+    """The same table saved as CP932 CSV with the levels repeated on every row."""
+    lines = ["基本目標,施策の方向,主な取組"] + [",".join(r) for r in POLICY]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+    return path
+
+
+TWO_LEVEL = [("1 地域で支え合う", "1-(1) 見守りネットワークの充実"), ("", "1-(2) 地域活動の担い手づくり"),
+             ("2 相談できる安心", "2-(1) 包括的な相談支援体制"), ("", "2-(2) 災害時の助け合い")]
+
+
+def two_level_csv(path: Path) -> Path:
+    """A two-level table numbered 1-(1): 基本方針 | 施策, the first column written once per group (UTF-8)."""
+    lines = ["基本方針,施策,内容"] + [f"{a},{b},{b.split(' ')[1]}に取り組む。" for a, b in TWO_LEVEL]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -173,3 +173,75 @@ def test_looks_personal(values: list[str], personal: bool) -> None:
     from pipeline.ingest.columns import looks_personal
 
     assert looks_personal(values) is personal
+
+
+def test_the_citys_policy_table_with_levels_merged_cells_and_no_ids(tmp_path: Path) -> None:
+    from pipeline.ingest import load_measures, load_policy
+
+    xlsx, csv = sc.policy_xlsx(tmp_path / "体系表.xlsx"), sc.policy_csv(tmp_path / "体系表.csv")
+    for path in (xlsx, csv):
+        policy = load_policy(path)
+        assert policy.levels == ("基本目標", "施策の方向", "主な取組") and not policy.own_ids
+        assert [m.id for m in policy.measures] == sc.POLICY_IDS
+        measures = load_measures(path)
+        assert list(measures["measure_id"]) == sc.POLICY_IDS
+        assert list(measures["pillar_id"]) == ["1"] * 4 + ["2"] * 3 + ["3"] * 2
+        assert measures.loc[0, "pillar_name"] == "みんなで支え合う地域づくり"
+        assert measures.loc[0, "measure_name"] == "地域活動の担い手の発掘と育成"
+        assert measures.loc[6, "description"] == "災害への備え"           # the level between, as its description
+    tree = load_policy(xlsx).lines()
+    assert tree[:3] == ["1  基本目標1 みんなで支え合う地域づくり", "  1-1  (1) 地域の担い手の育成",
+                        "    1-1-1  ① 地域活動の担い手の発掘と育成"]
+    assert len(tree) == 3 + 5 + 9                                        # pillars, directions, measures
+
+
+def test_a_two_level_table_numbered_1_dash_1(tmp_path: Path) -> None:
+    from pipeline.ingest import load_measures, load_policy
+
+    path = sc.two_level_csv(tmp_path / "施策体系.csv")
+    assert load_policy(path).levels == ("基本方針", "施策")
+    m = load_measures(path)
+    assert list(m["measure_id"]) == ["1-1", "1-2", "2-1", "2-2"]
+    assert list(m["pillar_name"]) == ["地域で支え合う"] * 2 + ["相談できる安心"] * 2
+    assert m.loc[3, "description"] == "災害時の助け合いに取り組む。"
+
+
+@pytest.mark.parametrize(("cell", "path", "written", "name"), [
+    ("基本目標1 みんなで支え合う", (1,), "基本目標1", "みんなで支え合う"), ("（２）相談体制", (2,), "(2)", "相談体制"),
+    ("③ 就労支援", (3,), "③", "就労支援"), ("1-(2) 見守り", (1, 2), "1-(2)", "見守り"),
+    ("2-(1)-④ 個別避難計画", (2, 1, 4), "2-(1)-④", "個別避難計画"), ("柱三 安心", (3,), "柱三", "安心"),
+    ("2. 居場所", (2,), "2.", "居場所"), ("2024年度の取組", (), "", "2024年度の取組"), ("地域福祉の推進", (), "", "地域福祉の推進"),
+])
+def test_numbering_in_the_text(cell: str, path: tuple, written: str, name: str) -> None:
+    from pipeline.ingest.policy import parse_number
+
+    assert parse_number(cell) == (path, written, name)
+
+
+def test_a_policy_table_in_the_meeting_folder_is_the_policy_table_never_comments(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.policy_xlsx(m / "施策体系.xlsx")
+    sc.plain_text(m / "意見.txt")
+    fallback = tmp_path / "nowhere" / "measures.csv"
+    inputs = load_meeting(m, fallback, measures_given=False)
+    assert list(inputs.measures["measure_id"]) == sc.POLICY_IDS and not inputs.measures_default
+    assert list(inputs.feedback["text"]) == sc.TEXT_COMMENTS                  # the table's rows are not comments
+    assert inputs.files["measures"].name == "施策体系.xlsx"
+    # a policy table named on the command line wins; the folder's is named as not read
+    inputs = load_meeting(m, MEASURES, measures_given=True)
+    assert list(inputs.measures["measure_id"])[:1] == ["P1-1"] and len(inputs.feedback) == 5
+    assert [s["file"] for s in inputs.skipped] == ["施策体系.xlsx"]
+    assert "体系表の形" in inputs.skipped[0]["reason"]
+
+
+def test_validate_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
+    from flows.cli.common import EXIT_OK
+
+    m = folder(tmp_path)
+    sc.plain_text(m / "意見.txt")
+    policy = sc.policy_xlsx(tmp_path / "体系表.xlsx")
+    assert main(["validate", str(m), "--measures", str(policy)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "体系表 / policy table（基本目標 > 施策の方向 > 主な取組。施策案 9 件" in out
+    assert "    2-2  (2) 災害への備え\n      2-2-1  ① 避難行動要支援者の個別避難計画づくり" in out

@@ -23,6 +23,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
                                           "(check the inputs, print every problem, write nothing)")
     val.add_argument("meeting_dir", type=Path, help="会議フォルダ (the meeting's folder)")
     add_setting(val, "measures")
+    add_setting(val, "split_cells")
     add_setting(val, "codebook", help="施策IDの紐づけを確かめます。codebook.local.yaml があれば重ねます")
 
 
@@ -53,6 +54,10 @@ def _print_mapping(c: dict) -> None:
         ui.console.print(f"    表の下の {c['rows_below_table_skipped']} 行（{c['rows_below_table_from']}行目から：合計・備考など）"
                       f"は読んでいません / {c['rows_below_table_skipped']} row(s) below the table not read",
                       markup=False)
+    if c.get("cells_split"):
+        ui.console.print(f"    複数の意見が書かれたセル {c['cells_split']} 個を {c['items_from_split']} 件に分けました（--keep-cells で"
+                         f"分けずに読みます）/ {c['cells_split']} cell(s) holding several comments split into "
+                         f"{c['items_from_split']} items", markup=False)
     if c.get("rows_not_comments"):
         ui.console.print(f"    意見ではない行 {c['rows_not_comments']} 行（見出し・会議の情報・前文）/ {c['rows_not_comments']} "
                          "line(s) that are not comments (headings, meeting details, preamble):", markup=False)
@@ -63,26 +68,24 @@ def _print_mapping(c: dict) -> None:
 
 def _validate_notices(args: argparse.Namespace, inputs: object) -> list[str]:
     """The same warnings a run prints and puts in the report's 概要 (without the refused rows, listed below)."""
-    from dataclasses import replace
-
-    from pipeline.ingest.discover import find_codebook_layers, found_beside
+    from pipeline.ingest.discover import find_codebook_layers
     from pipeline.report.notices import input_notices, rejected_rows
     from pipeline.themes.load import load_codebook
 
     layers = find_codebook_layers(args.meeting_dir)
     codebook = load_codebook(args.codebook, layers=layers) if args.codebook.is_file() else None
 
-    default = args.measures is None and not found_beside(args.meeting_dir, default_measures(args.meeting_dir))
-    inputs = replace(inputs, measures_default=default)  # type: ignore[type-var]
     skip = rejected_rows(inputs)  # type: ignore[arg-type]
     return [n for n in input_notices(inputs, codebook) if n != skip]  # type: ignore[arg-type]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from pipeline.ingest import load_meeting
+    from pipeline.ingest.discover import found_beside
 
     measures = args.measures or default_measures(args.meeting_dir)
-    inputs = load_meeting(args.meeting_dir, measures)
+    given = args.measures is not None or found_beside(args.meeting_dir, measures)
+    inputs = load_meeting(args.meeting_dir, measures, split_cells=args.split_cells, measures_given=given)
     table = Table(title=f"会議 {inputs.meeting_id} の入力 / inputs")
     for col in ("ファイル file", "見出し行 header", "行 rows in", "取込 ok", "除外 rejected"):
         table.add_column(col)
@@ -93,6 +96,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     ui.console.print("列の読み方 / how the columns were read:")
     for c in inputs.counts:
         _print_mapping(c)
+    policy = inputs.policy
+    if policy is not None and not policy.own_ids:
+        ui.console.print(f"体系表 / policy table（{' > '.join(policy.levels)}。施策案 {len(policy.measures)} 件 = "
+                         f"最も細かい階層）:", markup=False, soft_wrap=True)
+        for line in policy.lines():
+            ui.console.print(f"  {line}", markup=False, soft_wrap=True)
     for s in inputs.skipped:
         ui.console.print(f"  {s['file']}: 読みません / not read — {s['reason']}", markup=False)
     notices = _validate_notices(args, inputs)

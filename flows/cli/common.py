@@ -219,7 +219,9 @@ def add_setting(parser: argparse.ArgumentParser, name: str, *, dest: str | None 
     and help from :mod:`pipeline.run.settings` (``help`` put before it), a shipped model as the default."""
     _, default, opt = next(o for o in options() if o[0] == name)
     text = f"{help}。{opt.help}" if help else opt.help
-    if isinstance(default, tuple):
+    if isinstance(default, bool):
+        parser.add_argument(opt.flag, dest=dest or name, action="store_false" if default else "store_true", help=text)
+    elif isinstance(default, tuple):
         parser.add_argument(opt.flag, dest=dest or name, type=Path, action="append", default=[], metavar=opt.metavar,
                             help=text)
     else:

@@ -18,7 +18,7 @@ from pipeline.ingest.discover import (
     read_meeting_meta,
 )
 from pipeline.ingest.header import read_table
-from pipeline.ingest.meeting import MeetingInputs, load_measures, load_meeting
+from pipeline.ingest.meeting import MeetingInputs, load_measures, load_meeting, load_policy
 from pipeline.ingest.read import ROW, RawTable, decode_bytes, empty_rejects, make_rejects
 from pipeline.ingest.validate import (
     Validated,
@@ -34,6 +34,6 @@ from pipeline.ingest.validate import (
 __all__ = [
     "INPUT_KINDS", "ROW", "SUFFIXES", "MeetingInputs", "RawTable", "Validated", "canonical_columns", "clean_id",
     "decode_bytes", "discover_meetings", "empty_rejects", "find_input_files", "find_measures", "header_key", "label",
-    "load_measures", "load_meeting", "make_rejects", "meeting_id_for", "parse_int", "read_meeting_meta",
+    "load_measures", "load_meeting", "load_policy", "make_rejects", "meeting_id_for", "parse_int", "read_meeting_meta",
     "read_table", "split_ids", "validate_cards", "validate_feedback", "validate_measures", "validate_votes",
 ]

@@ -181,3 +181,24 @@ def _unmerge(row: list[str]) -> list[str]:
     for i, cell in enumerate(row):
         out.append("" if i and cell and cell == row[i - 1] else cell)
     return out
+
+
+def split_cell(text: str) -> list[str]:
+    """The comments of one cell that holds several (a flip chart typed up): split at list markers (・, ○, 1.,
+    ①) — an unmarked line continues the item above it — or, without markers, at line breaks that end a complete
+    sentence (every line but the last ends with 。！？).  A cell whose lines break inside a sentence stays whole."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return [text.strip()] if text.strip() else []
+    marked = [bool(MARKER.match(ln)) and strip_marker(ln) != "" for ln in lines]
+    if sum(marked) >= 2:
+        parts: list[str] = []
+        for ln, mark in zip(lines, marked, strict=True):
+            if mark or not parts:
+                parts.append(strip_marker(ln) if mark else ln)
+            else:
+                parts[-1] += ln
+        return parts
+    if all(re.search(r"[。！？!?]」?$", ln) for ln in lines[:-1]):
+        return lines
+    return [text.strip()]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +28,14 @@ from pipeline.ingest.discover import (
     unread_files,
 )
 from pipeline.ingest.header import header_cells, locate_header
+from pipeline.ingest.policy import (
+    PolicyTable,
+    from_measures,
+    in_own_shape,
+    level_columns,
+    looks_like_policy,
+    read_policy,
+)
 from pipeline.ingest.read import (
     ROW,
     RawTable,
@@ -71,6 +79,8 @@ class MeetingInputs:
     series count for recurring perspectives and the theme trend."""
     measures_default: bool = False
     """True when the policy table was not named by the user (the sample's was used): the report warns."""
+    policy: PolicyTable | None = None
+    """The policy table as a tree (levels, ids made from the numbering, names)."""
 
     @property
     def attributes(self) -> list[str]:
@@ -110,24 +120,57 @@ def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | Non
     if raw.set_aside:
         out["rows_not_comments"] = len(raw.set_aside)
         out["not_comments"] = [{"row": n, "what": what, "text": text[:60]} for n, what, text in raw.set_aside]
+    if validated.cells_split:
+        out["cells_split"] = validated.cells_split
+        out["items_from_split"] = validated.items_from_split
     if cmap is not None:
         out["mapping"] = cmap.describe()
     return out
 
 
-def _read_measures(path: Path) -> tuple[RawTable, ColumnMap, Validated]:
-    """The policy table as read, its column mapping and its validated rows."""
+def _policy_sheet(sheets: list[Sheet]) -> tuple[Sheet, RawTable]:
+    """The sheet of a policy-table file that holds the table (a cover sheet may come first)."""
+    tables = []
+    for sheet in sheets:
+        idx, how = locate_header(sheet)
+        if idx is not None:
+            tables.append((sheet, table_from_sheet(sheet, idx, how=how)))
+    if not tables:
+        raise InputError(sheets[0].file, "空のファイルです。", "the file is empty.")
+    return next(((sh, raw) for sh, raw in tables if looks_like_policy(raw)), tables[0])
+
+
+def _read_measures(path: Path) -> tuple[RawTable, ColumnMap, Validated, PolicyTable]:
+    """The policy table as read, its column mapping, its validated measures and its tree: a table in kyosei's shape
+    (ids given) as it is, a city's own (levels, numbering, merged cells) through :func:`read_policy`."""
     sheets = read_sheets(path, file=path.name)
     if not sheets:
         raise InputError(path.name, "空のファイルです。", "the file is empty.")
-    raw = table_from_sheet(sheets[0], locate_header(sheets[0])[0])
-    cmap = map_columns(raw, "measures")
-    return raw, cmap, validate_measures(canonical_frame(raw, cmap), file=raw.file)
+    _, raw = _policy_sheet(sheets)
+    if in_own_shape(raw) or len(level_columns(raw)) < 2:
+        cmap = map_columns(raw, "measures")
+        validated = validate_measures(canonical_frame(raw, cmap), file=raw.file)
+        return raw, cmap, validated, from_measures(raw.file, validated.ok.assign(**{ROW: 0}))
+    policy = read_policy(raw)
+    frame = policy.frame().astype({ROW: "int64"})
+    canonical = frame.astype({c: str for c in frame.columns if c != ROW})
+    validated = validate_measures(canonical, file=raw.file)
+    levels = " > ".join(policy.levels)
+    notes = (f"市の体系表として読みました（階層: {levels}。上の階層を柱、最も細かい階層を施策案とし、番号から ID を作りました）/ "
+             f"read as the city's own policy table (levels {levels}; ids made from the numbering)", *policy.notes)
+    cmap = ColumnMap("measures", {Measures.pillar_name: policy.levels[0], Measures.measure_name: policy.levels[-1]},
+                     notes=notes)
+    return raw, cmap, validated, policy
 
 
 def load_measures(path: Path) -> pd.DataFrame:
     """The validated policy table (rows that cannot be used are left out; :func:`load_meeting` reports them)."""
     return _read_measures(path)[2].ok
+
+
+def load_policy(path: Path) -> PolicyTable:
+    """The policy table as a tree (levels, ids, numbering, names)."""
+    return _read_measures(path)[3]
 
 
 def _fill_merged(frame: pd.DataFrame, raw: RawTable, header: str | None) -> pd.DataFrame:
@@ -182,8 +225,8 @@ def _sheet_sources(sheet: Sheet, role: str | None, explicit: Mapping[str, Mappin
 
 
 def _file_sources(path: Path, role: str | None, explicit: Mapping[str, Mapping[str, object]],
-                  skipped: list[dict[str, str]]) -> list[Source]:
-    sheets = read_sheets(path)
+                  skipped: list[dict[str, str]], sheets: list[Sheet] | None = None) -> list[Source]:
+    sheets = read_sheets(path) if sheets is None else sheets
     if role is None or len(sheets) == 1:
         return [s for sh in sheets for s in _sheet_sources(sh, role, explicit, skipped)]
     # a workbook named after its role: the first sheet whose header names the required column exactly, else
@@ -211,7 +254,7 @@ def _unique_across(validated: Validated, seen: dict[str, str], column: str, file
                                                                                      strict=True))
     seen.update(dict.fromkeys(ok.loc[~dup, column], file))
     rejects = pd.concat([validated.rejects, extra], ignore_index=True) if len(validated.rejects) else extra
-    return Validated(ok[~dup].reset_index(drop=True), rejects)
+    return replace(validated, ok=ok[~dup].reset_index(drop=True), rejects=rejects)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
@@ -220,8 +263,42 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).fillna("")
 
 
-def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
-    """Read and validate a meeting folder and the policy table.
+def _is_policy(sheets: list[Sheet]) -> bool:
+    """Whether a file of the meeting folder is a 体系表 by its shape (:func:`looks_like_policy`)."""
+    for sheet in sheets:
+        idx, how = locate_header(sheet)
+        if idx is not None and idx >= 0 and looks_like_policy(table_from_sheet(sheet, idx, how=how)):
+            return True
+    return False
+
+
+def _policy_in_folder(files: dict[str, Path], measures_path: Path, measures_given: bool,
+                      skipped: list[dict[str, str]]) -> tuple[dict[str, list[Sheet]], Path, str]:
+    """The sheets of the folder's other files, without those shaped like a policy table: the first such file is the
+    policy table when none was named (else it is named as not read); returns the policy table to use and a note."""
+    sheets: dict[str, list[Sheet]] = {}
+    note = ""
+    for name in [n for n in files if n not in INPUT_KINDS]:
+        read = read_sheets(files[name])
+        if not _is_policy(read):
+            sheets[name] = read
+            continue
+        path = files.pop(name)
+        if not measures_given and not note:
+            measures_path, note = path, (f"会議フォルダの {name} を体系表として使いました / the policy table {name} "
+                                         "found in the meeting folder is used")
+        else:
+            skipped.append({"file": name, "reason": f"体系表の形の表なので意見として読みません（使った体系表: "
+                                                   f"{measures_path.name}）/ shaped like a policy table: not read as "
+                                                   f"comments (policy table used: {measures_path.name})"})
+    return sheets, measures_path, note
+
+
+def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = True,
+                 measures_given: bool = True) -> MeetingInputs:
+    """Read and validate a meeting folder and the policy table (``split_cells``: a cell holding several comments
+    gives an item per comment).  A file of the folder shaped like a policy table is never read as comments: when
+    ``measures_given`` is False (``measures_path`` is only the fallback) it is the policy table.
 
     Raises :class:`InputError` for a file that cannot be used at all; row problems become rejects.
     """
@@ -233,13 +310,16 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
     rejects: list[pd.DataFrame] = []
     skipped: list[dict[str, str]] = [{"file": name, "reason": why} for name, why in unread_files(meeting_dir, files)]
 
-    raw_m, cmap_m, measures = _read_measures(measures_path)
+    sheets, measures_path, found_note = _policy_in_folder(files, measures_path, measures_given, skipped)
+    raw_m, cmap_m, measures, policy = _read_measures(measures_path)
+    if found_note:
+        cmap_m = replace(cmap_m, notes=(found_note, *cmap_m.notes))
     counts.append(_count(raw_m, "measures", measures, cmap_m))
     rejects += [raw_m.rejects, measures.rejects]
 
     sources: list[Source] = []
     for key, path in files.items():
-        sources += _file_sources(path, key if key in INPUT_KINDS else None, explicit, skipped)
+        sources += _file_sources(path, key if key in INPUT_KINDS else None, explicit, skipped, sheets.get(key))
     by_role = {r: [s for s in sources if s.role == r] for r in INPUT_KINDS}
 
     ok: dict[str, list[pd.DataFrame]] = {r: [] for r in INPUT_KINDS}
@@ -257,7 +337,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
         kind = default_kind or (PUBLIC_COMMENT if REPLY in s.cmap.columns else "その他")
         v = validate_feedback(s.frame, file=s.raw.file, card_ids=card_ids, reserved_ids=card_ids or (),
                               has_id_column=Feedback.comment_id in s.cmap.columns, default_kind=kind,
-                              id_prefix="F" if n == 0 else f"F{n + 1}-")
+                              id_prefix="F" if n == 0 else f"F{n + 1}-", split_cells=split_cells)
         v = _unique_across(v, seen["feedback"], Feedback.comment_id, s.raw.file)
         counts.append(_count(s.raw, "feedback", v, s.cmap))
         rejects += [s.raw.rejects, v.rejects]
@@ -288,6 +368,8 @@ def load_meeting(meeting_dir: Path, measures_path: Path) -> MeetingInputs:
         files={"measures": measures_path, **files},
         skipped=skipped,
         series=series_for(meeting_dir, meta, consultation(cards_df, feedback_df, _concat(ok["votes"]))),
+        policy=policy,
+        measures_default=not measures_given and not found_note,
     )
 
 
@@ -318,4 +400,4 @@ def series_for(meeting_dir: Path, meta: Mapping[str, object], kind: str) -> str:
     return f"{meeting_dir.resolve().parent.name} / {kind}"
 
 
-__all__ = ["MeetingInputs", "consultation", "load_measures", "load_meeting", "series_for"]
+__all__ = ["MeetingInputs", "consultation", "load_measures", "load_meeting", "load_policy", "series_for"]

@@ -11,16 +11,20 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline.ingest.columns import QUESTION, REPLY, SECTION, label
+from pipeline.ingest.documents import split_cell
 from pipeline.ingest.read import ROW, make_rejects
 from pipeline.schemas import ALIASES, ID_SEPARATORS, KIND_ALIASES, Cards, Feedback, Measures, Votes
 
 
 @dataclass(frozen=True)
 class Validated:
-    """Output of a ``validate_*`` stage: the accepted rows and the refused ones."""
+    """Output of a ``validate_*`` stage: the accepted rows and the refused ones (``cells_split``: cells that held
+    several comments, each made an item of its own)."""
 
     ok: pd.DataFrame
     rejects: pd.DataFrame
+    cells_split: int = 0
+    items_from_split: int = 0
 
 
 
@@ -161,6 +165,7 @@ def validate_feedback(
     has_id_column: bool = True,
     default_kind: str = "その他",
     id_prefix: str = "F",
+    split_cells: bool = True,
 ) -> Validated:
     """Canonical feedback frame in → validated :class:`Feedback` (+ rejects).
 
@@ -169,13 +174,16 @@ def validate_feedback(
     blank kind is ``default_kind``; a kind outside the known ones is kept as written.  Refused: empty text,
     empty/duplicate id or an id already used by a card, a kind cell too long to be a kind, a ``card_id``
     that is not a card of this meeting (checked only when the meeting has cards).  Attribute columns are
-    kept.
+    kept.  With ``split_cells``, a cell holding several comments (:func:`pipeline.ingest.documents.split_cell`)
+    gives one item per comment, ids ``<id>.1``, ``<id>.2`` …, the cell's other columns on each.
     """
     cards = set(card_ids) if card_ids is not None else None
     reserved = set(reserved_ids)
     attrs = extra_columns(frame, [*ALIASES["feedback"], SECTION, REPLY, QUESTION])
     several = "_q" in frame.columns
-    ok, rejects = [], []
+    ok: list[dict[str, object]] = []
+    rejects = []
+    split = from_split = 0
     first: dict[str, int] = {}
     for rec in frame.to_dict("records"):
         row = int(rec[ROW])
@@ -205,9 +213,12 @@ def validate_feedback(
                             f"カードID「{card}」はこの会議のカードにありません / unknown card_id {card}", card))
         else:
             first[cid] = row
-            ok.append({
-                Feedback.comment_id: cid,
-                Feedback.text: text,
+            parts = split_cell(text) if split_cells and "\n" in text else [text]
+            if len(parts) > 1:
+                split, from_split = split + 1, from_split + len(parts)
+            ok += [{
+                Feedback.comment_id: cid if len(parts) == 1 else f"{cid}.{k}",
+                Feedback.text: part,
                 Feedback.kind: kind,
                 Feedback.card_id: card,
                 Feedback.group: rec[Feedback.group].strip(),
@@ -216,10 +227,10 @@ def validate_feedback(
                 Feedback.question: rec.get(QUESTION, ""),
                 Feedback.row: row,
                 **{a: str(rec[a]).strip() for a in attrs},
-            })
+            } for k, part in enumerate(parts, start=1)]
     out = pd.DataFrame(ok, columns=[*Feedback.to_schema().columns, *attrs])
     out = out.astype({c: str for c in out.columns if c != Feedback.row} | {Feedback.row: "int64"})
-    return Validated(Feedback.validate(out), make_rejects(rejects))
+    return Validated(Feedback.validate(out), make_rejects(rejects), split, from_split)
 
 
 def validate_votes(

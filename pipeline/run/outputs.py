@@ -176,6 +176,12 @@ THEMES_BY_ATTRIBUTE = TableOutput("themes_by_attribute", "themes_by_attribute.cs
 REPLIES = TableOutput("replies", "replies.csv", "意見と市の考え方", lambda r: r.replies if len(r.replies) else None,
                       "each comment as written beside the city's reply (市の考え方) and its section; only when "
                       "the input has replies (they are shown, never analysed)")
+POLICY_TABLE = TableOutput(
+    "policy_table", "policy_table.csv", "体系表",
+    lambda r: r.inputs.policy.table() if r.inputs.policy is not None and not r.inputs.policy.own_ids else None,
+    "the city's own policy table as read: one row per entry (基本目標, 施策の方向, 主な取組 …) with the id made from "
+    "its numbering, its level, numbering as written, name, parent and whether comments are matched against it; only "
+    "when the table had no ids")
 PERSPECTIVES = TableOutput(
     "perspectives", "perspectives.csv", "新たな視点", lambda r: r.perspectives.suggestions,
     "suggested new perspectives (新たな視点(案)), ranked: `label` (a phrase from the comments), `theme_label` (the "
@@ -255,7 +261,7 @@ REVIEW = TableOutput("review", "review.csv", "レビュー", lambda r: r.review,
 
 TABLES: tuple[TableOutput, ...] = (
     VOTES_BY_CARD, VOTES_BY_MEASURE, VOTES_BY_PILLAR, VOTES_BY_DEPARTMENT, CARDS_BY_MEASURE, CARDS_UNLINKED,
-    COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, THEMES_BY_ATTRIBUTE, REPLIES,
+    COVERAGE, SUGGESTED_LINKS, UNMATCHED, THEMES_BY_KIND, THEMES_BY_PILLAR, THEMES_BY_ATTRIBUTE, REPLIES, POLICY_TABLE,
     PERSPECTIVES, PLAN_COMMENTS, PERSPECTIVE_DECISIONS, THEME_LINKS, PERSPECTIVES_COVERED,
     THEMES_TREND, CLUSTERS, KEYWORDS, NETWORK_NODES, NETWORK_EDGES, COMMENTS_BY_KIND, TAGGED, EVIDENCE, KWIC, REJECTS,
     REVIEW,

@@ -77,6 +77,10 @@ class Settings:
     mask_pii: bool = _setting(
         True, "--no-mask",
         "個人情報（氏名・電話番号・メール・住所）を伏せずに出力します（庁内限定の実行のみ）(keep personal data)")
+    split_cells: bool = _setting(
+        True, "--keep-cells",
+        "1つのセルに書かれた複数の意見（・や番号の箇条書き、文ごとの改行）を分けずに1件として読みます "
+        "(keep a cell holding several comments as one item)")
     network_words: int = _setting(
         TOP_TERMS, "--network-words",
         f"共起ネットワークで数える語の数（出現件数の多い順。既定 {TOP_TERMS}）(words considered)", metavar="N")

@@ -1,0 +1,305 @@
+"""The policy table (体系表) as a city keeps it: levels in columns (基本目標 | 施策の方向 | 主な取組), merged or blank cells
+meaning "the same as above", the numbering inside the text (「基本目標1 …」, 「(1) …」, 「①」, 「1-(1)」), no id columns.
+
+:func:`read_policy` turns such a table into a :class:`PolicyTable`: a tree of nodes with ids made from the numbering
+(``1``, ``1-2``, ``1-2-3``; the position among its siblings where a level has no numbering), the top level as the
+pillar and the most specific level as the measures (施策案) the comments are matched against.  The tree is what
+``kyosei validate`` prints, what the run writes as a normalised copy, and how a card naming its measure in words
+(「柱2 (1) 相談体制の充実」, 「2-(1)」, the measure's name) is linked (:meth:`PolicyTable.resolve`).
+
+A table with a measure id column (``measure_id`` / 施策ID) is already in kyosei's own shape and is read as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.ingest.read import ROW, RawTable, header_key
+from pipeline.schemas import ALIASES, Measures
+
+LEVEL_WORDS: tuple[str, ...] = (
+    "基本目標", "基本方針", "基本理念", "目標", "方針", "政策", "柱", "施策の方向", "方向性", "方向", "基本施策",
+    "施策分野", "分野", "主な取組", "具体的な取組", "取組", "取り組み", "事業", "具体的施策", "施策",
+)
+"""Words of a header naming a level of the table (its position among the level columns gives its depth)."""
+
+DESCRIPTION_WORDS = ("説明", "内容", "概要", "取組内容", "事業内容")
+KEYWORD_WORDS = ("キーワード", "keyword")
+MAX_LEVELS = 4
+
+_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_WIDTH = str.maketrans("０１２３４５６７８９（）－．　", "0123456789()-. ")
+_KANJI = {c: i for i, c in enumerate("〇一二三四五六七八九十", start=0)}
+_CIRCLED = {chr(0x2460 + i): i + 1 for i in range(20)}
+_LABEL = r"(?:基本目標|目標|基本方針|方針|基本理念|政策|柱|施策の方向|方向|基本施策|施策|取組|事業)"
+_NUMBER = re.compile(
+    rf"^\s*(?:{_LABEL}\s*)?(?P<path>\d+(?:\s*[-‐－ー―.．]\s*(?:[(（]\d+[)）]|\d+|[①-⑳]))+)\s*"   # 1-(1)-①, 2-1
+    rf"|^\s*(?:{_LABEL}\s*|第)(?P<kn>[0-9]+|[一二三四五六七八九十]+)\s*(?:章|節)?[\s.．、:：)）]?\s*"      # 基本目標1, 柱二
+    r"|^\s*[(（](?P<p>[0-9]+|[一二三四五六七八九十]+)[)）]\s*"                                         # (1)
+    r"|^\s*(?P<c>[①-⑳])\s*"                                                                          # ①
+    r"|^\s*(?P<n>[0-9]+)[\s.．、:：)）]\s*"                                                         # 1 …, 1. …
+)
+
+
+def _int(text: str) -> int:
+    text = text.translate(_DIGITS)
+    if text in _CIRCLED:
+        return _CIRCLED[text]
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + _KANJI[text[1]]
+    if len(text) == 2 and text[1] == "十":
+        return 10 * _KANJI[text[0]]
+    if len(text) == 3 and text[1] == "十":
+        return 10 * _KANJI[text[0]] + _KANJI[text[2]]
+    return _KANJI.get(text, 0)
+
+
+def parse_number(cell: str) -> tuple[tuple[int, ...], str, str]:
+    """(the numbering as a path of whole numbers — one number, or several for 1-(1)-①; the numbering as written;
+    the name after it) — ``((), "", cell)`` when the cell has no numbering."""
+    text = cell.translate(_WIDTH).strip()
+    m = _NUMBER.match(text)
+    if not m or m.end() == 0 or not text[m.end():].strip():
+        return (), "", text
+    name = text[m.end():].strip(" 　.．、:：")
+    if m.group("path"):
+        parts = re.findall(r"\d+|[①-⑳]", m.group("path"))
+        return tuple(_int(p) for p in parts), m.group(0).strip(), name
+    raw = m.group("kn") or m.group("p") or m.group("c") or m.group("n")
+    return (_int(raw),), m.group(0).strip(), name
+
+
+@dataclass(frozen=True)
+class Node:
+    """One entry of the table: its id (``1-2-3``), depth (0 = the pillar), numbering as written (「(1)」), name,
+    its parent's id and the spreadsheet row it was first read from."""
+
+    id: str
+    depth: int
+    number: str
+    name: str
+    parent: str
+    row: int
+    description: str = ""
+    keywords: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    """A policy table as a tree (:func:`read_policy`); ``levels`` are the level columns' headers, top first."""
+
+    file: str
+    levels: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    notes: tuple[str, ...] = ()
+    own_ids: bool = False
+    """True for a table already in kyosei's shape (ids given); False when the ids were made from the numbering."""
+
+    def children(self, node_id: str) -> list[Node]:
+        return [n for n in self.nodes if n.parent == node_id]
+
+    @property
+    def measures(self) -> list[Node]:
+        """The nodes comments are matched against: every node below the top level without children."""
+        parents = {n.parent for n in self.nodes}
+        return [n for n in self.nodes if n.depth > 0 and n.id not in parents]
+
+    def pillar_of(self, node: Node) -> Node:
+        by_id = {n.id: n for n in self.nodes}
+        while node.parent:
+            node = by_id[node.parent]
+        return node
+
+    def path(self, node: Node) -> list[Node]:
+        by_id = {n.id: n for n in self.nodes}
+        out = [node]
+        while out[0].parent:
+            out.insert(0, by_id[out[0].parent])
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        """The measures in kyosei's shape (:class:`pipeline.schemas.Measures`) plus the spreadsheet row: a measure
+        without a description is described by the levels between it and its pillar (施策の方向)."""
+        rows = []
+        for m in self.measures:
+            path = self.path(m)
+            between = " ／ ".join(n.name for n in path[1:-1])
+            rows.append({Measures.pillar_id: path[0].id, Measures.pillar_name: path[0].name,
+                         Measures.measure_id: m.id, Measures.measure_name: m.name,
+                         Measures.description: m.description or between, Measures.keywords: m.keywords,
+                         ROW: m.row})
+        return pd.DataFrame(rows, columns=[*ALIASES["measures"], ROW]).astype({ROW: "int64"})
+
+    def table(self) -> pd.DataFrame:
+        """The normalised copy written with a run: one row per node, its id, level, numbering and name."""
+        return pd.DataFrame([{"id": n.id, "level": self.levels[n.depth] if n.depth < len(self.levels) else "",
+                              "number": n.number, "name": n.name, "parent_id": n.parent,
+                              "is_measure": n in self.measures, "row": n.row} for n in self.nodes])
+
+    def lines(self) -> list[str]:
+        """The tree as indented lines (``kyosei validate``)."""
+        return ["  " * n.depth + f"{n.id}  {(n.number + ' ') if n.number else ''}{n.name}" for n in self.nodes]
+
+    def resolve(self, ref: str) -> tuple[list[str], str]:
+        """The measure ids a card's text reference names (an id, a numbering such as 「2-(1)」 or 「柱2 (1)」, a
+        name, or both) — one id when unambiguous — and why not otherwise ('' when resolved)."""
+        text = unicodedata.normalize("NFKC", ref).strip()
+        measures = self.measures
+        ids = {m.id for m in measures}
+        if text in ids:
+            return [text], ""
+        key = _name_key(text)
+        by_name = [m.id for m in measures if _name_key(m.name) == key or (len(key) >= 4 and _name_key(m.name) in key)]
+        numbers = _numbers_in(text)
+        by_number = [m.id for m in measures if numbers and _numbering_path(self, m) == numbers]
+        if by_number and by_name and set(by_number) & set(by_name):
+            return sorted(set(by_number) & set(by_name)), ""
+        for found in (by_number, by_name):
+            if len(found) == 1:
+                return found, ""
+        if by_number or by_name:
+            return [], f"複数の施策案に当たります（{'、'.join(sorted(set(by_number + by_name)))}）"
+        return [], "体系表の施策案に見つかりません"
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s・、。「」()（）]", "", unicodedata.normalize("NFKC", name))
+
+
+def _numbers_in(text: str) -> tuple[int, ...]:
+    """The numbers a reference gives, in order (「柱2 (1)」 → (2, 1); 「2-(1)-①」 → (2, 1, 1))."""
+    head = re.match(r"^[^\u3040-\u30ff\u4e00-\u9fff]*(?:(?:基本目標|目標|柱|方針|施策)\s*[^\u3040-\u30ff\u4e00-\u9fff]*)*",
+                    text)
+    return tuple(_int(t) for t in re.findall(r"\d+|[①-⑳]", head.group(0) if head else ""))
+
+
+def _numbering_path(table: PolicyTable, node: Node) -> tuple[int, ...]:
+    return tuple(int(p) for p in node.id.split("-") if p.isdigit())
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+def in_own_shape(raw: RawTable) -> bool:
+    """Whether the table has a measure id column (kyosei's own shape, read as it is)."""
+    keys = {header_key(a) for a in ALIASES["measures"][Measures.measure_id]}
+    return any(header_key(h) in keys for h in raw.frame.columns)
+
+
+def level_columns(raw: RawTable) -> list[str]:
+    """The columns holding the table's levels, left to right: headers with a level word, else columns whose
+    values mostly start with a numbering."""
+    found = [h for h in raw.frame.columns if h != ROW]
+    by_header = [h for h in found if any(w in header_key(h) for w in LEVEL_WORDS)
+                 and not any(w in header_key(h) for w in (*DESCRIPTION_WORDS, *KEYWORD_WORDS, "担当", "指標", "id"))]
+    if len(by_header) >= 2:
+        return by_header[:MAX_LEVELS]
+    numbered = []
+    for h in found:
+        vals = [v for v in raw.frame[h] if str(v).strip()]
+        if vals and sum(bool(parse_number(v)[1]) for v in vals) >= 0.6 * len(vals):
+            numbered.append(h)
+    return numbered[:MAX_LEVELS] if len(numbered) >= 2 else by_header
+
+
+def looks_like_policy(raw: RawTable) -> bool:
+    """A 体系表 by its shape: two or more level columns named by their headers (基本目標, 施策の方向, 主な取組 …), or a
+    measure id column beside a measure name column."""
+    found = [h for h in raw.frame.columns if h != ROW]
+    level_headers = [h for h in found if any(w in header_key(h) for w in LEVEL_WORDS)]
+    return len(level_headers) >= 2 or (in_own_shape(raw) and len(found) >= 3)
+
+
+def _column(raw: RawTable, words: Sequence[str]) -> str | None:
+    return next((h for h in raw.frame.columns if h != ROW and any(w in header_key(h) for w in words)), None)
+
+
+def read_policy(raw: RawTable) -> PolicyTable:
+    """The tree of a city-shaped table (:func:`level_columns`): blank or merged level cells are the value above
+    (a deeper level filled on the row says so), numbering parsed from the text, ids from the numbering path
+    (a hierarchical number such as 1-(1)-① gives the path itself), else from the position among siblings."""
+    levels = level_columns(raw)
+    desc_col = _column(raw, DESCRIPTION_WORDS)
+    kw_col = _column(raw, KEYWORD_WORDS)
+    nodes: list[Node] = []
+    current: list[Node | None] = [None] * len(levels)
+    current_cell = [""] * len(levels)
+    counters: dict[str, int] = {}
+    notes: list[str] = []
+    for rec in raw.frame.to_dict("records"):
+        cells = [str(rec[h]).strip() for h in levels]
+        deepest = max((i for i, c in enumerate(cells) if c), default=-1)
+        if deepest < 0:
+            continue
+        for depth in range(deepest + 1):
+            cell = cells[depth]
+            if not cell:
+                if current[depth] is None:
+                    notes.append(f"{rec[ROW]}行目: 「{levels[depth]}」が空で、上の行にもありません / row {rec[ROW]}: "
+                                 f"no {levels[depth]} on this row or above")
+                    break
+                continue
+            parent = current[depth - 1] if depth else None
+            if current[depth] is not None and cell == current_cell[depth] and (
+                    parent is None or current[depth].parent == parent.id):
+                continue
+            node = _node(cell, depth, parent, counters, int(rec[ROW]))
+            if depth == deepest:
+                node = Node(node.id, node.depth, node.number, node.name, node.parent, node.row,
+                            str(rec[desc_col]).strip() if desc_col else "", str(rec[kw_col]).strip() if kw_col else "")
+            nodes.append(node)
+            current[depth], current_cell[depth] = node, cell
+            for deeper in range(depth + 1, len(current)):
+                current[deeper], current_cell[deeper] = None, ""
+    nodes = _unique_ids(nodes, notes)
+    return PolicyTable(raw.file, tuple(levels), tuple(nodes), tuple(notes))
+
+
+def _node(cell: str, depth: int, parent: Node | None, counters: dict[str, int], row: int) -> Node:
+    path, written, name = parse_number(cell)
+    key = parent.id if parent else ""
+    counters[key] = counters.get(key, 0) + 1
+    if len(path) > 1:                       # 1-(1)-①: the whole path
+        node_id = "-".join(str(p) for p in path)
+    else:
+        n = path[0] if path else counters[key]
+        node_id = f"{parent.id}-{n}" if parent else str(n)
+    return Node(node_id, depth, written, name, parent.id if parent else "", row)
+
+
+def _unique_ids(nodes: list[Node], notes: list[str]) -> list[Node]:
+    """Two entries numbered alike (a typo in the numbering) keep the first id; the next gets ``…a``, ``…b``."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in nodes:
+        if n.id in seen:
+            seen[n.id] += 1
+            new = f"{n.id}{chr(ord('a') + seen[n.id] - 1)}"
+            notes.append(f"{n.row}行目: 番号 {n.id} が重なるため {new} としました / number {n.id} repeats: {new}")
+            n = Node(new, n.depth, n.number, n.name, n.parent, n.row, n.description, n.keywords)
+        else:
+            seen[n.id] = 1
+        out.append(n)
+    return out
+
+
+def from_measures(file: str, measures: pd.DataFrame) -> PolicyTable:
+    """A table already in kyosei's shape as a two-level tree (pillars, then measures), ids as given."""
+    by_pillar: dict[str, list[Node]] = {}
+    for rec in measures.to_dict("records"):
+        pid = str(rec[Measures.pillar_id])
+        row = int(rec.get(ROW, 0) or 0)
+        by_pillar.setdefault(pid, [Node(pid, 0, "", str(rec[Measures.pillar_name]), "", row)]).append(
+            Node(str(rec[Measures.measure_id]), 1, "", str(rec[Measures.measure_name]), pid, row,
+                 str(rec[Measures.description]), str(rec[Measures.keywords])))
+    return PolicyTable(file, ("基本方針", "施策案"), tuple(n for ns in by_pillar.values() for n in ns), own_ids=True)
