@@ -195,3 +195,59 @@ def two_level_csv(path: Path) -> Path:
     lines = ["基本方針,施策,内容"] + [f"{a},{b},{b.split(' ')[1]}に取り組む。" for a, b in TWO_LEVEL]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+GROUP_SHEETS = {
+    "Aグループ": [("地域の見守り活動", "民生委員と町会が協力して一人暮らし高齢者を訪問している。", "柱1 (2) 見守りと交流の場"),
+                 ("担い手講座", "地域活動を始めたい人向けの講座を開いている。", "1-(1)-① 地域活動の担い手の発掘と育成")],
+    "Bグループ": [("総合相談の窓口", "どこに相談してよいか分からない人を受け止める窓口。", "総合相談窓口の設置"),
+                 ("防災訓練", "要支援者と一緒に避難する訓練を行っている。", "柱2 (2) 災害への備え"),
+                 ("ふれあい会食", "月に一度、地域の食堂で会食をしている。", "居場所")],
+    "Cグループ": [("就労体験", "障害のある人が商店街で働く体験をしている。", "3-(1)"),
+                 ("健康づくり", "公園で体操教室を開いている。", "柱3"),
+                 ("子ども食堂", "地域の寺で月二回開いている。", "")],
+}
+GROUP_LINKS = ["1-2-1|1-2-2", "1-1-1", "2-1-1", "2-2-1", "1-2-2", "3-1-1|3-1-2", "", ""]
+"""What each card links to: 「柱1 (2) 見守りと交流の場」 and 「3-(1)」 name a direction (its measures), 「居場所」 one measure
+by a word of its name; 「柱3」 names a whole pillar: too broad, left unlinked and listed for the analyst."""
+
+
+def group_sheets(path: Path) -> Path:
+    """One sheet per group: カード番号 from 1 on each sheet, タイトル, 内容, 紐づけた施策 as text."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, cards in GROUP_SHEETS.items():
+        ws = wb.create_sheet(name)
+        ws.append(["カード番号", "タイトル", "内容", "紐づけた施策"])
+        for n, (title, body, measure) in enumerate(cards, start=1):
+            ws.append([n, title, body, measure or None])
+    wb.save(path)
+    return path
+
+
+FLIP_CHART = [
+    ("A", "・買い物に行く足がない\n・病院への送迎がほしい\n・バス停が遠い"),
+    ("B", "民生委員の負担が大きい。\n若い人が地域活動に参加しない。"),
+    ("C", "近所に相談できる人がいなくて、\n困ったときにどうすればよいか分からない。"),
+    ("D", "1. 避難所の場所を知らない\n2. 要支援者の名簿が\n   活用されていない"),
+]
+FLIP_ITEMS = [["買い物に行く足がない", "病院への送迎がほしい", "バス停が遠い"],
+              ["民生委員の負担が大きい。", "若い人が地域活動に参加しない。"],
+              ["近所に相談できる人がいなくて、\n困ったときにどうすればよいか分からない。"],
+              ["避難所の場所を知らない", "要支援者の名簿が活用されていない"]]
+
+
+def flip_chart(path: Path) -> Path:
+    """A flip chart typed up: one cell per group holding several comments (bullets, one sentence per line, a
+    sentence broken over two lines, numbered items with a wrapped line)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["班", "模造紙の意見"])
+    for row in FLIP_CHART:
+        ws.append(list(row))
+    wb.save(path)
+    return path

@@ -245,3 +245,42 @@ def test_validate_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "体系表 / policy table（基本目標 > 施策の方向 > 主な取組。施策案 9 件" in out
     assert "    2-2  (2) 災害への備え\n      2-2-1  ① 避難行動要支援者の個別避難計画づくり" in out
+
+
+def test_one_sheet_per_group_with_card_numbers_from_1_and_measures_as_text(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.group_sheets(m / "ワークショップ記録.xlsx")
+    inputs = load_meeting(m, sc.policy_xlsx(tmp_path / "体系表.xlsx"))
+    cards = inputs.cards
+    assert len(cards) == sum(len(v) for v in sc.GROUP_SHEETS.values()) and len(inputs.rejects) == 0
+    assert list(cards["card_id"][:3]) == ["Aグループ-1", "Aグループ-2", "Bグループ-1"]
+    assert list(cards["group"]) == [g for g, cs in sc.GROUP_SHEETS.items() for _ in cs]
+    assert list(cards["measure_ids"]) == sc.GROUP_LINKS
+    notices = [n for c in inputs.counts for n in c.get("notices", [])]
+    assert any("シート「Bグループ」の名前を班" in n for n in notices)
+    assert any("ID をシート名つき" in n for n in notices)
+    assert any("カード Cグループ-2）の施策「柱3」は紐づけていません — 「柱3」: 柱全体" in n for n in notices)
+
+
+def test_an_unknown_measure_id_is_still_refused(tmp_path: Path) -> None:
+    """Ids written as ids keep the old rule: a typo (P9-9) is refused, not guessed."""
+    m = folder(tmp_path)
+    (m / "cards.csv").write_text("card_id,title,measure_ids\nC1,見守り,P9-9\nC2,相談,（2）相談窓口の充実\n",
+                                 encoding="utf-8")
+    inputs = load_meeting(m, MEASURES)
+    assert list(inputs.rejects["row"]) == [2] and "P9-9" in inputs.rejects.loc[0, "reason"]
+    assert list(inputs.cards["measure_ids"]) == ["P2-1"]                        # named by its words
+
+
+def test_several_comments_in_one_cell_are_split(tmp_path: Path) -> None:
+    m = folder(tmp_path)
+    sc.flip_chart(m / "模造紙.xlsx")
+    inputs = load_meeting(m, MEASURES)
+    fb = inputs.feedback
+    assert [list(fb.loc[fb["group"] == g, "text"]) for g, _ in sc.FLIP_CHART] == sc.FLIP_ITEMS
+    assert list(fb["comment_id"][:4]) == ["F0002.1", "F0002.2", "F0002.3", "F0003.1"]
+    assert fb.loc[fb["comment_id"] == "F0004", "row"].item() == 4                  # kept whole
+    c = counts(inputs, "模造紙.xlsx")
+    assert c["cells_split"] == 3 and c["items_from_split"] == 7 and c["rows_ok"] == 4
+    whole = load_meeting(m, MEASURES, split_cells=False).feedback
+    assert list(whole["comment_id"]) == ["F0002", "F0003", "F0004", "F0005"]

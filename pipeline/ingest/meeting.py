@@ -48,6 +48,7 @@ from pipeline.ingest.read import (
 )
 from pipeline.ingest.validate import (
     Validated,
+    clean_id,
     extra_columns,
     validate_cards,
     validate_feedback,
@@ -92,15 +93,53 @@ class MeetingInputs:
 
 @dataclass(frozen=True)
 class Source:
-    """One table to read: a sheet, its role and the mapping of its columns."""
+    """One table to read: a sheet, its role, the mapping of its columns and what the analyst is told about it."""
 
     raw: RawTable
     role: str
     cmap: ColumnMap
     frame: pd.DataFrame
+    notices: tuple[str, ...] = ()
 
 
-def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | None = None) -> dict[str, object]:
+GROUP_COLUMN = {"feedback": Feedback.group, "cards": Cards.group, "votes": Votes.group}
+ID_COLUMN = {"feedback": Feedback.comment_id, "cards": Cards.card_id}
+
+
+def sheets_as_groups(sources: list[Source]) -> list[Source]:
+    """Several sheets of one workbook holding the same kind of table (one sheet per group): the sheet's name is
+    the group where the table has no group column, and ids that repeat across the sheets (card numbers from 1 on
+    each) are made unique as ``<sheet>-<id>`` — each said in a notice."""
+    out = list(sources)
+    families: dict[tuple[str, str], list[int]] = {}
+    for i, s in enumerate(sources):
+        if s.raw.sheet and s.raw.encoding == "xlsx":
+            families.setdefault((s.raw.file.removesuffix(f"［{s.raw.sheet}］"), s.role), []).append(i)
+    for (file, role), members in families.items():
+        if len(members) < 2 or role not in GROUP_COLUMN:
+            continue
+        id_col = ID_COLUMN.get(role)
+        ids = [{clean_id(str(v)) for v in sources[i].frame[id_col] if str(v).strip()}
+               if id_col and id_col in sources[i].cmap.columns else set() for i in members]
+        repeated = any(a & b for n, a in enumerate(ids) for b in ids[n + 1:])
+        for i in members:
+            s = sources[i]
+            frame, notices = s.frame.copy(), list(s.notices)
+            group = GROUP_COLUMN[role]
+            if group not in s.cmap.columns:
+                frame[group] = s.raw.sheet
+                notices.append(f"{file} のシート「{s.raw.sheet}」の名前を班（グループ）としました / the sheet's name "
+                               "is the group")
+            if repeated and id_col:
+                frame[id_col] = [f"{s.raw.sheet}-{clean_id(str(v))}" if str(v).strip() else v for v in frame[id_col]]
+                notices.append(f"{file} の番号がシートごとに振られているため、ID をシート名つき（{s.raw.sheet}-1 など）"
+                               "にしました / ids repeat across sheets: made unique with the sheet's name")
+            out[i] = replace(s, frame=frame, notices=tuple(notices))
+    return out
+
+
+def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | None = None,
+           notices: tuple[str, ...] = ()) -> dict[str, object]:
     bad_rows = set(raw.rejects[ROW]) | set(validated.rejects[ROW])
     out: dict[str, object] = {
         "file": raw.file,
@@ -125,6 +164,8 @@ def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | Non
         out["items_from_split"] = validated.items_from_split
     if cmap is not None:
         out["mapping"] = cmap.describe()
+    if notices or validated.notes:
+        out["notices"] = [*notices, *validated.notes]
     return out
 
 
@@ -320,14 +361,16 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
     sources: list[Source] = []
     for key, path in files.items():
         sources += _file_sources(path, key if key in INPUT_KINDS else None, explicit, skipped, sheets.get(key))
+    sources = sheets_as_groups(sources)
     by_role = {r: [s for s in sources if s.role == r] for r in INPUT_KINDS}
 
     ok: dict[str, list[pd.DataFrame]] = {r: [] for r in INPUT_KINDS}
     seen: dict[str, dict[str, str]] = {"cards": {}, "feedback": {}}
     for s in by_role["cards"]:
-        v = validate_cards(s.frame, file=s.raw.file, measure_ids=measures.ok[Measures.measure_id])
+        v = validate_cards(s.frame, file=s.raw.file, measure_ids=measures.ok[Measures.measure_id],
+                           resolve=policy.resolve)
         v = _unique_across(v, seen["cards"], Cards.card_id, s.raw.file)
-        counts.append(_count(s.raw, "cards", v, s.cmap))
+        counts.append(_count(s.raw, "cards", v, s.cmap, s.notices))
         rejects += [s.raw.rejects, v.rejects]
         ok["cards"].append(v.ok)
     cards_df = _concat(ok["cards"])
@@ -339,7 +382,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
                               has_id_column=Feedback.comment_id in s.cmap.columns, default_kind=kind,
                               id_prefix="F" if n == 0 else f"F{n + 1}-", split_cells=split_cells)
         v = _unique_across(v, seen["feedback"], Feedback.comment_id, s.raw.file)
-        counts.append(_count(s.raw, "feedback", v, s.cmap))
+        counts.append(_count(s.raw, "feedback", v, s.cmap, s.notices))
         rejects += [s.raw.rejects, v.rejects]
         ok["feedback"].append(v.ok)
     for s in by_role["votes"]:
@@ -347,7 +390,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
                            has_blocks_column=Votes.blocks in s.cmap.columns or bool(s.cmap.rounds))
         if s.cmap.rounds and len(v.rejects):   # a wide row is all or nothing
             v = Validated(v.ok[~v.ok[ROW].isin(v.rejects[ROW])].reset_index(drop=True), v.rejects)
-        counts.append(_count(s.raw, "votes", v, s.cmap))
+        counts.append(_count(s.raw, "votes", v, s.cmap, s.notices))
         rejects += [s.raw.rejects, v.rejects]
         ok["votes"].append(v.ok)
 

@@ -150,25 +150,39 @@ class PolicyTable:
         return ["  " * n.depth + f"{n.id}  {(n.number + ' ') if n.number else ''}{n.name}" for n in self.nodes]
 
     def resolve(self, ref: str) -> tuple[list[str], str]:
-        """The measure ids a card's text reference names (an id, a numbering such as 「2-(1)」 or 「柱2 (1)」, a
-        name, or both) — one id when unambiguous — and why not otherwise ('' when resolved)."""
+        """The measure ids a card's words name — an id, a numbering (「2-(1)」, 「柱2 (1)」), a name or a word of one
+        name, or a numbering and a name together — and why not ('' when linked).  A direction (施策の方向) gives the
+        measures under it; a whole pillar, several unrelated entries or none give no link."""
         text = unicodedata.normalize("NFKC", ref).strip()
-        measures = self.measures
-        ids = {m.id for m in measures}
-        if text in ids:
-            return [text], ""
-        key = _name_key(text)
-        by_name = [m.id for m in measures if _name_key(m.name) == key or (len(key) >= 4 and _name_key(m.name) in key)]
-        numbers = _numbers_in(text)
-        by_number = [m.id for m in measures if numbers and _numbering_path(self, m) == numbers]
-        if by_number and by_name and set(by_number) & set(by_name):
-            return sorted(set(by_number) & set(by_name)), ""
-        for found in (by_number, by_name):
-            if len(found) == 1:
-                return found, ""
-        if by_number or by_name:
-            return [], f"複数の施策案に当たります（{'、'.join(sorted(set(by_number + by_name)))}）"
-        return [], "体系表の施策案に見つかりません"
+        by_id = {n.id: n for n in self.nodes}
+        if text in by_id:
+            node: Node | None = by_id[text]
+        else:
+            node, why = self._find(text)
+            if node is None:
+                return [], why
+        if node.depth == 0:
+            return [], f"柱全体（{node.id} {node.name}）を指していて、施策案を1つに決められません"
+        below = [m.id for m in self.measures if m.id == node.id or node.id in [p.id for p in self.path(m)]]
+        return below, ""
+
+    def _find(self, text: str) -> tuple[Node | None, str]:
+        numbers = () if self.own_ids else _numbers_in(text)
+        by_number = [n for n in self.nodes if numbers and _numbering_path(n) == numbers]
+        key = _name_key(re.sub(r"^[^\u3040-\u30ff\u4e00-\u9fff]*(?:(?:基本目標|目標|柱|方針|施策)[^\u3040-\u30ff\u4e00-\u9fff]*)*",
+                               "", text))
+        by_name = [n for n in self.nodes if key and (_name_key(n.name) == key or (len(_name_key(n.name)) >= 4
+                   and _name_key(n.name) in key) or (len(key) >= 2 and key in _name_key(n.name)))]
+        if by_number and (not by_name or by_number[0] in by_name or not key):
+            return by_number[0], ""
+        deepest = [n for n in by_name if not any(n.id in [p.id for p in self.path(o)] and o is not n for o in by_name)]
+        chain = len({self.path(n)[-1].id for n in deepest}) == 1
+        if deepest and chain:
+            return deepest[0], ""
+        if by_name or by_number:
+            names = "、".join(f"{n.id} {n.name}" for n in (by_name or by_number)[:4])
+            return None, f"複数の項目に当たります（{names}）"
+        return None, "体系表に見つかりません"
 
 
 def _name_key(name: str) -> str:
@@ -182,7 +196,7 @@ def _numbers_in(text: str) -> tuple[int, ...]:
     return tuple(_int(t) for t in re.findall(r"\d+|[①-⑳]", head.group(0) if head else ""))
 
 
-def _numbering_path(table: PolicyTable, node: Node) -> tuple[int, ...]:
+def _numbering_path(node: Node) -> tuple[int, ...]:
     return tuple(int(p) for p in node.id.split("-") if p.isdigit())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,6 +25,8 @@ class Validated:
     rejects: pd.DataFrame
     cells_split: int = 0
     items_from_split: int = 0
+    notes: tuple[str, ...] = ()
+    """What the analyst must look at though no row was refused (a card whose measure could not be linked)."""
 
 
 
@@ -91,13 +93,43 @@ def validate_measures(frame: pd.DataFrame, *, file: str) -> Validated:
     return Validated(Measures.validate(out.astype(str)), make_rejects(rejects))
 
 
-def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]) -> Validated:
+_ID_LIKE = re.compile(r"[A-Za-z]*\d+(?:[-_.]\d+)*|[A-Za-z]+[-_]?\d+(?:[-_.][A-Za-z0-9]+)*")
+Resolver = Callable[[str], tuple[list[str], str]]
+"""A measure reference in words (「柱2 (1) 相談体制の充実」) → (the measure ids it names, why not when none)."""
+
+
+def link_measures(cell: str, known: set[str], resolve: Resolver | None) -> tuple[list[str], list[str], str]:
+    """The measure ids of a card's ``measure_ids`` cell: ids as written, else each part (between | ; , 、 or line
+    breaks) resolved from its numbering or name.  Returns (ids, unknown ids, the part that could not be linked
+    and why — '' when all were)."""
+    mids = split_ids(cell)
+    unknown = [m for m in mids if m not in known]
+    if not unknown or resolve is None or all(_ID_LIKE.fullmatch(m) for m in unknown):
+        return mids, unknown, ""          # ids as written; an unknown id (P9-9) is a typo to fix, refused
+    ids: list[str] = []
+    for part in (p.strip() for p in re.split(r"[|;；,，、\n]+", cell) if p.strip()):
+        tokens = split_ids(part)
+        if tokens and all(t in known for t in tokens):
+            ids += tokens
+            continue
+        found, why = resolve(part)
+        if not found:
+            return [], [], f"「{part}」: {why}"
+        ids += found
+    return list(dict.fromkeys(ids)), [], ""
+
+
+def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str],
+                   resolve: Resolver | None = None) -> Validated:
     """Canonical cards frame in → validated :class:`Cards` (+ rejects).
 
     Refused: empty or duplicate ``card_id``, no title and no body, a ``measure_ids`` cell naming a
-    measure that is not in the policy table.
+    measure id that is not in the policy table.  With ``resolve``, a measure named in words (numbering or name,
+    :meth:`pipeline.ingest.policy.PolicyTable.resolve`) is linked when it names one measure; a card whose words
+    name none or several keeps no link and is listed in ``notes`` for the analyst (the card is still read).
     """
     known = set(measure_ids)
+    notes: list[str] = []
     attrs = extra_columns(frame, ALIASES["cards"])
     ok, rejects = [], []
     first: dict[str, int] = {}
@@ -105,8 +137,10 @@ def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]
         row = int(rec[ROW])
         cid = clean_id(rec[Cards.card_id])
         title, body = rec[Cards.title].strip(), rec[Cards.body].strip()
-        mids = split_ids(rec[Cards.measure_ids])
-        unknown = [m for m in mids if m not in known]
+        mids, unknown, unlinked = link_measures(rec[Cards.measure_ids], known, resolve)
+        if unlinked and cid:
+            notes.append(f"{file} {row}行目（カード {cid}）の施策「{rec[Cards.measure_ids].strip()}」は紐づけていません — "
+                         f"{unlinked}")
         if not cid:
             rejects.append((file, row, Cards.card_id, _empty_reason(Cards.card_id), title[:80]))
         elif cid in first:
@@ -132,7 +166,7 @@ def validate_cards(frame: pd.DataFrame, *, file: str, measure_ids: Iterable[str]
             })
     out = pd.DataFrame(ok, columns=[*Cards.to_schema().columns, *attrs])
     out = out.astype({c: str for c in out.columns if c != Cards.row} | {Cards.row: "int64"})
-    return Validated(Cards.validate(out), make_rejects(rejects))
+    return Validated(Cards.validate(out), make_rejects(rejects), notes=tuple(notes))
 
 
 MAX_KIND_CHARS = 40

@@ -50,6 +50,8 @@ def input_notices(inputs: MeetingInputs, codebook: Codebook | None = None) -> li
         if ignored:
             out.append(f"{c['file']} の列 {_names([str(v) for v in ignored])} は使っていません"
                        "（日時・空の列など。使うときは meeting.yaml の columns で指定してください）。")
+    for c in inputs.counts:
+        out += [str(n).split(" / ")[0] for n in c.get("notices", [])]  # type: ignore[union-attr]
     for s in inputs.skipped:
         out.append(f"{s.get('file', '')} は読み込んでいません（{str(s.get('reason', '')).split(' / ')[0]}）。")
     if inputs.measures_default:
