@@ -36,7 +36,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NONE as NO_CACHE
 
 from pipeline.errors import KyoseiError
-from pipeline.ingest import MeetingInputs, find_measures, load_meeting
+from pipeline.ingest import MeetingInputs, load_meeting, policy_for
 from pipeline.ingest.discover import find_codebook_layers
 from pipeline.report.summary import run_summary
 from pipeline.run import analysis, outputs
@@ -265,7 +265,7 @@ def publish_artifacts(result: MeetingResult, final: Path) -> None:
 
 def resolve(meeting_dir: Path, settings: Settings, data_root: Path | None = None) -> RunFiles:
     """The files a run of ``meeting_dir`` reads: the named ones, else the policy table found beside the meeting
-    (:func:`pipeline.ingest.find_measures`), the shipped models (:func:`pipeline.run.settings.shipped`) and the
+    (:func:`pipeline.ingest.policy_for`), the shipped models (:func:`pipeline.run.settings.shipped`) and the
     ``codebook.local.yaml`` files found beside the meeting (unless ``local_codebook`` is off) before the named
     layers.  A named optional model file that does not exist is not used (the CLI warns first)."""
     from pipeline.ingest.discover import found_beside
@@ -280,7 +280,7 @@ def resolve(meeting_dir: Path, settings: Settings, data_root: Path | None = None
     found = find_codebook_layers(meeting_dir, data_root) if settings.local_codebook else []
     layers = (*found, *(Path(p) for p in settings.codebook_layers
                         if all(Path(p).resolve() != f.resolve() for f in found)))
-    measures = settings.measures if settings.measures is not None else find_measures(meeting_dir, data_root)
+    measures = settings.measures if settings.measures is not None else policy_for(meeting_dir, data_root)
     return RunFiles(meeting_dir=meeting_dir, measures=measures,
                     codebook=settings.codebook if settings.codebook is not None else shipped("codebook.yaml"),
                     lexicon=optional(settings.lexicon, "lexicon.yaml"),

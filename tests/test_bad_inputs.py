@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from flows.cli import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, main
+from flows.cli import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, main
 from tests.conftest import MEASURES, MEETING_2, MODELS, ROOT
 from tests.factories import meeting_copy
 
@@ -70,8 +70,12 @@ def test_unusable_files_stop_with_one_message(tmp_path: Path, capsys: pytest.Cap
 
 def test_bad_rows_are_refused_and_the_rest_analysed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code, _ = kyosei_run(meeting(tmp_path, **{"votes.csv": BAD / "votes_bad.csv"}), out, capsys)
-    assert code == EXIT_OK
+    code, text = kyosei_run(meeting(tmp_path, **{"votes.csv": BAD / "votes_bad.csv"}), out, capsys)
+    # 4 of the 5 vote rows refused: the outputs are written, but the run does not look finished
+    assert code == EXIT_PROBLEMS and "votes.csv の 5 行のうち 4 行を取り込めませんでした（半分を超えています）" in text
+    report = (out / "2024-05-22" / "report.md").read_text(encoding="utf-8")
+    notes = report.split("### 注意（この結果を読む前に確かめてください）", 1)[1]
+    assert notes.index("votes.csv の 5 行のうち 4 行") < notes.index("取り込めなかった行が")      # said first
     got = rejects(out)
     assert list(zip(got["file"], got["row"], strict=True)) == [("votes.csv", str(r)) for r in (3, 4, 5, 6)]
     man = json.loads((out / "2024-05-22" / "manifest.json").read_text(encoding="utf-8"))

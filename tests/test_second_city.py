@@ -222,16 +222,22 @@ def test_a_policy_table_in_the_meeting_folder_is_the_policy_table_never_comments
     m = folder(tmp_path)
     sc.policy_xlsx(m / "施策体系.xlsx")
     sc.plain_text(m / "意見.txt")
-    fallback = tmp_path / "nowhere" / "measures.csv"
-    inputs = load_meeting(m, fallback, measures_given=False)
+    from pipeline.ingest import policy_for
+
+    assert policy_for(m, tmp_path) == m / "施策体系.xlsx"          # beats the data folder's (none here)
+    inputs = load_meeting(m, policy_for(m, tmp_path))
     assert list(inputs.measures["measure_id"]) == sc.POLICY_IDS and not inputs.measures_default
     assert list(inputs.feedback["text"]) == sc.TEXT_COMMENTS                  # the table's rows are not comments
     assert inputs.files["measures"].name == "施策体系.xlsx"
     # a policy table named on the command line wins; the folder's is named as not read
-    inputs = load_meeting(m, MEASURES, measures_given=True)
+    inputs = load_meeting(m, MEASURES)
     assert list(inputs.measures["measure_id"])[:1] == ["P1-1"] and len(inputs.feedback) == 5
     assert [s["file"] for s in inputs.skipped] == ["施策体系.xlsx"]
     assert "体系表の形" in inputs.skipped[0]["reason"]
+    (tmp_path / "measures.csv").write_text(MEASURES.read_text(encoding="utf-8"), encoding="utf-8")
+    assert policy_for(m, tmp_path) == m / "施策体系.xlsx"          # the data folder's gives way to the meeting's own
+    (m / "measures.csv").write_text(MEASURES.read_text(encoding="utf-8"), encoding="utf-8")
+    assert policy_for(m, tmp_path) == m / "measures.csv"           # and the meeting's measures.csv to nothing
 
 
 def test_validate_prints_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,3 +290,21 @@ def test_several_comments_in_one_cell_are_split(tmp_path: Path) -> None:
     assert c["cells_split"] == 3 and c["items_from_split"] == 7 and c["rows_ok"] == 4
     whole = load_meeting(m, MEASURES, split_cells=False).feedback
     assert list(whole["comment_id"]) == ["F0002", "F0003", "F0004", "F0005"]
+
+
+def test_a_value_breaking_an_output_rule_is_named_not_a_bare_traceback() -> None:
+    import pandas as pd
+
+    from pipeline.errors import KyoseiError
+    from pipeline.run.writers import check_table
+    from pipeline.schemas import Perspective
+
+    value = {"int64": 1, "float64": 0.5, "bool": True}
+    columns = Perspective.to_schema().columns
+    frame = pd.DataFrame([{c: value.get(str(col.dtype), "x") for c, col in columns.items()}] * 2)
+    frame["perspective_id"] = ["V01", "V02"]
+    frame.loc[1, "label"] = ""
+    with pytest.raises(KyoseiError) as err:
+        check_table("perspectives.csv", Perspective, frame)
+    text = str(err.value)
+    assert "perspectives.csv: 列「label」の値が規則" in text and "str_length" in text and "#1: ''" in text

@@ -31,6 +31,7 @@ from flows.cli.common import (
     _quiet_tracebacks,
     default_measures,
 )
+from flows.cli.init import _add_init, cmd_init
 from flows.cli.results import (
     _add_eval,
     _add_kwic,
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         description="ワークショップのカード・投票・意見を分析します / analyse workshop cards, votes and comments",
     )
     sub = p.add_subparsers(dest="command", required=True, title="コマンド (commands)", metavar="COMMAND")
-    for add in (_add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_kwic, _add_review,
+    for add in (_add_init, _add_run, _add_demo, _add_pending, _add_serve, _add_validate, _add_codebook, _add_kwic, _add_review,
                 _add_revise,
                 _add_eval, _add_warm):
         add(sub)
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
-        commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "codebook": cmd_codebook, "kwic": cmd_kwic, "eval": cmd_eval,
+        commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "init": cmd_init, "codebook": cmd_codebook, "kwic": cmd_kwic, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve,
                     "warm": cmd_warm}
         return commands[args.command](args)

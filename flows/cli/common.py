@@ -29,10 +29,10 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def default_measures(meeting_dir: Path) -> Path:
-    """The policy table used when ``--measures`` is not given (see :func:`pipeline.ingest.find_measures`)."""
-    from pipeline.ingest import find_measures
+    """The policy table used when ``--measures`` is not given (see :func:`pipeline.ingest.meeting.policy_for`)."""
+    from pipeline.ingest.meeting import policy_for
 
-    return find_measures(meeting_dir)
+    return policy_for(meeting_dir)
 
 
 def _optional(path: Path | None, what: str) -> Path | None:

@@ -92,12 +92,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     # as one message (see main).
     with _progress(not args.quiet):
         out = run_meeting(args.meeting_dir, settings)
-    from pipeline.run.outputs import REPORT_DOCX, REPORT_HTML, WORKBOOK
+    from pipeline.report.notices import mostly_refused
+    from pipeline.run.outputs import MANIFEST, REPORT_DOCX, REPORT_HTML, WORKBOOK
 
+    partial = mostly_refused(MANIFEST.load(Path(out))["rows"]["files"])
     if not args.quiet:
-        ui.console.print(f"\n[green]完了 / done:[/] {Path(out) / REPORT_HTML.file}", highlight=False, soft_wrap=True)
+        done = "[yellow]書き出しました（一部だけの結果） / written (partial result):[/]" if partial else "[green]完了 / done:[/]"
+        ui.console.print(f"\n{done} {Path(out) / REPORT_HTML.file}", highlight=False, soft_wrap=True)
         ui.console.print(f"  Word: {Path(out) / REPORT_DOCX.file}　Excel: {Path(out) / WORKBOOK.file}", markup=False,
                       highlight=False, soft_wrap=True)
+    for line in partial:
+        ui.err_console.print(f"注意 / warning: {line}", markup=False, soft_wrap=True)
+    if partial:
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 

@@ -20,6 +20,8 @@ INPUT_KINDS: tuple[str, ...] = ("cards", "feedback", "votes")
 SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".tsv", ".txt", ".docx")
 MEETING_FILE = "meeting.yaml"
 MEASURES_FILE = "measures.csv"
+MEASURES_NAMES: tuple[str, ...] = tuple(f"measures{s}" for s in (".csv", ".xlsx", ".xlsm", ".tsv", ".txt"))
+"""The policy table's file names looked for beside a meeting (``kyosei init`` copies a city's 体系表 in as one)."""
 
 
 _UNSAFE_ID = re.compile(r"[/\\:*?\"<>|\x00-\x1f\x7f]")
@@ -205,13 +207,14 @@ def discover_meetings(data_root: Path) -> list[Path]:
 
 
 def find_measures(meeting_dir: Path, data_root: Path | None = None) -> Path:
-    """The policy table used when none is given: beside the meeting, in the data root (``run-pending``'s
-    ``DATA_ROOT``, else two levels up: ``data/meetings/<id>`` → ``data/``), else ``data/measures.csv`` under
-    the current folder."""
+    """The policy table used when none is given: ``measures.csv`` (or ``.xlsx`` …) beside the meeting, in the data
+    root (``run-pending``'s ``DATA_ROOT``, else two levels up: ``data/meetings/<id>`` → ``data/``), else
+    ``data/measures.csv`` under the current folder."""
     roots = [meeting_dir, data_root if data_root is not None else meeting_dir.parent.parent, Path("data")]
     for folder in roots:
-        if (folder / MEASURES_FILE).is_file():
-            return folder / MEASURES_FILE
+        for name in MEASURES_NAMES:
+            if (folder / name).is_file():
+                return folder / name
     return roots[1] / MEASURES_FILE if data_root is not None else Path("data") / MEASURES_FILE
 
 
@@ -219,8 +222,10 @@ def found_beside(meeting_dir: Path, measures: Path, data_root: Path | None = Non
     """Whether a policy table found by :func:`find_measures` belongs to the meeting (in its folder or its data
     root) rather than being the last resort, ``data/measures.csv`` of the current folder (the sample city's
     table in a kyosei checkout)."""
+    if measures.resolve().parent == meeting_dir.resolve():
+        return True
     mine = [meeting_dir, data_root if data_root is not None else meeting_dir.parent.parent]
-    return any((folder / MEASURES_FILE).resolve() == measures.resolve() for folder in mine)
+    return any((folder / name).resolve() == measures.resolve() for folder in mine for name in MEASURES_NAMES)
 
 
 CODEBOOK_LAYER_FILES = ("codebook.local.yaml", "codebook.local.xlsx")

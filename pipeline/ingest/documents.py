@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.ingest.read import Sheet
+from pipeline.ingest.sheet import Sheet
 
 TEXT_HEADER = "意見"
 GROUP_HEADER = "グループ"

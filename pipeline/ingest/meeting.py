@@ -22,8 +22,11 @@ from pipeline.errors import InputError
 from pipeline.ingest.columns import REPLY, ColumnMap, canonical_frame, classify, map_columns
 from pipeline.ingest.discover import (
     INPUT_KINDS,
+    MEASURES_NAMES,
     find_input_files,
+    find_measures,
     meeting_id_for,
+    other_tables,
     read_meeting_meta,
     unread_files,
 )
@@ -313,33 +316,54 @@ def _is_policy(sheets: list[Sheet]) -> bool:
     return False
 
 
-def _policy_in_folder(files: dict[str, Path], measures_path: Path, measures_given: bool,
-                      skipped: list[dict[str, str]]) -> tuple[dict[str, list[Sheet]], Path, str]:
-    """The sheets of the folder's other files, without those shaped like a policy table: the first such file is the
-    policy table when none was named (else it is named as not read); returns the policy table to use and a note."""
+POLICY_MAX_BYTES = 5_000_000
+"""A file of a meeting folder larger than this is never taken for its policy table (a 体系表 is a small table; a
+large file is comments, read once)."""
+
+
+def policy_for(meeting_dir: Path, data_root: Path | None = None) -> Path:
+    """The policy table of a meeting when none is named: ``measures.csv`` (or .xlsx …) in its folder, else a file of
+    its folder shaped like a 体系表 (:func:`looks_like_policy`: the city left its own table beside the comments), else
+    the data folder's (:func:`pipeline.ingest.discover.find_measures`)."""
+    for name in MEASURES_NAMES:
+        if (meeting_dir / name).is_file():
+            return meeting_dir / name
+    if meeting_dir.is_dir():
+        for path in other_tables(meeting_dir):
+            if path.stat().st_size <= POLICY_MAX_BYTES and _is_policy(read_sheets(path)):
+                return path
+    return find_measures(meeting_dir, data_root)
+
+
+def _policy_in_folder(files: dict[str, Path], measures_path: Path,
+                      skipped: list[dict[str, str]]) -> tuple[dict[str, list[Sheet]], str]:
+    """The sheets of the folder's other files, without those shaped like a policy table: the one that is the
+    meeting's policy table is said to be used, any other is named as not read (never read as comments)."""
     sheets: dict[str, list[Sheet]] = {}
     note = ""
     for name in [n for n in files if n not in INPUT_KINDS]:
-        read = read_sheets(files[name])
-        if not _is_policy(read):
+        path = files[name]
+        used = path.resolve() == measures_path.resolve()
+        read = [] if used else read_sheets(path)
+        if not used and not _is_policy(read):
             sheets[name] = read
             continue
-        path = files.pop(name)
-        if not measures_given and not note:
-            measures_path, note = path, (f"会議フォルダの {name} を体系表として使いました / the policy table {name} "
-                                         "found in the meeting folder is used")
+        files.pop(name)
+        if used:
+            note = f"会議フォルダの {name} を体系表として使いました / the policy table {name} in the meeting folder is used"
         else:
             skipped.append({"file": name, "reason": f"体系表の形の表なので意見として読みません（使った体系表: "
                                                    f"{measures_path.name}）/ shaped like a policy table: not read as "
                                                    f"comments (policy table used: {measures_path.name})"})
-    return sheets, measures_path, note
+    return sheets, note
 
 
 def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = True,
                  measures_given: bool = True) -> MeetingInputs:
     """Read and validate a meeting folder and the policy table (``split_cells``: a cell holding several comments
-    gives an item per comment).  A file of the folder shaped like a policy table is never read as comments: when
-    ``measures_given`` is False (``measures_path`` is only the fallback) it is the policy table.
+    gives an item per comment).  A file of the folder shaped like a policy table is never read as comments (it is
+    ``measures_path``, :func:`policy_for`, or named as not read).  ``measures_given`` False: ``measures_path`` is
+    only the sample's (the report warns).
 
     Raises :class:`InputError` for a file that cannot be used at all; row problems become rejects.
     """
@@ -351,7 +375,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
     rejects: list[pd.DataFrame] = []
     skipped: list[dict[str, str]] = [{"file": name, "reason": why} for name, why in unread_files(meeting_dir, files)]
 
-    sheets, measures_path, found_note = _policy_in_folder(files, measures_path, measures_given, skipped)
+    sheets, found_note = _policy_in_folder(files, measures_path, skipped)
     raw_m, cmap_m, measures, policy = _read_measures(measures_path)
     if found_note:
         cmap_m = replace(cmap_m, notes=(found_note, *cmap_m.notes))
@@ -412,7 +436,7 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
         skipped=skipped,
         series=series_for(meeting_dir, meta, consultation(cards_df, feedback_df, _concat(ok["votes"]))),
         policy=policy,
-        measures_default=not measures_given and not found_note,
+        measures_default=not measures_given,
     )
 
 
@@ -443,4 +467,5 @@ def series_for(meeting_dir: Path, meta: Mapping[str, object], kind: str) -> str:
     return f"{meeting_dir.resolve().parent.name} / {kind}"
 
 
-__all__ = ["MeetingInputs", "consultation", "load_measures", "load_meeting", "load_policy", "series_for"]
+__all__ = ["MeetingInputs", "consultation", "load_measures", "load_meeting", "load_policy", "policy_for",
+           "series_for"]

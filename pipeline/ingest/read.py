@@ -15,35 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.ingest.documents import comment_sheet, docx_sheets, is_tab_table, text_lines
+from pipeline.ingest.sheet import Sheet
 from pipeline.schemas import REJECT_COLUMNS
 
 ROW = "row"
 """Column holding the 1-based spreadsheet row number (header = row 1)."""
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """One table source as read: a CSV file, or one sheet of a workbook (rows of string cells; a record the
-    CSV parser could not read is ``(BROKEN, line)``).  ``merged`` holds the workbook's merged ranges as
-    (first row, first column, last row, last column), 1-based.
-
-    Running text (a text file, a Word document) brings its own ``header`` (every row is data), the line or
-    paragraph number of each row in ``numbers``, and the lines that are not comments in ``set_aside``
-    (number, what it is, text)."""
-
-    file: str
-    name: str
-    rows: list
-    encoding: str
-    merged: tuple[tuple[int, int, int, int], ...] = ()
-    header: tuple[str, ...] = ()
-    numbers: tuple[int, ...] = ()
-    set_aside: tuple[tuple[int, str, str], ...] = ()
-
-    @property
-    def label(self) -> str:
-        """How messages name it: the file, plus the sheet for a workbook of several sheets."""
-        return f"{self.file}［{self.name}］" if self.name else self.file
 
 
 @dataclass(frozen=True)
@@ -223,8 +200,6 @@ def _sheets_from_xlsx(path: Path, *, file: str) -> list[Sheet]:
 def read_sheets(path: Path, *, file: str | None = None) -> list[Sheet]:
     """The tables of one file: a CSV/TSV file or a tab-separated text file (one), an XLSX workbook (one per
     sheet), a plain text file or a Word document (its comments, then a Word document's tables)."""
-    from pipeline.ingest import documents
-
     name = file or path.name
     if not path.is_file():
         raise InputError(name, "ファイルが見つかりません。", "file not found.")
@@ -233,10 +208,10 @@ def read_sheets(path: Path, *, file: str | None = None) -> list[Sheet]:
         if suffix in (".xlsx", ".xlsm"):
             return _sheets_from_xlsx(path, file=name)
         if suffix == ".docx":
-            return documents.docx_sheets(path, file=name)
+            return docx_sheets(path, file=name)
         text, encoding = decode_bytes(path.read_bytes(), file=name)
-        if suffix == ".txt" and not documents.is_tab_table(text):
-            return [documents.comment_sheet(documents.text_lines(text), file=name, encoding=encoding)]
+        if suffix == ".txt" and not is_tab_table(text):
+            return [comment_sheet(text_lines(text), file=name, encoding=encoding)]
         return [Sheet(name, "", _rows_from_csv(text), encoding)]
     except OSError as err:
         raise InputError(name, f"読み込めません（{err.strerror}）。", f"cannot read ({err}).") from None

@@ -34,13 +34,25 @@ def rejected_rows(inputs: MeetingInputs) -> str:
             f"一覧は {_files()[0]}。")
 
 
+def mostly_refused(counts: list[dict[str, object]]) -> list[str]:
+    """One line per table of which more than half of the rows were refused: such a run covers only part of the
+    meeting and must not look finished (``kyosei run`` exits 1)."""
+    out = []
+    for c in counts:
+        rows_in, refused = int(c.get("rows_in", 0) or 0), int(c.get("rows_rejected", 0) or 0)  # type: ignore[call-overload]
+        if rows_in and refused * 2 > rows_in:
+            out.append(f"{c['file']} の {rows_in} 行のうち {refused} 行を取り込めませんでした（半分を超えています）。この結果は"
+                       "会議の一部だけのものです。kyosei validate で理由を確かめ、表を直してから実行し直してください。")
+    return out
+
+
 def _files() -> tuple[str, str]:
     return outputs.REJECTS.file, outputs.THEME_LINKS.file
 
 
 def input_notices(inputs: MeetingInputs, codebook: Codebook | None = None) -> list[str]:
     """Every warning about what the run did not use or assumed, in reading order."""
-    out = []
+    out = mostly_refused(inputs.counts)
     line = rejected_rows(inputs)
     if line:
         out.append(line)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.errors import KyoseiError
 from pipeline.report.layout import build_report
 from pipeline.report.render import render_html, render_markdown
 from pipeline.report.word import render_docx
@@ -28,6 +29,27 @@ from pipeline.run.parallel import SIDE_PROCESS_UNTIL, WORKBOOK_PROCESS_FROM, hel
 from pipeline.run.result import MeetingResult
 from pipeline.safety import safe_frame
 from pipeline.schemas import Items
+
+
+def check_table(file: str, schema: Any, frame: pd.DataFrame) -> None:
+    """Check an output table against its schema before anything is written; a value that breaks a rule stops the
+    run with a message naming the file, the column, the rule and the rows that broke it (not a bare traceback)."""
+    import pandera.errors
+
+    try:
+        schema.validate(frame)
+    except (pandera.errors.SchemaError, pandera.errors.SchemaErrors) as errors:
+        err = errors.schema_errors[0] if isinstance(errors, pandera.errors.SchemaErrors) else errors
+        cases = err.failure_cases
+        shown = ", ".join(f"#{i}: {v!r}" for i, v in zip(cases.get("index", []), cases.get("failure_case", []),
+                                                            strict=False)) if hasattr(cases, "get") else str(cases)
+        column = getattr(err.schema, "name", "") or ""
+        raise KyoseiError(
+            f"{file}: 列「{column}」の値が規則 {err.check} を満たしません（{shown[:300]}）。出力は書いていません（前回の出力は"
+            f"そのままです）。kyosei の不具合です。この表示を添えて報告してください。\n"
+            f"{file}: column {column!r} breaks the rule {err.check} ({shown[:300]}); nothing was written (the previous "
+            "outputs are kept). This is a bug in kyosei: please report it with this message.") from errors
+
 
 WORKBOOK_ROWS = 10_000
 """Rows of a table's sheet in the workbook (the CSV files hold every row):
@@ -87,7 +109,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
         summary = report_summary(manifest)
         for spec, frame in tables:
             if spec.schema is not None:
-                spec.schema.validate(frame)
+                check_table(spec.file, spec.schema, frame)
         shown = [(spec, max(len(frame), spec.full_rows(result)), frame.head(WORKBOOK_ROWS))
                  for spec, frame in tables if spec is not outputs.REVIEW]
         sheets = [(spec.sheet, view) for spec, _, view in shown]
