@@ -50,8 +50,7 @@ def wide_round(header: str) -> int | None:
     return n if n >= 1 else None
 
 
-PERSONAL_WORDS = ("メール", "mail", "氏名", "名前", "ふりがな", "フリガナ", "電話", "tel", "住所", "連絡先", "生年月日",
-                  "name")
+PERSONAL_WORDS = ("メール", "mail", "氏名", "名前", "ふりがな", "フリガナ", "電話", "住所", "連絡先", "生年月日")
 """Header words of a column of personal data (a form's メール and 名前, a 連絡先): such a column is never read,
 neither as a question nor as an attribute, and its values reach no output."""
 
@@ -73,6 +72,10 @@ def sense(header: str) -> str | None:
         return f"round:{n}"
     if _has(k, ("タイムスタンプ", "日時", "日付", "年月日", "提出日", "受付日", "timestamp", "date", "時刻")):
         return "timestamp"
+    if _has(k, ("投票者", "voter")):
+        return "voter"
+    if _has(k, PERSONAL_WORDS) or k.endswith(("者", "者名")) or k in ("name", "fullname", "tel", "phone"):
+        return "personal"
     card = _has(k, ("カード", "card", "付箋番号"))
     if k in ("no", "no.", "№", "#", "id", "番号", "連番", "項番") or k.endswith(("番号", "id", "no", "no.", "ナンバー")):
         return "card_id" if card else "id"
@@ -98,8 +101,6 @@ def sense(header: str) -> str | None:
         return "title"
     if "施策" in k:
         return "measure_ids"
-    if _has(k, PERSONAL_WORDS) or k.endswith(("者", "者名")):
-        return "personal"
     if "者" in k:
         return None
     if _has(k, ("意見", "内容", "概要", "要旨", "記述", "コメント", "付箋", "ふせん", "本文", "感想", "困りごと",
@@ -277,7 +278,7 @@ def map_columns(raw: RawTable, role: str, explicit: Mapping[str, object] | None 
             attributes.append(h)
         else:
             ignored.append(h)
-    personal = [h for h in found if h not in attributes and sense(h) == "personal"]
+    personal = [h for h in found if h in ignored and sense(h) == "personal"]
     if personal:
         notes.append(f"個人情報の列 {personal} は読みません（どの出力にも出しません）/ personal-data column(s) "
                      f"{personal} are not read (and appear in no output)")
