@@ -308,3 +308,35 @@ def test_a_value_breaking_an_output_rule_is_named_not_a_bare_traceback() -> None
         check_table("perspectives.csv", Perspective, frame)
     text = str(err.value)
     assert "perspectives.csv: 列「label」の値が規則" in text and "str_length" in text and "#1: ''" in text
+
+
+def test_the_next_draft_in_the_citys_levels_and_numbering(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from pipeline.ingest import load_measures, load_policy
+    from pipeline.ingest.policy import city_draft, renumber
+
+    path = sc.policy_xlsx(tmp_path / "体系表.xlsx")
+    policy, measures = load_policy(path), load_measures(path)
+    draft = measures.assign(change="", evidence="")
+    draft.loc[6, "change"] = "要検討"
+    new = {"pillar_id": "2", "pillar_name": "安心して暮らせる仕組みづくり", "measure_id": "2-2-2",
+           "measure_name": "避難所での配慮が必要な人への支援", "description": "避難所の生活への配慮", "keywords": "避難所",
+           "change": "新設", "evidence": "F0004|F0005"}
+    other = {**new, "pillar_id": "3", "measure_id": "3-1-3", "measure_name": "学生の地域参加", "evidence": "F0001"}
+    city = city_draft(policy, pd.concat([draft, pd.DataFrame([new, other])], ignore_index=True))
+    assert list(city.columns) == ["基本目標", "施策の方向", "主な取組", "説明", "キーワード", "change", "evidence"]
+    assert list(city.iloc[0, :3]) == ["基本目標1 みんなで支え合う地域づくり", "(1) 地域の担い手の育成",
+                                      "① 地域活動の担い手の発掘と育成"]
+    # the new measure right after its sibling, numbered in their style; the one of pillar 3 under its last direction
+    assert list(city.iloc[7, :3]) == ["基本目標2 安心して暮らせる仕組みづくり", "(2) 災害への備え",
+                                      "② 避難所での配慮が必要な人への支援"]
+    assert list(city.iloc[10, :3]) == ["基本目標3 自分らしく活躍できるまちづくり", "(1) 働く場の確保", "③ 学生の地域参加"]
+    assert list(city["change"]) == [""] * 6 + ["要検討", "新設", "", "", "新設"]
+    # read back as the next --measures, it gives the same ids (the new one where the draft put it)
+    back = tmp_path / "draft.csv"
+    city.to_csv(back, index=False, encoding="utf-8-sig")
+    ids = list(load_measures(back)["measure_id"])
+    assert ids == [*sc.POLICY_IDS[:7], "2-2-2", *sc.POLICY_IDS[7:], "3-1-3"]
+    assert [renumber(w, 3) for w in ("②", "(2)", "基本目標2", "1-(2)", "柱二", "")] == [
+        "③", "(3)", "基本目標3", "1-(3)", "柱三", "3"]

@@ -101,3 +101,15 @@ def test_a_policy_table_in_a_meeting_folder_is_used_for_that_meeting(city: Path)
     assert list(coverage["measure_id"]) == ["1-1", "1-2", "2-1", "2-2"]
     table = pd.read_csv(city / "out" / "体系表つき" / "policy_table.csv", dtype=str, keep_default_na=False)
     assert list(table["id"]) == ["1", "1-1", "1-2", "2", "2-1", "2-2"]
+
+
+def test_revise_writes_the_draft_in_the_citys_levels(city: Path) -> None:
+    from flows.cli import EXIT_OK, main
+
+    out = city / "out" / "議事録"
+    assert main(["revise", str(out), "--decisions", str(city / "none.csv"), "--out", str(city / "draft")]) == EXIT_OK
+    draft = pd.read_csv(city / "draft" / "policy_draft.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(draft.columns[:3]) == ["基本目標", "施策の方向", "主な取組"]
+    assert list(draft["主な取組"]) == [action for _, _, action in sc.POLICY]          # numbering as the city wrote it
+    assert draft.loc[0, "基本目標"] == "基本目標1 みんなで支え合う地域づくり" and draft.loc[4, "施策の方向"] == "(1) 相談体制の充実"
+    assert (city / "draft" / "measures_draft.csv").is_file() and (city / "draft" / "policy_draft.xlsx").is_file()

@@ -155,8 +155,10 @@ def _add_revise(sub: argparse._SubParsersAction) -> None:
 
 def cmd_revise(args: argparse.Namespace) -> int:
     """Accepted perspectives → measures_draft.csv / .xlsx beside the meeting's outputs (or in ``--out``)."""
-    from pipeline.run.history import revise_meeting
-    from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX
+    from pipeline.ingest import load_policy
+    from pipeline.ingest.policy import city_draft
+    from pipeline.run.history import measures_of_run, revise_meeting
+    from pipeline.run.outputs import MEASURES_DRAFT, MEASURES_DRAFT_XLSX, POLICY_DRAFT, POLICY_DRAFT_XLSX
     from pipeline.run.writers import write_csv
     from pipeline.xlsx import table_workbook
 
@@ -166,6 +168,13 @@ def cmd_revise(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(draft, folder / MEASURES_DRAFT.file)
     (folder / MEASURES_DRAFT_XLSX.file).write_bytes(table_workbook("施策一覧", draft))
+    policy = load_policy(args.measures or measures_of_run(args.out_dir))
+    if not policy.own_ids:                   # the city's own table: the draft in its levels and numbering too
+        city = city_draft(policy, draft)
+        write_csv(city, folder / POLICY_DRAFT.file)
+        (folder / POLICY_DRAFT_XLSX.file).write_bytes(table_workbook("施策体系", city))
+        ui.console.print(f"市の体系表の形 / in the city's shape: {folder / POLICY_DRAFT.file}", markup=False,
+                         highlight=False, soft_wrap=True)
     counts = draft["change"].value_counts()
     summary = "、".join(f"{c} {int(counts[c])}" for c in ("新設", "拡充", "紐づけ追加", "要検討") if c in counts)
     ui.console.print(f"見直し案 / draft: {folder / MEASURES_DRAFT.file}（施策案 {len(draft)}。{summary or '変更なし'}）",

@@ -317,3 +317,76 @@ def from_measures(file: str, measures: pd.DataFrame) -> PolicyTable:
             Node(str(rec[Measures.measure_id]), 1, "", str(rec[Measures.measure_name]), pid, row,
                  str(rec[Measures.description]), str(rec[Measures.keywords])))
     return PolicyTable(file, ("基本方針", "施策案"), tuple(n for ns in by_pillar.values() for n in ns), own_ids=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The next draft in the city's own shape
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[①-⑳]|\d+|[一二三四五六七八九十]+")
+DRAFT_TEXT = {"description": "説明", "keywords": "キーワード"}
+
+
+def renumber(written: str, n: int) -> str:
+    """A sibling's numbering as written with its last number made ``n``, in the same style (「②」 → 「③」, 「(2)」 →
+    「(3)」, 「基本目標2」 → 「基本目標3」, 「1-(2)」 → 「1-(3)」)."""
+    found = list(_TOKEN.finditer(written))
+    if not found:
+        return str(n)
+    last = found[-1]
+    token = last.group(0)
+    if token in _CIRCLED:
+        new = chr(0x2460 + n - 1) if 1 <= n <= 20 else f"({n})"
+    elif token.isascii():
+        new = str(n)
+    else:
+        new = "一二三四五六七八九十"[n - 1] if 1 <= n <= 10 else str(n)
+    return written[:last.start()] + new + written[last.end():]
+
+
+def city_draft(policy: PolicyTable, draft: pd.DataFrame) -> pd.DataFrame:
+    """``kyosei revise``'s draft (kyosei's columns plus ``change`` and ``evidence``) in the city's own shape: its
+    level columns with the numbering as written, one row per measure in the table's order; a new measure goes under
+    its parent (the entry its id continues, else its pillar's last entry above the measures' level), numbered after
+    its siblings in their style.  Read back with ``--measures``, it gives the same ids."""
+    by_id = {n.id: n for n in policy.nodes}
+    order = {n.id: i for i, n in enumerate(policy.nodes)}
+    rows: list[tuple[float, int, dict[str, str]]] = []
+    for seq, rec in enumerate(draft.to_dict("records")):
+        mid = str(rec[Measures.measure_id])
+        node = by_id.get(mid)
+        if node is not None:
+            path, key = policy.path(node), float(order[mid])
+        else:
+            parent = _parent_for(policy, mid, str(rec[Measures.pillar_id]))
+            siblings = policy.children(parent.id) if parent is not None else []
+            n = int(mid.rsplit("-", 1)[-1]) if mid.rsplit("-", 1)[-1].isdigit() else len(siblings) + 1
+            written = renumber(siblings[-1].number, n) if siblings and siblings[-1].number else ""
+            new = Node(mid, (parent.depth + 1) if parent else 0, written, str(rec[Measures.measure_name]),
+                       parent.id if parent else "", 0)
+            path = [*(policy.path(parent) if parent else []), new]
+            last = max((order[d.id] for d in policy.nodes if parent and parent.id in [p.id for p in policy.path(d)]),
+                       default=len(order))
+            key = last + 0.5
+        cells = {level: "" for level in policy.levels}
+        for level, n in zip(policy.levels, path, strict=False):
+            cells[level] = f"{n.number} {n.name}".strip() if n.number else n.name
+        cells |= {DRAFT_TEXT["description"]: str(rec[Measures.description]),
+                  DRAFT_TEXT["keywords"]: str(rec[Measures.keywords]),
+                  "change": str(rec.get("change", "")), "evidence": str(rec.get("evidence", ""))}
+        rows.append((key, seq, cells))
+    columns = [*policy.levels, DRAFT_TEXT["description"], DRAFT_TEXT["keywords"], "change", "evidence"]
+    return pd.DataFrame([cells for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1]))], columns=columns)
+
+
+def _parent_for(policy: PolicyTable, mid: str, pillar_id: str) -> Node | None:
+    by_id = {n.id: n for n in policy.nodes}
+    depth = max((m.depth for m in policy.measures), default=1) - 1         # the measures' parents' level
+    head = mid.rsplit("-", 1)[0] if "-" in mid else ""
+    if head in by_id and by_id[head].depth == depth:
+        return by_id[head]
+    pillar = by_id.get(pillar_id)
+    if pillar is None:
+        return None
+    under = [n for n in policy.nodes if n.depth == depth and policy.pillar_of(n).id == pillar.id]
+    return under[-1] if under else pillar

@@ -120,6 +120,11 @@ def layers_of_run(out_dir: Path) -> list[Path]:
     return [Path(params[k]) for k in keys if params[k] and Path(params[k]).is_file()]
 
 
+def measures_of_run(out_dir: Path) -> Path:
+    """The policy table a run read (its manifest's ``measures``)."""
+    return Path(outputs.MANIFEST.load(out_dir)["parameters"]["measures"])
+
+
 def revise_meeting(out_dir: Path, decisions: Path, *, measures: Path | None = None, lexicon: Path | None = None,
                    stopwords: Path | None = None) -> pd.DataFrame:
     """The next draft of the measures from a meeting's output folder (:func:`revise_outputs`), its words read as

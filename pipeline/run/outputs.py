@@ -287,7 +287,14 @@ MEASURES_DRAFT = DocumentOutput(
     "要検討) and `evidence` (the supporting item ids)")
 MEASURES_DRAFT_XLSX = DocumentOutput("measures_draft_xlsx", "measures_draft.xlsx",
                                      "the same draft as a workbook (one sheet, text cells always text)")
-REVISION_FILES: tuple[DocumentOutput, ...] = (MEASURES_DRAFT, MEASURES_DRAFT_XLSX)
+POLICY_DRAFT = DocumentOutput(
+    "policy_draft", "policy_draft.csv",
+    "written by `kyosei revise` when the city's policy table had no ids: the same draft in the city's own shape — "
+    "its level columns (基本目標, 施策の方向, 主な取組 …) with the numbering as written, a new measure numbered after its "
+    "siblings in their style — plus 説明, キーワード, `change` and `evidence` (give it to `--measures` as it is)")
+POLICY_DRAFT_XLSX = DocumentOutput("policy_draft_xlsx", "policy_draft.xlsx",
+                                   "the city-shaped draft as a workbook")
+REVISION_FILES: tuple[DocumentOutput, ...] = (MEASURES_DRAFT, MEASURES_DRAFT_XLSX, POLICY_DRAFT, POLICY_DRAFT_XLSX)
 """Files of ``kyosei revise`` (after a run; not part of :data:`ALL_FILES`)."""
 
 DOCUMENTS: tuple[DocumentOutput, ...] = (REPORT_HTML, REPORT_MD, REPORT_DOCX, WORKBOOK, MANIFEST)
