@@ -340,3 +340,27 @@ def test_the_next_draft_in_the_citys_levels_and_numbering(tmp_path: Path) -> Non
     assert ids == [*sc.POLICY_IDS[:7], "2-2-2", *sc.POLICY_IDS[7:], "3-1-3"]
     assert [renumber(w, 3) for w in ("②", "(2)", "基本目標2", "1-(2)", "柱二", "")] == [
         "③", "(3)", "基本目標3", "1-(3)", "柱三", "3"]
+
+
+def test_a_mapping_beside_the_policy_table_names_its_levels_and_the_level_matched(tmp_path: Path) -> None:
+    """Headers detection cannot read (区分1 / 区分2 / 区分3, no numbering in the first column) named in 体系表.yaml;
+    measure_level 2 matches the comments against the 施策の方向, described by the 主な取組 under each."""
+    from pipeline.errors import InputError
+    from pipeline.ingest import load_measures, load_policy
+
+    path = tmp_path / "体系表.csv"
+    lines = ["区分1,区分2,区分3"] + [",".join((g.split(" ", 1)[1], d, a)) for g, d, a in sc.POLICY]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert load_policy(path).levels == ("区分2", "区分3")          # by numbering only: the first level is missed
+    path.with_suffix(".yaml").write_text("levels: [区分1, 区分2, 区分3]\nmeasure_level: 2\n", encoding="utf-8")
+    m = load_measures(path)
+    assert list(m["measure_id"]) == ["1-1", "1-2", "2-1", "2-2", "3-1"]        # pillars by position, directions numbered
+    assert m.loc[0, "measure_name"] == "地域の担い手の育成"
+    assert m.loc[0, "description"] == "地域活動の担い手の発掘と育成 ／ 民生委員・児童委員の活動支援"
+    assert load_policy(path).measure_depth == 1
+    path.with_suffix(".yaml").write_text("levels: [区分1, 区分9]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"\['区分9'\] が見つかりません"):
+        load_measures(path)
+    path.with_suffix(".yaml").write_text("columns: [区分1]\n", encoding="utf-8")
+    with pytest.raises(InputError, match="使える項目"):
+        load_measures(path)

@@ -84,6 +84,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         else:
             shutil.copyfile(args.measures, target)
             made.append(str(target))
+            mapping = args.measures.with_suffix(".yaml")
+            if mapping.is_file():                    # the table's column mapping travels with it
+                shutil.copyfile(mapping, target.with_suffix(".yaml"))
+                made.append(str(target.with_suffix(".yaml")))
         ui.console.print(f"体系表 / policy table: {args.measures}（{' > '.join(policy.levels)}、施策案 "
                          f"{len(policy.measures)} 件）", markup=False, highlight=False, soft_wrap=True)
         for line in policy.lines():

@@ -142,9 +142,10 @@ def unread_files(meeting_dir: Path, found: Mapping[str, Path]) -> list[tuple[str
     layer; hidden files and Excel's lock files aside), with why it is not read: nothing is left out in silence."""
     used = {p.name for p in found.values()} | {"meeting.yaml", "meeting.yml", *CODEBOOK_LAYER_FILES} | {
         f"measures{s}" for s in SUFFIXES}
+    mappings = {p.with_suffix(".yaml").name for p in meeting_dir.iterdir() if p.suffix.lower() in TABLE_SUFFIXES}
     return [(p.name, UNREAD_REASONS.get(p.suffix.lower(), "読める形式ではありません。" + _AS_TABLE))
             for p in sorted(meeting_dir.iterdir())
-            if p.is_file() and p.name not in used and not p.name.startswith((".", "~$"))]
+            if p.is_file() and p.name not in used | mappings and not p.name.startswith((".", "~$"))]
 
 
 def find_input_files(meeting_dir: Path) -> dict[str, Path]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from pipeline.errors import InputError
 from pipeline.ingest.columns import REPLY, ColumnMap, canonical_frame, classify, map_columns
@@ -32,6 +33,7 @@ from pipeline.ingest.discover import (
 )
 from pipeline.ingest.header import header_cells, locate_header
 from pipeline.ingest.policy import (
+    MAPPING_KEYS,
     PolicyTable,
     from_measures,
     in_own_shape,
@@ -172,11 +174,11 @@ def _count(raw: RawTable, kind: str, validated: Validated, cmap: ColumnMap | Non
     return out
 
 
-def _policy_sheet(sheets: list[Sheet]) -> tuple[Sheet, RawTable]:
+def _policy_sheet(sheets: list[Sheet], header_row: int | None = None) -> tuple[Sheet, RawTable]:
     """The sheet of a policy-table file that holds the table (a cover sheet may come first)."""
     tables = []
     for sheet in sheets:
-        idx, how = locate_header(sheet)
+        idx, how = (header_row - 1, "対応づけ / mapping") if header_row else locate_header(sheet)
         if idx is not None:
             tables.append((sheet, table_from_sheet(sheet, idx, how=how)))
     if not tables:
@@ -184,26 +186,47 @@ def _policy_sheet(sheets: list[Sheet]) -> tuple[Sheet, RawTable]:
     return next(((sh, raw) for sh, raw in tables if looks_like_policy(raw)), tables[0])
 
 
+def policy_mapping(path: Path) -> dict[str, object]:
+    """The policy table's mapping, ``<table>.yaml`` beside it (``施策体系.yaml`` for ``施策体系.xlsx``), {} when absent:
+    ``levels`` (its level columns, top first), ``description``, ``keywords``, ``header_row``, ``measure_level``."""
+    side = path.with_suffix(".yaml")
+    if not side.is_file():
+        return {}
+    try:
+        spec = yaml.safe_load(side.read_text(encoding="utf-8-sig")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(str(side), "YAML として読めません。", f"not valid YAML ({err}).") from None
+    if not isinstance(spec, dict) or not set(spec) <= set(MAPPING_KEYS):
+        raise InputError(str(side), f"体系表の対応づけに使える項目は {list(MAPPING_KEYS)} です。",
+                         f"a policy table's mapping may hold {list(MAPPING_KEYS)} only.",
+                         "例: levels: [基本目標, 施策の方向, 主な取組]", "e.g. levels: [基本目標, 施策の方向, 主な取組]")
+    return spec
+
+
 def _read_measures(path: Path) -> tuple[RawTable, ColumnMap, Validated, PolicyTable]:
     """The policy table as read, its column mapping, its validated measures and its tree: a table in kyosei's shape
-    (ids given) as it is, a city's own (levels, numbering, merged cells) through :func:`read_policy`."""
+    (ids given) as it is, a city's own (levels, numbering, merged cells; :func:`policy_mapping` where detection
+    cannot tell) through :func:`read_policy`."""
     sheets = read_sheets(path, file=path.name)
     if not sheets:
         raise InputError(path.name, "空のファイルです。", "the file is empty.")
-    _, raw = _policy_sheet(sheets)
-    if in_own_shape(raw) or len(level_columns(raw)) < 2:
+    spec = policy_mapping(path)
+    header_row = spec.get("header_row")
+    _, raw = _policy_sheet(sheets, int(header_row) if isinstance(header_row, int) else None)
+    if not spec.get("levels") and (in_own_shape(raw) or len(level_columns(raw)) < 2):
         cmap = map_columns(raw, "measures")
         validated = validate_measures(canonical_frame(raw, cmap), file=raw.file)
         return raw, cmap, validated, from_measures(raw.file, validated.ok.assign(**{ROW: 0}))
-    policy = read_policy(raw)
+    policy = read_policy(raw, spec)
     frame = policy.frame().astype({ROW: "int64"})
     canonical = frame.astype({c: str for c in frame.columns if c != ROW})
     validated = validate_measures(canonical, file=raw.file)
     levels = " > ".join(policy.levels)
-    notes = (f"市の体系表として読みました（階層: {levels}。上の階層を柱、最も細かい階層を施策案とし、番号から ID を作りました）/ "
-             f"read as the city's own policy table (levels {levels}; ids made from the numbering)", *policy.notes)
-    cmap = ColumnMap("measures", {Measures.pillar_name: policy.levels[0], Measures.measure_name: policy.levels[-1]},
-                     notes=notes)
+    leaf = policy.levels[policy.measure_depth] if policy.measure_depth is not None else policy.levels[-1]
+    notes = (f"市の体系表として読みました（階層: {levels}。上の階層を柱、「{leaf}」を施策案とし、番号から ID を作りました）/ "
+             f"read as the city's own policy table (levels {levels}; measures: {leaf}; ids made from the numbering)",
+             *policy.notes)
+    cmap = ColumnMap("measures", {Measures.pillar_name: policy.levels[0], Measures.measure_name: leaf}, notes=notes)
     return raw, cmap, validated, policy
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from pipeline.errors import InputError
 from pipeline.ingest.read import ROW, RawTable, header_key
 from pipeline.schemas import ALIASES, Measures
 
@@ -103,15 +104,26 @@ class PolicyTable:
     notes: tuple[str, ...] = ()
     own_ids: bool = False
     """True for a table already in kyosei's shape (ids given); False when the ids were made from the numbering."""
+    measure_depth: int | None = None
+    """The level matched against (0 = the pillar), when chosen (``measure_level`` in the table's mapping); None:
+    every entry below the pillar without children."""
 
     def children(self, node_id: str) -> list[Node]:
         return [n for n in self.nodes if n.parent == node_id]
 
     @property
     def measures(self) -> list[Node]:
-        """The nodes comments are matched against: every node below the top level without children."""
+        """The nodes comments are matched against: every node below the top level without children, or, with a
+        chosen level, the entries of that level (and entries without children above it)."""
         parents = {n.parent for n in self.nodes}
+        if self.measure_depth is not None:
+            return [n for n in self.nodes if n.depth == self.measure_depth
+                    or (0 < n.depth < self.measure_depth and n.id not in parents)]
         return [n for n in self.nodes if n.depth > 0 and n.id not in parents]
+
+    def below(self, node: Node) -> list[Node]:
+        """Every entry under ``node``, in the table's order."""
+        return [n for n in self.nodes if n is not node and node.id in [p.id for p in self.path(n)]]
 
     def pillar_of(self, node: Node) -> Node:
         by_id = {n.id: n for n in self.nodes}
@@ -132,7 +144,7 @@ class PolicyTable:
         rows = []
         for m in self.measures:
             path = self.path(m)
-            between = " ／ ".join(n.name for n in path[1:-1])
+            between = " ／ ".join(n.name for n in [*path[1:-1], *self.below(m)])
             rows.append({Measures.pillar_id: path[0].id, Measures.pillar_name: path[0].name,
                          Measures.measure_id: m.id, Measures.measure_name: m.name,
                          Measures.description: m.description or between, Measures.keywords: m.keywords,
@@ -238,13 +250,33 @@ def _column(raw: RawTable, words: Sequence[str]) -> str | None:
     return next((h for h in raw.frame.columns if h != ROW and any(w in header_key(h) for w in words)), None)
 
 
-def read_policy(raw: RawTable) -> PolicyTable:
-    """The tree of a city-shaped table (:func:`level_columns`): blank or merged level cells are the value above
-    (a deeper level filled on the row says so), numbering parsed from the text, ids from the numbering path
-    (a hierarchical number such as 1-(1)-① gives the path itself), else from the position among siblings."""
-    levels = level_columns(raw)
-    desc_col = _column(raw, DESCRIPTION_WORDS)
-    kw_col = _column(raw, KEYWORD_WORDS)
+MAPPING_KEYS = ("header_row", "levels", "description", "keywords", "measure_level")
+"""What a policy table's mapping (``<table>.yaml`` beside it) may say."""
+
+
+def read_policy(raw: RawTable, mapping: Mapping[str, object] | None = None) -> PolicyTable:
+    """The tree of a city-shaped table (:func:`level_columns`, or ``mapping``'s ``levels``): blank or merged level
+    cells are the value above (a deeper level filled on the row says so), numbering parsed from the text, ids from
+    the numbering path (a hierarchical number such as 1-(1)-① gives the path itself), else from the position among
+    siblings.  ``mapping`` may also name the ``description`` and ``keywords`` columns and the ``measure_level``
+    matched against (1 = the top level); a measure above the deepest level is described by the entries under it."""
+    spec = dict(mapping or {})
+    found = [h for h in raw.frame.columns if h != ROW]
+    named = [str(v) for v in spec.get("levels") or []]  # type: ignore[attr-defined]
+    for key in ("description", "keywords"):
+        if spec.get(key):
+            named.append(str(spec[key]))
+    missing = [h for h in named if h not in found]
+    if missing:
+        raise InputError(raw.file, f"体系表の対応づけで指定された列 {missing} が見つかりません。見つかった列: {found}",
+                         f"the policy table's mapping names column(s) {missing} that are not there; found: {found}")
+    levels = [str(v) for v in spec["levels"]] if spec.get("levels") else level_columns(raw)  # type: ignore[union-attr]
+    desc_col = str(spec["description"]) if spec.get("description") else _column(raw, DESCRIPTION_WORDS)
+    kw_col = str(spec["keywords"]) if spec.get("keywords") else _column(raw, KEYWORD_WORDS)
+    level = spec.get("measure_level")
+    if level is not None and (not isinstance(level, int) or not 2 <= level <= len(levels)):
+        raise InputError(raw.file, f"measure_level は 2 から {len(levels)} の整数にしてください（1 は柱）。",
+                         f"measure_level must be a whole number from 2 to {len(levels)} (1 is the pillar).")
     nodes: list[Node] = []
     current: list[Node | None] = [None] * len(levels)
     current_cell = [""] * len(levels)
@@ -276,7 +308,8 @@ def read_policy(raw: RawTable) -> PolicyTable:
             for deeper in range(depth + 1, len(current)):
                 current[deeper], current_cell[deeper] = None, ""
     nodes = _unique_ids(nodes, notes)
-    return PolicyTable(raw.file, tuple(levels), tuple(nodes), tuple(notes))
+    return PolicyTable(raw.file, tuple(levels), tuple(nodes), tuple(notes),
+                       measure_depth=None if level is None else int(level) - 1)
 
 
 def _node(cell: str, depth: int, parent: Node | None, counters: dict[str, int], row: int) -> Node:

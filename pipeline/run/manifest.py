@@ -78,7 +78,8 @@ def fingerprint(files: RunFiles) -> str:
     found: dict[str, Path | None] = dict(find_input_files(files.meeting_dir))
     if (files.meeting_dir / "meeting.yaml").is_file():
         found["meeting"] = files.meeting_dir / "meeting.yaml"
-    shared = {"measures": files.measures, **files.models()}
+    shared = {"measures": files.measures, "measures_mapping": Path(files.measures).with_suffix(".yaml"),
+              **files.models()}
     parts = [(role, Path(path).name, sha256(Path(path))) for role, path in sorted({**found, **shared}.items())
              if path is not None and Path(path).is_file()]
     chosen = {k: v for k, v in values(files.settings).items() if k not in NOT_RESULTS}
