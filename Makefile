@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean realset
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,9 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --overhead
 	$(BIN)/python -m bench.run 1000 10000 100000
+
+# The real-comment yardstick (texts re-created outside the repository: ../shared/realset/README.md).
+TEXTS ?= /tmp/realset/texts.tsv
+REALSET ?= ../shared/realset
+realset: $(STAMP)
+	$(BIN)/python tools/realset_eval.py --texts $(TEXTS) --realset $(REALSET)
