@@ -113,3 +113,10 @@ def test_revise_writes_the_draft_in_the_citys_levels(city: Path) -> None:
     assert list(draft["主な取組"]) == [action for _, _, action in sc.POLICY]          # numbering as the city wrote it
     assert draft.loc[0, "基本目標"] == "基本目標1 みんなで支え合う地域づくり" and draft.loc[4, "施策の方向"] == "(1) 相談体制の充実"
     assert (city / "draft" / "measures_draft.csv").is_file() and (city / "draft" / "policy_draft.xlsx").is_file()
+
+
+def test_the_report_shows_the_citys_tree(city: Path) -> None:
+    report = (city / "out" / "体系表つき" / "report.md").read_text(encoding="utf-8")
+    assert "体系表（市の表から読んだ階層と ID）" in report and "基本方針 > 施策 の各項目" in report
+    # the table the run produced has the measures' ids as the city numbered them
+    assert "| 2-2 | 施策 | 2-(2) | 災害時の助け合い |" in report.replace("  ", " ")

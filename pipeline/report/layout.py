@@ -129,7 +129,13 @@ def measure_group(r: MeetingResult) -> Group:
     m = r.matches
     cov = m.coverage
     unsupported = cov[cov["status"] == "裏付けなし"][[Measures.pillar_id, Measures.measure_id, Measures.measure_name]]
+    policy = r.inputs.policy
+    tree = [] if policy is None or policy.own_ids else [Section(
+        "体系表（市の表から読んだ階層と ID）", policy.table(),
+        note=(f"{' > '.join(policy.levels)} の各項目に、番号から作った ID を付けています（施策案 = "
+              f"{len(policy.measures)} 件）。以下の表の ID はこの ID です。"))]
     return Group("施策別", "measures", [
+        *tree,
         Section("施策案ごとの裏付け（カバレッジ）", cov,
                 note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
                       "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。" + SCORE_NOTE)),
