@@ -166,13 +166,16 @@ def test_a_layer_that_links_out_of_its_folder_is_refused(tmp_path: Path) -> None
 def test_the_layered_default_gives_the_sample_meetings_the_analysis_they_had(meeting2_result) -> None:
     """Before the split, models/codebook.yaml held the city's names and ids itself; the layered codebook must tag
     the sample meeting exactly as that file did.  These rows were the run's evidence then (only the rule ids of
-    the names, now rules of the layer, differ)."""
+    the names, now rules of the layer, differ), plus what issue 32's constructions add: C02's body 「どこに相談したら
+    よいかわからない」 (not knowing where to turn) adds どこ at 40-42 and わから at 51-54 (title 「あいネット（福祉の総合
+    相談窓口）」 is 16 characters, then the body)."""
     ev = meeting2_result.evidence.set_index(["item_id", "theme"])
     assert ev.loc[("C02", "相談窓口"), ["terms", "spans"]].tolist() == [
-        "あいネット|総合相談|相談窓口|相談", "0-5|9-13|11-15|43-45"]
+        "あいネット|総合相談|相談窓口|どこ|相談|わから", "0-5|9-13|11-15|40-42|43-45|51-54"]
     assert ev.loc[("C03", "高齢者"), ["terms", "spans"]].tolist() == [
         "いきいきセンター|地域包括支援センター|高齢者|介護", "0-8|9-19|24-27|33-35"]
-    assert ev.loc[("F06", "相談窓口"), ["terms", "source"]].tolist() == ["いきいきセンター", "rule:相談窓口#rule7"]
+    # the layer's rule comes after the base theme's 8 rules (6 before issue 32)
+    assert ev.loc[("F06", "相談窓口"), ["terms", "source"]].tolist() == ["いきいきセンター", "rule:相談窓口#rule9"]
     assert meeting2_result.themes["F06"] == "職員の力|相談窓口|高齢者"
     assert sum(1 for v in meeting2_result.themes.values() if v) == 62      # as in the run before the split
     assert meeting2_result.codebook_files == (str(MODELS / "codebook.yaml"), str(LOCAL_CODEBOOK))
