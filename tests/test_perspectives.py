@@ -273,5 +273,23 @@ def test_a_long_comment_ending_in_a_comma_gives_no_empty_label(tokeniser) -> Non
     assert central_clause("、、") is None
     assert central_clause("見守りが大事だ、") == "見守りが大事だ"          # a short one is the label, without its comma
     label, how, share = choose_label({"F1": text}, ["F1"], "F1", tokeniser, {})
-    assert label and label in text and len(label) <= MAX_LABEL
-    assert how == "代表的な意見の一節" and share == 1.0
+    # not a request: the label is a noun phrase of the comment (no evidence: the longest-scoring one)
+    assert label == "駅前の商店街" and how == "代表的な意見の語句" and share == 1.0
+
+
+@pytest.mark.parametrize(("text", "evidence", "label", "how"), [
+    # a person's words about themselves, an exclamation, a remark: the label names the topic, the words stay quoted
+    ("私はもう生きていてもしょうがないと思うことがある。誰にも相談できない。", "相談", "相談", "代表的な意見の語句"),
+    ("すごい、こんなにたくさんの子ども食堂があるなんて知らなかった！", "子ども食堂", "子ども食堂", "代表的な意見の語句"),
+    # a request names the perspective it asks for (its object, the request ending trimmed)
+    ("一人暮らしの高齢者の見守り体制の強化が必要ではないか。", "見守り", "一人暮らしの高齢者の見守り体制の強化",
+     "代表的な要望の一節"),
+    ("夜間でも使える相談窓口を増やしてほしいと思います。", "相談窓口", "夜間でも使える相談窓口", "代表的な要望の一節"),
+])
+def test_a_label_names_the_topic_never_a_persons_sentence(tokeniser, text: str, evidence: str, label: str,
+                                                          how: str) -> None:
+    from pipeline.perspectives.records import choose_label
+
+    at = text.index(evidence)
+    got = choose_label({"F1": text}, ["F1"], "F1", tokeniser, {"F1": [(at, at + len(evidence))]})
+    assert got[:2] == (label, how)

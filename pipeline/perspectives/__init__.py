@@ -36,7 +36,7 @@ from pipeline.perspectives.coverage import (
     without_citations,
 )
 from pipeline.perspectives.ranking import EarlierMeeting, mark_recurring, rank, theme_trend
-from pipeline.perspectives.records import MAX_QUOTES, choose_label, cohesion, quotes
+from pipeline.perspectives.records import MAX_QUOTES, SHARED_PHRASE, choose_label, cohesion, quotes
 from pipeline.perspectives.seeds import (
     DOCUMENT,
     EMPTY,
@@ -265,6 +265,9 @@ def suggest_perspectives(
     rows = [_suggestion(g, ids=ids, pos=pos, col=col, space=space, by_item=by_item, tokeniser=tokeniser, mids=mids,
                         pillar_of=pillar_of, gap_names=gap_names, codebook=codebook, links=links,
                         card_votes=card_votes) for g in groups.values()]
+    # a group without a theme is a perspective only when its comments share a phrase that names it: otherwise it is
+    # comments that merely sit together (its items stay in the decisions, 説明なし)
+    rows = [r for r in rows if r["main_theme"] or r["label_source"] == SHARED_PHRASE]
     frame = rank(pd.DataFrame(rows, columns=PERSPECTIVE_COLUMNS))
     if len(frame):
         frame = mark_recurring(frame, text, {i: [t for t in themes.get(i, "").split("|") if t] for i in ids}, earlier,

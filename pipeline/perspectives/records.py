@@ -7,7 +7,8 @@ representative comment, its pillar and nearest measure, the verbatim quotes.
 counts the share of the phrase's nouns it contains), preferring phrases of two or more nouns and phrases that
 hold the theme's evidence; it is written exactly as in the comment it comes from.  When no phrase is shared
 by two comments, the label is the best phrase of the most representative comment (the one nearest the
-suggestion's centroid) — a clause of that comment, not a list of keywords.
+suggestion's centroid) — still a noun phrase: a label names the topic, and a person's words about themselves
+(a first-person remark, a question, an exclamation) stay in the quotes under it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import numpy as np
 from pipeline.text.tokenise import COMPOUND_POS, LEXICON_POS, Token, Tokeniser
 
 MAX_LABEL = 32
+SHARED_PHRASE, REQUEST_CLAUSE, TOPIC_PHRASE = "共通の語句", "代表的な要望の一節", "代表的な意見の語句"
+"""How a label was chosen: a phrase the comments share; what the representative comment asks for (the object of
+its request, 「…の充実が必要」 → 「…の充実」); else the noun phrase that best names the comments nearest the centroid."""
 MAX_QUOTES = 20
 CONNECTORS = frozenset({"の", "への", "での", "との", "と", "や", "・", "、", "のための", "に関する", "による", "という",
                         "などの", "等の"})
@@ -68,6 +72,8 @@ def phrases(text: str, tokeniser: Tokeniser) -> list[Phrase]:
                     text[start:end].count("」") + text[start:end].count("』"):
                 end += 1
             span = text[start:end]
+            if span[:1] in "「『" and not any(c in span for c in "」』"):   # an opening quote without its close
+                start, span = start + 1, span[1:]
             if len(span) > MAX_LABEL:
                 break
             keys = tuple(u[0] for u in units[i:j + 1])
@@ -82,39 +88,60 @@ def choose_label(texts: Mapping[str, str], order: Sequence[str], representative:
                  item_evidence: Mapping[str, Sequence[tuple[int, int]]] | None = None) -> tuple[str, str, float]:
     """(label, how it was chosen, share of the suggestion's comments that hold all the label's nouns).
 
-    The key phrase the comments share: among the phrases of two or more nouns of every member, those whose
-    nouns are all found in at least two members; the one holding the theme's evidence, found in the most
-    members, is taken as written.  Without one, the central clause of the most representative comment."""
+    A label names the topic, never a person's sentence: it is always a noun phrase as written in a comment.  The
+    key phrase the comments share: among the phrases of two or more nouns, those whose nouns are all found in at
+    least two members; the one holding the theme's evidence, found in the most members, is taken.  Without one,
+    the noun phrase of the comments nearest the centroid that best names what they are about (holding the theme's
+    evidence, found in most of them, of more nouns, from the representative comment); a first-person remark, a
+    question or an exclamation stays in the quotes under the label (``item_evidence``: every theme's evidence of
+    each comment, used when the suggestion's theme left none)."""
     per_item = {i: phrases(texts[i], tokeniser) for i in order}
     unit_sets = {i: {u for p in ps for u in p.units} for i, ps in per_item.items()}
     n = len(order)
+    shared = _best_phrase(order, per_item, unit_sets, representative, evidence, min_nouns=2, min_holders=2)
+    if shared is not None:
+        return shared[0].text, SHARED_PHRASE, round(shared[1] / n, 3)
+    request = _request_clause(texts[representative], (item_evidence or evidence).get(representative, ()),
+                              evidence.get(representative, ()))
+    if request is not None:
+        return request, REQUEST_CLAUSE, round(1 / n, 3) if n else 0.0
+    own = [p for p in per_item[representative] if any(p.start < e and s < p.end for s, e in
+                                                      evidence.get(representative, ()))
+           and any(u not in GENERIC for u in p.units) and p.units[0] not in GENERIC]
+    if own:                                   # the representative's phrase that holds the theme's evidence
+        p = max(own, key=lambda p: (len(p.units), len(p.text)))
+        held = sum(all(u in unit_sets[j] for u in p.units if u not in GENERIC) for j in order)
+        return p.text, TOPIC_PHRASE, round(held / n, 3) if n else 0.0
+    for spans in (evidence, item_evidence or {}):
+        topic = _best_phrase(order, per_item, unit_sets, representative, spans, min_nouns=1, min_holders=1)
+        if topic is not None:
+            return topic[0].text, TOPIC_PHRASE, round(topic[1] / n, 3) if n else 0.0
+    # a comment without a noun phrase (rare: 「いいと思う」): its first words, never empty
+    words = re.sub(r"\s+", " ", texts[representative]).strip()[:MAX_LABEL]
+    return words or representative, TOPIC_PHRASE, round(1 / n, 3) if n else 0.0
+
+
+def _best_phrase(order: Sequence[str], per_item: Mapping[str, list[Phrase]], unit_sets: Mapping[str, set[str]],
+                 representative: str, evidence: Mapping[str, Sequence[tuple[int, int]]], *, min_nouns: int,
+                 min_holders: int) -> tuple[Phrase, int] | None:
+    """The phrase of ``order``'s comments that best names them and how many comments hold all its nouns."""
     best: tuple | None = None
-    chosen: Phrase | None = None
+    chosen: tuple[Phrase, int] | None = None
     for rank, i in enumerate(order):
         spans = evidence.get(i, ())
         for p in per_item[i]:
             content = [u for u in p.units if u not in GENERIC]
-            if len(content) < 2 or p.units[0] in GENERIC or p.units[-1] in GENERIC - {"支援", "充実", "推進"}:
+            if not content or len(content) < min_nouns or p.units[0] in GENERIC or \
+                    p.units[-1] in GENERIC - {"支援", "充実", "推進"}:
                 continue
             holders = sum(all(u in unit_sets[j] for u in content) for j in order)
-            if holders < 2:
+            if holders < min_holders:
                 continue
             on_theme = any(p.start < e and s < p.end for s, e in spans)
             score = (on_theme, holders, len(content), i == representative, -abs(len(p.text) - 12), -rank)
             if best is None or score > best:
-                best, chosen = score, p
-    if chosen is not None and best is not None:
-        return chosen.text, "共通の語句", round(best[1] / n, 3)
-    share = round(1 / n, 3) if n else 0.0
-    label = central_clause(texts[representative], (item_evidence or evidence).get(representative, ()),
-                           evidence.get(representative, ()))
-    if label is None:
-        own = [p for p in per_item[representative] if any(p.start < e and s < p.end for s, e in
-                                                          evidence.get(representative, ()))]
-        own = own or [p for p in per_item[representative] if any(u not in GENERIC for u in p.units)]
-        label = max(own, key=lambda p: (len(p.units), len(p.text))).text if own else \
-            _trim(texts[representative])[:MAX_LABEL]
-    return label, "代表的な意見の一節", share
+                best, chosen = score, (p, holders)
+    return chosen
 
 
 _ENDINGS = re.compile(r"(?:を?(?:進めて|考えて|作って|つくって|設けて|増やして|広げて|検討して)?(?:て|で)?(?:ほしい|欲しい|下さい|ください)|"
@@ -168,6 +195,24 @@ def central_clause(text: str, spans: Sequence[tuple[int, int]] = (),
             break
     piece = _trim("".join(p for _, p in parts[lo:hi + 1]))
     return piece if 0 < len(piece) <= MAX_LABEL else None
+
+
+_REQUEST = re.compile(r"(?:ほしい|欲しい|下さい|ください|必要(?:だ|です|である|ではないか|がある)?|べき(?:だ|である|ではないか)?|"
+                      r"(?:の|では)ないか|できないか|たい|望む|望みます|求める|求めます|願う|願います)"
+                      r"(?:と(?:思う|思います|思います|考える|考えます|感じる|感じます))?[。.!！?？]*$")
+
+
+def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Sequence[tuple[int, int]]) -> str | None:
+    """The object of the representative comment's request (its central clause, request ending trimmed) when the
+    comment asks for something; None for a remark, an exclamation or a person's words about themselves."""
+    sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
+    if not any(_REQUEST.search(s) for s in sentences):
+        return None
+    first_person = re.compile(r"^(?:私|僕|自分|わたし|うち)(?:は|が|も|の)")
+    clause = central_clause(text, spans, theme_spans)
+    if clause is None or first_person.match(clause) or clause == text.strip():
+        return None
+    return clause
 
 
 def cohesion(x, rows: Sequence[int]) -> tuple[float, int]:
