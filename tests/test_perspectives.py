@@ -127,6 +127,23 @@ def test_links_come_from_another_citys_table_when_its_ids_are_not_the_codebooks(
     assert "移動" not in covered and "就労" not in covered
 
 
+def test_a_measure_for_one_group_covers_an_area_only_for_that_group(codebook: Codebook, tokeniser: Tokeniser) -> None:
+    """「障害のある人の地域生活支援」 whose description mentions 住まい does not cover 住まい for everyone; a measure
+    whose name says it does."""
+    table = pd.DataFrame({
+        "pillar_id": ["4", "4", "5"], "pillar_name": ["自分らしく", "自分らしく", "住まい"],
+        "measure_id": ["4-1", "4-2", "5-1"],
+        "measure_name": ["障害のある人の地域生活支援", "高齢者の介護予防", "住まいに困っている人の居住支援"],
+        "description": ["障害のある人が地域で暮らし続けられるよう、サービスと住まいを整える。",
+                        "体操教室や通いの場で介護予防を進める。", "保証人のいない人の賃貸住宅への入居を支える。"],
+        "keywords": ["障害;グループホーム", "介護予防", "住まい;入居"]})
+    tag = Tagger(codebook, tokeniser).tag_texts
+    links = theme_links(table, codebook, tag)
+    assert links.coverage["住まい"] == ("5-1",)                   # not 4-1: its name is a group's, 住まい only said
+    assert links.coverage["障害"] == ("4-1",)                     # the group itself is linked
+    assert theme_links(table.iloc[:2], codebook, tag).coverage["住まい"] == ()
+
+
 def test_sample_table_links_come_from_the_codebook(codebook: Codebook, measures: pd.DataFrame,
                                                    tokeniser: Tokeniser) -> None:
     links = theme_links(measures, codebook, Tagger(codebook, tokeniser).tag_texts)
@@ -285,6 +302,8 @@ def test_a_long_comment_ending_in_a_comma_gives_no_empty_label(tokeniser) -> Non
     ("一人暮らしの高齢者の見守り体制の強化が必要ではないか。", "見守り", "一人暮らしの高齢者の見守り体制の強化",
      "代表的な要望の一節"),
     ("夜間でも使える相談窓口を増やしてほしいと思います。", "相談窓口", "夜間でも使える相談窓口", "代表的な要望の一節"),
+    # a request whose object is a verb phrase (trimmed, it would end inside a verb): the noun phrase instead
+    ("公営住宅では保証人を求めることをやめてください。", "保証人", "保証人", "代表的な意見の語句"),
 ])
 def test_a_label_names_the_topic_never_a_persons_sentence(tokeniser, text: str, evidence: str, label: str,
                                                           how: str) -> None:

@@ -136,17 +136,26 @@ def measure_texts(measures: pd.DataFrame) -> list[str]:
 
 
 def theme_links(measures: pd.DataFrame, codebook: Codebook, tag_texts) -> ThemeLinks:
-    """``tag_texts(ids, texts) → id → themes`` tags the measures (the run's :class:`~pipeline.themes.tagging.Tagger`)."""
+    """``tag_texts(ids, texts) → id → themes`` tags the measures (the run's :class:`~pipeline.themes.tagging.Tagger`).
+
+    A measure for one group of people (its name names a population: 高齢者, 障害のある人, 子ども — a theme of kind
+    ``group``) covers an area only for that group: an area found only in its description (「障害のある人が…住まいを
+    整える」) is not read as covering the area for everyone; one its name or keywords say is."""
     ids = list(measures[Measures.measure_id])
     known = set(ids)
     book = {t.theme_id: tuple(m for m in t.measures if m in known) for t in codebook.themes}
     derived = not any(book.values())
     tagged = tag_texts(ids, measure_texts(measures))
+    named = tag_texts(ids, [normalise_text(f"{n}。{k.replace(';', '、')}") for n, k in zip(
+        measures[Measures.measure_name], measures[Measures.keywords], strict=True)])
+    groups = {t.theme_id for t in codebook.themes if t.kind == "group"}
     from_text: dict[str, list[str]] = {t: [] for t in codebook.theme_ids}
     for mid in ids:
+        in_name = set(filter(None, named.get(mid, "").split("|")))
         for t in filter(None, tagged.get(mid, "").split("|")):
-            if t in from_text:
-                from_text[t].append(mid)
+            if t not in from_text or (in_name & groups and t not in in_name and t not in groups):
+                continue
+            from_text[t].append(mid)
     rows = []
     coverage: dict[str, tuple[str, ...]] = {}
     for t in codebook.themes:

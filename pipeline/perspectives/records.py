@@ -102,7 +102,7 @@ def choose_label(texts: Mapping[str, str], order: Sequence[str], representative:
     if shared is not None:
         return shared[0].text, SHARED_PHRASE, round(shared[1] / n, 3)
     request = _request_clause(texts[representative], (item_evidence or evidence).get(representative, ()),
-                              evidence.get(representative, ()))
+                              evidence.get(representative, ()), tokeniser)
     if request is not None:
         return request, REQUEST_CLAUSE, round(1 / n, 3) if n else 0.0
     own = [p for p in per_item[representative] if any(p.start < e and s < p.end for s, e in
@@ -202,9 +202,12 @@ _REQUEST = re.compile(r"(?:ほしい|欲しい|下さい|ください|必要(?:�
                       r"(?:と(?:思う|思います|思います|考える|考えます|感じる|感じます))?[。.!！?？]*$")
 
 
-def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Sequence[tuple[int, int]]) -> str | None:
+def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Sequence[tuple[int, int]],
+                    tokeniser: Tokeniser) -> str | None:
     """The object of the representative comment's request (its central clause, request ending trimmed) when the
-    comment asks for something; None for a remark, an exclamation or a person's words about themselves."""
+    comment asks for something and what is left names a thing or a state (ends in a noun, an adjective or a
+    quotation: 「…の充実」, 「…への支援が薄い」); None for a remark, an exclamation, a person's words about themselves,
+    or a clause cut inside a verb (「…を求めることをやめ」)."""
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
     if not any(_REQUEST.search(s) for s in sentences):
         return None
@@ -212,7 +215,9 @@ def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Se
     clause = central_clause(text, spans, theme_spans)
     if clause is None or first_person.match(clause) or clause == text.strip():
         return None
-    return clause
+    tokens = [t for t in tokeniser.tokens(clause) if not t.pos.startswith("補助記号")]
+    ends_well = clause.endswith(("」", "』")) or (tokens and tokens[-1].pos.startswith(("名詞", "形容詞", "接尾辞-名詞的")))
+    return clause if ends_well else None
 
 
 def cohesion(x, rows: Sequence[int]) -> tuple[float, int]:
