@@ -20,7 +20,14 @@ from pipeline.run.analysis import analyse
 from pipeline.run.models import Models
 from pipeline.run.settings import Settings
 from pipeline.schemas import ALIASES, Feedback
-from pipeline.themes.evaluate import errors, label_columns, perspective_scores, predicted_sets, scores
+from pipeline.themes.evaluate import (
+    COVERED,
+    errors,
+    label_columns,
+    perspective_scores,
+    predicted_sets,
+    scores,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class Labelled:
 
 def read_labels(path: Path, theme_ids: list[str]) -> Labelled:
     """Read a labels file; :class:`InputError` when it has no text column, no theme column or a label that is not
-    0 or 1."""
+    0 or 1.  An empty ``gap`` cell is ``none`` (a comment about no missing area)."""
     raw = read_table(path)
     frame = raw.frame.drop(columns=["row"])
     keys = {header_key(c): c for c in frame.columns}
@@ -64,7 +71,7 @@ def read_labels(path: Path, theme_ids: list[str]) -> Labelled:
     return Labelled(file=raw.file, ids=list(frame[id_col]) if id_col else [str(i + 2) for i in range(n)],
                     texts=list(frame[text_col]), kinds=list(frame[kind_col]) if kind_col else ["その他"] * n,
                     truth=frame[themes].astype(int).reset_index(drop=True),
-                    gaps=list(frame[gap_col]) if gap_col else None)
+                    gaps=[g.strip() or COVERED for g in frame[gap_col]] if gap_col else None)
 
 
 def theme_scores(labelled: Labelled, models: Models) -> tuple[pd.DataFrame, pd.DataFrame]:
