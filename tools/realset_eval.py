@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realset", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "realset")
     ap.add_argument("--no-model", action="store_true", help="rules only (no learned layer)")
     ap.add_argument("--errors", action="store_true", help="list the errors too (stays on the terminal)")
+    ap.add_argument("--folds", action="store_true",
+                    help="as a city would live it: the labels of one half (odd / even ids) train the learned layer, the "
+                         "other half is scored with and without it, both ways round")
     args = ap.parse_args(argv)
     if not args.texts.is_file():
         raise SystemExit(f"{args.texts}: not found — re-create it first (../shared/realset/README.md)")
@@ -50,10 +53,39 @@ def main(argv: list[str] | None = None) -> int:
         labels = Path(tmp) / "realset.tsv"
         n = filtered(args.texts, args.realset / "recipe.tsv", labels)
         print(f"real comments scored: {n}", flush=True)
+        if args.folds:
+            return folds(labels, Path(tmp), kyosei)
         cmd = ["eval", str(labels), "--measures", str(args.realset / "measures.csv")]
         cmd += ["--no-model"] if args.no_model else []
         cmd += ["--errors"] if args.errors else []
         return kyosei(cmd)
+
+
+THEMES = ("相談窓口", "担い手", "防災", "就労")
+
+
+def folds(labels: Path, tmp: Path, kyosei) -> int:
+    """Two folds by id parity: each half's labels (long form: text, theme, 0/1) train the learned layer that tags the
+    other half; ``kyosei eval`` prints rules alone, then rules + the layer, for each fold."""
+    with labels.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for name, keep in (("odd ids train, even scored", 1), ("even ids train, odd scored", 0)):
+        train = [r for r in rows if int(r["id"][1:]) % 2 == keep]
+        test = [r for r in rows if int(r["id"][1:]) % 2 != keep]
+        long = tmp / "train.csv"
+        with long.open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["meeting_id", "item_id", "text", "theme", "label"])
+            w.writerows(["real", r["id"], r["text"], t, r[t]] for r in train for t in THEMES)
+        scored = tmp / "test.tsv"
+        with scored.open("w", encoding="utf-8", newline="") as f:
+            w2 = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+            w2.writeheader()
+            w2.writerows(test)
+        print(f"== {name}: {len(train)} labels, {len(test)} scored", flush=True)
+        kyosei(["eval", str(scored), "--no-model"])
+        kyosei(["eval", str(scored), "--theme-labels", str(long)])
+    return 0
 
 
 if __name__ == "__main__":

@@ -190,7 +190,22 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
                 empty="共起する語がありません"),
         kwic_section(r),
         Section("テーマの定義", r.theme_definitions),
+        teach_section(r),
     ])
+
+
+def teach_section(r: MeetingResult) -> Section:
+    """The active-learning queue: the comments whose label would teach the tagger most, per theme."""
+    queue = r.to_teach
+    if not len(queue):
+        return Section("判定すると学習に役立つコメント", pd.DataFrame(), empty="なし（テーマごとの件数が少ないため）")
+    text = dict(zip(r.items[Items.item_id].tolist(), r.items[Items.raw_text].tolist(), strict=True))
+    table = pd.DataFrame({"テーマ": queue["theme"], "ID": queue["item_id"],
+                          "確からしさ": queue["certainty"], "本文": [text.get(i, "") for i in queue["item_id"]]})
+    return Section("判定すると学習に役立つコメント", table, note=(
+        "テーマごとに、付けるかどうかを自動では決めきれないコメントです（確からしさが境目に近いもの）。Excel の"
+        "レビューシートで 採用（このテーマを付ける）か 不採用 を選ぶと、次の実行からテーマ付けの学習に使われます。"
+        "30分ほどの判定で、もっとも多くを教えられる順に並べています。"))
 
 
 KWIC_WORDS = 150

@@ -45,14 +45,20 @@ REVIEW_COLUMNS = [R_KIND, R_MEETING, R_TARGET, R_SUGGESTION, R_EVIDENCE, R_TEXT,
                   R_KEY]
 
 
+TEACH_NOTE = "判定すると学習に役立つ（まだ付いていないテーマ）"
+"""The 根拠 of a row of the active-learning queue: the tagger is least sure about it."""
+
 REPEATED_COLUMNS = frozenset({R_KIND, R_MEETING, R_SUGGESTION, R_DECISION, R_CORRECTION, R_NOTE})
 """Review columns kept categorical (kind, meeting, the suggested theme or measure, earlier decisions)."""
 
 
 def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, measures_by_item: Mapping[str, str],
                 suggestions: pd.DataFrame, perspectives: pd.DataFrame,
-                previous: pd.DataFrame | None = None, *, coded: bool = False) -> pd.DataFrame:
-    """One row per suggested theme tag, measure link and perspective (:data:`REVIEW_COLUMNS`).
+                previous: pd.DataFrame | None = None, *, coded: bool = False,
+                to_teach: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per suggested theme tag, measure link and perspective (:data:`REVIEW_COLUMNS`), then the comments
+    whose label would teach the tagger most (``to_teach``: item, theme, tagged, certainty — a theme the comment does
+    not carry yet is 採用 to add it, 不採用 to confirm it does not apply; either becomes a training label).
     ``coded``: the columns of few distinct values (:data:`REPEATED_COLUMNS`) categorical — the same text in every
     file, a fraction of the memory (a run keeps them so: 4 million rows at 1,000,000 comments).
 
@@ -80,6 +86,12 @@ def review_rows(meeting_id: str, items: pd.DataFrame, evidence: pd.DataFrame, me
         for rec in perspectives.to_dict("records"):
             yield ("perspective", rec["perspective_id"], rec["main_theme"] or rec["label"],
                    f"{rec['label']}／支持 {rec['support']}: {rec['item_ids']}", str(rec.get("quotes", ""))[:1000])
+        tagged = set(zip(evidence["item_id"].tolist(), evidence["theme"].tolist(), strict=True)) if len(evidence) else set()
+        for rec in [] if to_teach is None else to_teach.to_dict("records"):
+            if (rec["item_id"], rec["theme"]) in tagged:
+                continue                      # already a row above: its decision teaches as much
+            yield ("theme", rec["item_id"], rec["theme"],
+                   f"{TEACH_NOTE}（確からしさ {rec['certainty']}）", text.get(rec["item_id"], ""))
 
     prev = latest(previous, meeting_id) if previous is not None else pd.DataFrame(columns=LOG_COLUMNS)
     done = {(r.item_id, r.kind, r.suggestion): r for r in prev.itertuples(index=False)}
@@ -295,8 +307,9 @@ def training_labels(log: pd.DataFrame) -> pd.DataFrame:
 
 def apply_theme_decisions(evidence: pd.DataFrame, decisions: pd.DataFrame,
                           theme_order: Sequence[str]) -> tuple[pd.DataFrame, list[Change]]:
-    """Remove rejected tags, replace corrected ones (source ``analyst``) for this meeting's decisions;
-    returns the new evidence and what changed."""
+    """Remove rejected tags, replace corrected ones, add accepted ones the item does not carry (a theme of the
+    active-learning queue; source ``analyst``) for this meeting's decisions; returns the new evidence and what
+    changed."""
     changes: list[Change] = []
     out = evidence.copy()
     order = {t: i for i, t in enumerate(theme_order)}
@@ -305,6 +318,11 @@ def apply_theme_decisions(evidence: pd.DataFrame, decisions: pd.DataFrame,
         if r.decision in (REJECT, CORRECT) and mask.any():
             out = out[~mask]
             changes.append(change("theme", r.item_id, f"テーマ「{r.suggestion}」を外しました（{r.decision}）"))
+        if r.decision == ACCEPT and not mask.any() and r.suggestion in order:   # a queued theme the analyst confirmed
+            out = pd.concat([out, pd.DataFrame([{"item_id": r.item_id, "theme": r.suggestion, "terms": "",
+                                                  "spans": "", "source": "analyst", "score": 1.0}])],
+                            ignore_index=True)
+            changes.append(change("theme", r.item_id, f"テーマ「{r.suggestion}」を付けました（採用）"))
         if r.decision == CORRECT and not ((out["item_id"] == r.item_id) & (out["theme"] == r.correction)).any():
             out = pd.concat([out, pd.DataFrame([{"item_id": r.item_id, "theme": r.correction, "terms": "",
                                                   "spans": "", "source": "analyst", "score": 1.0}])],

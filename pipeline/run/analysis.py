@@ -59,6 +59,7 @@ from pipeline.tally import Tallies, tally_meeting
 from pipeline.tally.crosstab import replies_table, theme_by_attribute, theme_by_kind, theme_by_pillar
 from pipeline.tally.tables import tagged_table, top_keywords
 from pipeline.text.pii import mask_inputs
+from pipeline.themes.active import learning_queue
 from pipeline.themes.kwic import kwic_index
 from pipeline.themes.tagging import themes_by_item
 
@@ -219,6 +220,9 @@ def assemble(inputs: MeetingInputs, read: ItemPass, evidence: pd.DataFrame,
     """The stages' results and the tables computed from them, as one :class:`MeetingResult`."""
     items, codebook, tagger = read.items, models.codebook, models.tagger
     supporting = {i for ids_ in perspectives.suggestions["item_ids"] for i in ids_.split("|")}
+    comments = items[items[Items.source] == "feedback"]
+    to_teach = learning_queue(comments[Items.item_id].tolist(), comments[Items.text].tolist(), themes, codebook,
+                              model=tagger.model, random_state=settings.seed)
     return MeetingResult(
         inputs=inputs, masks=read.masks, items=items, terms=read.terms, evidence=evidence, themes=themes,
         tallies=tallies, matches=matches, clusters=clusters, perspectives=perspectives, keywords=keywords,
@@ -233,7 +237,8 @@ def assemble(inputs: MeetingInputs, read: ItemPass, evidence: pd.DataFrame,
         network_nodes=network[0], network_edges=network[1], links=links,
         changes=changes_frame(changes),
         review=review_rows(inputs.meeting_id, items, evidence, matches.measures_by_item, matches.suggestions,
-                           perspectives.suggestions, previous=history.decisions, coded=True),
+                           perspectives.suggestions, previous=history.decisions, coded=True, to_teach=to_teach),
+        to_teach=to_teach,
         decisions_in_log=len(history.decisions),
         earlier_ids=tuple(e.meeting_id for e in history.earlier),
         theme_ids=tuple(codebook.theme_ids),

@@ -69,6 +69,9 @@ class MeetingResult:
     keywords; :func:`pipeline.themes.kwic.kwic_lines` cuts the lines."""
     codebook_files: tuple[str, ...] = ()
     """The codebook file and the layers merged on top of it, as given."""
+    to_teach: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The comments whose label would teach the tagger most, per theme (:func:`pipeline.themes.active.learning_queue`):
+    listed in the レビュー sheet and the report's 付録."""
     notices: tuple[str, ...] = ()
     """Warnings for the reader (:mod:`pipeline.report.notices`): rows refused, columns and sheets not read, the default
     policy table, codebook links to unknown measures, earlier output folders skipped."""
