@@ -72,6 +72,16 @@ def test_perspective_scores_by_hand() -> None:
     assert per_sugg["purity"].tolist() == [0.667, 0.333]
     assert totals["cited_covered_share"] == round(1 / 6, 3) and totals["cited_document"] == 1
     assert totals["gaps_proposed"] == 0
+    # 住まい: V02 holds d of {d, g} (recall 0.5) and is 1/3 住まい; 移動: V01 holds a, b of {a, b, c} and is 2/3 移動
+    assert per_gap.set_index("gap")["purity"].to_dict() == {"住まい": 0.333, "移動": 0.667}
+    assert totals["gaps_met"] == 0
+    # one more 移動 comment in V01 (3 of 4 then, and 3 of the 4 移動 comments): met, though not proposed (< 0.8)
+    gaps["h"] = "移動"
+    sugg.loc[0, "item_ids"] = "a|b|e|h"
+    per_gap, _, totals = perspective_scores(gaps, sugg)
+    assert per_gap.set_index("gap").loc["移動", ["recall", "purity", "met", "proposed"]].tolist() == [0.75, 0.75,
+                                                                                                      True, False]
+    assert totals["gaps_met"] == 1
 
 
 def test_a_gap_column_and_a_policy_table_also_score_the_perspectives(capsys: pytest.CaptureFixture[str]) -> None:

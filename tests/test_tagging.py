@@ -198,7 +198,7 @@ def test_learned_layer_adds_a_theme_the_rules_miss(shipped: Codebook, tokeniser:
                           "card_id": [""], "raw_text": [text], "text": [text]})
     ev = tagger.tag(items)
     row = ev[ev["theme"] == "生活困窮"].iloc[0]
-    assert row["source"] == "model" and row["score"] >= model.threshold
+    assert row["source"] == "model" and row["score"] >= model.thresholds_["生活困窮"]
     for term, span in zip(row["terms"].split("|"), row["spans"].split("|"), strict=True):
         s, e = map(int, span.split("-"))
         assert text[s:e] == term
@@ -214,6 +214,37 @@ def test_learned_layer_never_overrides_an_exclusion(shipped: Codebook, tokeniser
     assert float(model.predict_proba([text]).loc[0, "就労"]) >= model.threshold
     got = Tagger(shipped, tokeniser, model).tag_texts(["x"], [text])
     assert "就労" not in got.get("x", "")
+
+
+def test_a_theme_the_rules_already_find_is_not_learned(shipped: Codebook, tokeniser: Tokeniser) -> None:
+    # every positive carries a rule word of 生活困窮 (生活保護, 家計, 借金 …): the rules leave nothing to learn
+    pos = [f"{w}のことで{v}" for w in ("生活保護", "家計", "借金", "生活保護の申請") for v in
+           ("窓口に行った", "悩んでいる", "誰にも言えない", "不安がある")]
+    tagger = Tagger.build(shipped, tokeniser, None, extra_labels=label_rows("生活困窮", pos, NEG))
+    assert all("生活困窮" in found for found in tagger.rule_themes(pos))
+    assert tagger.model is None
+
+
+def test_labels_the_text_cannot_tell_apart_teach_nothing(shipped: Codebook, tokeniser: Tokeniser) -> None:
+    # the same kinds of sentence on both sides (every other one labelled 生活困窮): out of fold the layer is right
+    # no more often than chance, so it does not add the theme to the rules'
+    texts = [f"{w}で交流できる場がほしい" for w in ("公園", "集会所", "図書館", "公民館", "学校", "神社", "広場", "駅前",
+                                                  "河川敷", "体育館", "市役所", "郵便局")]
+    texts += [f"{w}の見守りを続けたい" for w in ("近所", "町会", "自治会", "地区", "班", "団地", "商店街", "マンション",
+                                               "小学校区", "老人クラブ", "民生委員", "隣組")]
+    labels = label_rows("生活困窮", texts[0::2], texts[1::2])
+    assert Tagger.build(shipped, tokeniser, None, extra_labels=labels).model is None
+
+
+def test_each_theme_keeps_the_threshold_chosen_out_of_fold(shipped: Codebook, tokeniser: Tokeniser) -> None:
+    from pipeline.themes.tagging.learned import THRESHOLDS
+
+    model = Tagger.build(shipped, tokeniser, None, extra_labels=label_rows("生活困窮", POS, NEG)).model
+    assert model is not None and set(model.thresholds_) == {"生活困窮"}
+    assert model.thresholds_["生活困窮"] in THRESHOLDS
+    # without the rules' tags (a classifier fitted on its own) the fixed threshold stands
+    alone = ThemeClassifier().fit(POS + NEG, pd.DataFrame({"生活困窮": [1] * len(POS) + [0] * len(NEG)}))
+    assert alone.thresholds_ == {"生活困窮": alone.threshold}
 
 
 def test_classifier_is_deterministic() -> None:

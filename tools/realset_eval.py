@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", action="store_true",
                     help="as a city would live it: the labels of one half (odd / even ids) train the learned layer, the "
                          "other half is scored with and without it, both ways round")
+    ap.add_argument("--codebook", type=Path, help="another codebook (e.g. an earlier version, to see what learning adds "
+                                                  "to weaker rules)")
     args = ap.parse_args(argv)
     if not args.texts.is_file():
         raise SystemExit(f"{args.texts}: not found — re-create it first (../shared/realset/README.md)")
@@ -53,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         labels = Path(tmp) / "realset.tsv"
         n = filtered(args.texts, args.realset / "recipe.tsv", labels)
         print(f"real comments scored: {n}", flush=True)
+        extra = ["--codebook", str(args.codebook)] if args.codebook else []
         if args.folds:
-            return folds(labels, Path(tmp), kyosei)
-        cmd = ["eval", str(labels), "--measures", str(args.realset / "measures.csv")]
+            return folds(labels, Path(tmp), kyosei, extra)
+        cmd = ["eval", str(labels), "--measures", str(args.realset / "measures.csv"), *extra]
         cmd += ["--no-model"] if args.no_model else []
         cmd += ["--errors"] if args.errors else []
         return kyosei(cmd)
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 THEMES = ("相談窓口", "担い手", "防災", "就労")
 
 
-def folds(labels: Path, tmp: Path, kyosei) -> int:
+def folds(labels: Path, tmp: Path, kyosei, extra: list[str]) -> int:
     """Two folds by id parity: each half's labels (long form: text, theme, 0/1) train the learned layer that tags the
     other half; ``kyosei eval`` prints rules alone, then rules + the layer, for each fold."""
     with labels.open(encoding="utf-8") as f:
@@ -83,8 +86,8 @@ def folds(labels: Path, tmp: Path, kyosei) -> int:
             w2.writeheader()
             w2.writerows(test)
         print(f"== {name}: {len(train)} labels, {len(test)} scored", flush=True)
-        kyosei(["eval", str(scored), "--no-model"])
-        kyosei(["eval", str(scored), "--theme-labels", str(long)])
+        kyosei(["eval", str(scored), "--no-model", *extra])
+        kyosei(["eval", str(scored), "--theme-labels", str(long), *extra])
     return 0
 
 

@@ -46,7 +46,7 @@ def learning_queue(ids: Sequence[str], texts: Sequence[str], themes: Mapping[str
         y = np.array([theme in t for t in tags], dtype=int)
         if theme in learned and probs is not None:
             p = probs[theme].to_numpy(dtype=float)
-            centre = float(getattr(model, "threshold", 0.5))
+            centre = float(getattr(model, "thresholds_", {}).get(theme, getattr(model, "threshold", 0.5)))
         elif MIN_EACH <= int(y.sum()) <= len(y) - MIN_EACH:
             fitted = LogisticRegression(class_weight="balanced", solver="liblinear", random_state=random_state,
                                         C=1.0).fit(x, y)

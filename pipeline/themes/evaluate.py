@@ -78,7 +78,10 @@ COVERED, DOCUMENT = "none", "document"
 """Gap labels that are not gaps: a comment about an area the policy table covers; a comment about the plan
 document itself (wording, pages, structure, data)."""
 
-GAP_COLUMNS = ["gap", "comments", "best_suggestion", "in_best", "recall", "proposed"]
+GAP_COLUMNS = ["gap", "comments", "best_suggestion", "in_best", "recall", "purity", "proposed", "met"]
+MET_RECALL, MET_PURITY = 0.6, 0.7
+"""A gap is *met* when one suggestion holds at least this share of its comments and is at least this pure (most of
+its comments are about that gap): a perspective an analyst can take as it is."""
 SUGGESTION_SCORE_COLUMNS = ["perspective_id", "label", "support", "majority", "purity", "covered", "document"]
 
 
@@ -88,25 +91,14 @@ def perspective_scores(gaps: Mapping[str, str], suggestions: pd.DataFrame, *,
     ``document``).
 
     Returns (per gap: the suggestion holding most of its comments and the share it holds — the gap counts as
-    *proposed* when that share is ≥ ``proposed_at``; per suggestion: its majority label and purity, the share of
+    *proposed* when that share is ≥ ``proposed_at``, *met* when it is ≥ :data:`MET_RECALL` and the suggestion's
+    purity (below) is ≥ :data:`MET_PURITY`; per suggestion: its majority label and purity, the share of
     its comments carrying that label; totals: gap recall (mean), mean purity, the share of cited comments about
     covered areas, document comments cited)."""
     members = {str(p): [i for i in str(ids).split("|") if i in gaps]
                for p, ids in zip(suggestions["perspective_id"], suggestions["item_ids"], strict=True)}
     labels = dict(zip(suggestions["perspective_id"].astype(str), suggestions["label"], strict=True))
     gap_names = sorted({g for g in gaps.values() if g not in (COVERED, DOCUMENT)})
-    rows = []
-    for g in gap_names:
-        mine = {i for i, lab in gaps.items() if lab == g}
-        best, held = "", 0
-        for p, ids in members.items():
-            n = len(mine & set(ids))
-            if n > held:
-                best, held = p, n
-        recall = held / len(mine) if mine else 0.0
-        rows.append({"gap": g, "comments": len(mine), "best_suggestion": best, "in_best": held,
-                     "recall": round(recall, 3), "proposed": recall >= proposed_at})
-    per_gap = pd.DataFrame(rows, columns=GAP_COLUMNS)
     srows = []
     for p, ids in members.items():
         counts: dict[str, int] = {}
@@ -117,10 +109,25 @@ def perspective_scores(gaps: Mapping[str, str], suggestions: pd.DataFrame, *,
                       "purity": round(counts.get(majority, 0) / len(ids), 3) if ids else 0.0,
                       "covered": counts.get(COVERED, 0), "document": counts.get(DOCUMENT, 0)})
     per_suggestion = pd.DataFrame(srows, columns=SUGGESTION_SCORE_COLUMNS)
+    rows = []
+    for g in gap_names:
+        mine = {i for i, lab in gaps.items() if lab == g}
+        best, held = "", 0
+        for p, ids in members.items():
+            n = len(mine & set(ids))
+            if n > held:
+                best, held = p, n
+        recall = held / len(mine) if mine else 0.0
+        pure = round(len(mine & set(members[best])) / len(members[best]), 3) if best and members[best] else 0.0
+        rows.append({"gap": g, "comments": len(mine), "best_suggestion": best, "in_best": held,
+                     "recall": round(recall, 3), "purity": pure, "proposed": recall >= proposed_at,
+                     "met": recall >= MET_RECALL and pure >= MET_PURITY})
+    per_gap = pd.DataFrame(rows, columns=GAP_COLUMNS)
     cited = [i for ids in members.values() for i in ids]
     totals = {
         "gaps": len(gap_names),
         "gaps_proposed": int(per_gap["proposed"].sum()) if len(per_gap) else 0,
+        "gaps_met": int(per_gap["met"].sum()) if len(per_gap) else 0,
         "gap_recall_mean": round(float(per_gap["recall"].mean()), 3) if len(per_gap) else 0.0,
         "suggestions": len(per_suggestion),
         "purity_mean": round(float(per_suggestion["purity"].mean()), 3) if len(per_suggestion) else 1.0,

@@ -94,7 +94,12 @@ class Tagger:
         if not frames:
             return cls(codebook, tokeniser, None)
         labels = pd.concat(frames, ignore_index=True)[["text", "theme", "label"]]
-        return cls(codebook, tokeniser, train_model(labels, codebook, classifier=classifier))
+        rules_only = cls(codebook, tokeniser, None)
+        return cls(codebook, tokeniser, train_model(labels, codebook, classifier=classifier, rules=rules_only.rule_themes))
+
+    def rule_themes(self, texts: Sequence[str]) -> list[set[str]]:
+        """The themes the codebook's rules alone find in each normalised text."""
+        return [{h.theme for h in rule_hits(self.matcher, self.matcher.doc(t, None, None))[0]} for t in texts]
 
     def tag(self, items: pd.DataFrame, *, tokens: Sequence[list[Token]] | None = None,
             compounds: Sequence[list[Token]] | None = None) -> pd.DataFrame:
@@ -116,7 +121,8 @@ class Tagger:
             if probs is not None and model is not None:
                 for theme in model.themes_:
                     p = float(probs.loc[n, theme])
-                    if theme in found or theme in excluded or p < model.threshold or theme not in order:
+                    below = p < model.thresholds_.get(theme, model.threshold)
+                    if theme in found or theme in excluded or below or theme not in order:
                         continue
                     item_rows.append(_evidence_row(item_id, theme, text, model.evidence(text, theme), "model", p))
             rows += sorted(item_rows, key=lambda r: order.get(r["theme"], len(order)))

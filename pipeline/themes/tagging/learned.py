@@ -1,10 +1,16 @@
 """The learned layer: a calibrated logistic regression per theme over character n-grams, trained at run time
-from the analysts' labels (nothing pickled); it adds themes the rules missed, never removes one."""
+from the analysts' labels (nothing pickled); it adds themes the rules missed, never removes one.
+
+Given what the rules already tag on the labelled texts, each theme's threshold is chosen on out-of-fold
+probabilities (the texts are split in :data:`FOLDS`; each part is scored by a model that never saw it) as the one
+that makes rules + layer agree best with the labels (F1), among those whose added comments are right more often than
+chance (:data:`SIGNIFICANCE`); a theme whose best is no better than the rules alone is
+not learned at all — a city's hundred labels must not make the tagger worse than its rules."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +23,13 @@ from pipeline.themes.tagging.keys import Occ
 
 log = logging.getLogger(__name__)
 
+FOLDS = 3
+THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
+"""Thresholds tried per theme (0.50 … 0.95)."""
+SIGNIFICANCE = 0.05
+"""A threshold counts only when the comments it adds to the rules' are right more often than a coin would be
+(one-sided sign test, out of fold): a lucky comment or two among a hundred labels is not learning."""
+
 
 class ThemeClassifier:
     """One-vs-rest theme classifier over character n-grams and compound terms (scikit-learn style).
@@ -24,7 +37,10 @@ class ThemeClassifier:
     ``fit(texts, labels)`` with ``labels`` a frame of 0/1 columns (one per theme id) learns a
     calibrated logistic regression for every theme with at least ``min_positive`` positive and
     negative examples; with fewer than ``min_labels`` labelled texts the layer stays off
-    (``themes_ == []``).  Learned state ends in ``_``.  Deterministic (liblinear, fixed seed).
+    (``themes_ == []``).  With ``baseline`` (the rules' 0/1 tags of the same texts, same columns) each theme's
+    threshold is calibrated against the rules (module docstring) and a theme that does not beat them is dropped;
+    ``thresholds_`` holds each learned theme's threshold (``threshold`` without a baseline).  Learned state ends in
+    ``_``.  Deterministic (liblinear, fixed seed, fixed folds).
     """
 
     def __init__(self, *, min_labels: int = 30, min_positive: int = 5, threshold: float = 0.6,
@@ -34,12 +50,19 @@ class ThemeClassifier:
         self.threshold = threshold
         self.random_state = random_state
 
-    def fit(self, texts: Sequence[str], labels: pd.DataFrame) -> ThemeClassifier:
+    def _model(self, x, y: np.ndarray) -> object:
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        base = LogisticRegression(class_weight="balanced", solver="liblinear", random_state=self.random_state, C=4.0)
+        return CalibratedClassifierCV(base, method="sigmoid", cv=3).fit(x, y)
+
+    def fit(self, texts: Sequence[str], labels: pd.DataFrame,
+            baseline: pd.DataFrame | None = None) -> ThemeClassifier:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.themes_: list[str] = []
+        self.thresholds_: dict[str, float] = {}
         self.models_: dict[str, object] = {}
         self.coef_: dict[str, np.ndarray] = {}
         self.vectorizer_ = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=1)
@@ -52,13 +75,43 @@ class ThemeClassifier:
             pos, neg = int(y.sum()), int(len(y) - y.sum())
             if pos < self.min_positive or neg < self.min_positive:
                 continue
-            base = LogisticRegression(class_weight="balanced", solver="liblinear", random_state=self.random_state,
-                                      C=4.0)
-            model = CalibratedClassifierCV(base, method="sigmoid", cv=3).fit(x, y)
+            threshold = self.threshold
+            if baseline is not None and theme in baseline.columns:
+                found = self._threshold(x, y, baseline[theme].astype(int).to_numpy())
+                if found is None:
+                    log.info("learned layer: %s not learned (no threshold beats the rules on out-of-fold texts)",
+                             theme)
+                    continue
+                threshold = found
+            model = self._model(x, y)
             self.models_[theme] = model
+            self.thresholds_[theme] = threshold
             self.coef_[theme] = np.mean([c.estimator.coef_[0] for c in model.calibrated_classifiers_], axis=0)
             self.themes_.append(theme)
         return self
+
+    def _threshold(self, x, y: np.ndarray, rules: np.ndarray) -> float | None:
+        """The threshold at which rules + layer best match ``y`` on out-of-fold probabilities, or ``None`` when no
+        threshold does better than the rules alone (F1)."""
+        from scipy.stats import binomtest
+        from sklearn.metrics import f1_score
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=self.random_state)
+        oof = np.zeros(len(y))
+        for train, test in folds.split(np.zeros(len(y)), y):
+            if min(int(y[train].sum()), int(len(train) - y[train].sum())) < FOLDS:  # the calibration's own folds
+                return None
+            oof[test] = self._model(x[train], y[train]).predict_proba(x[test])[:, 1]  # type: ignore[attr-defined]
+        best, chosen = float(f1_score(y, rules, zero_division=0)), None
+        for t in THRESHOLDS:
+            added = (oof >= t) & (rules == 0)
+            right, wrong = int((added & (y == 1)).sum()), int((added & (y == 0)).sum())
+            score = float(f1_score(y, rules | added, zero_division=0))
+            if right and binomtest(right, right + wrong, alternative="greater").pvalue < SIGNIFICANCE \
+                    and score > best + 1e-9:
+                best, chosen = score, t
+        return chosen
 
     def predict_proba(self, texts: Sequence[str]) -> pd.DataFrame:
         """Probability of each learned theme for each text (columns = ``themes_``)."""
@@ -119,11 +172,16 @@ def load_theme_labels(path: Path) -> pd.DataFrame:
     return frame.assign(label=frame["label"].astype(int))
 
 
-def train_model(labels: pd.DataFrame, codebook: Codebook, *,
-                classifier: ThemeClassifier | None = None) -> ThemeClassifier | None:
-    """Fit the learned layer on normalised label texts; ``None`` when it would learn no theme."""
+def train_model(labels: pd.DataFrame, codebook: Codebook, *, classifier: ThemeClassifier | None = None,
+                rules: Callable[[list[str]], list[set[str]]] | None = None) -> ThemeClassifier | None:
+    """Fit the learned layer on normalised label texts; ``None`` when it would learn no theme.  ``rules`` (normalised
+    texts → the themes the rules tag in each) calibrates each theme's threshold against the rules."""
     texts, grid = labels_from_long(labels.assign(text=labels["text"].map(normalise_text)), codebook.theme_ids)
-    model = (classifier or ThemeClassifier()).fit(texts, grid)
+    baseline = None
+    if rules is not None and texts:
+        tagged = rules(texts)
+        baseline = pd.DataFrame({t: [int(t in found) for found in tagged] for t in grid.columns})
+    model = (classifier or ThemeClassifier()).fit(texts, grid, baseline)
     return model if model.themes_ else None
 
 
