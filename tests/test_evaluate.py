@@ -91,6 +91,8 @@ def test_a_gap_column_and_a_policy_table_also_score_the_perspectives(capsys: pyt
     assert main(["eval", str(folder / "dev.csv"), "--measures", str(folder / "measures.csv")]) == EXIT_OK
     out = capsys.readouterr().out
     assert "抜けている分野ごと / per gap" in out and "gaps=6 " in out and "suggestions=" in out
+    # every label the set produces can be pasted (no fragment, question, exclamation or person's remark)
+    assert "label_problems=0" in out
 
 
 def test_labels_without_a_text_column_are_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

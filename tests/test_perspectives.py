@@ -307,8 +307,39 @@ def test_a_long_comment_ending_in_a_comma_gives_no_empty_label(tokeniser) -> Non
 ])
 def test_a_label_names_the_topic_never_a_persons_sentence(tokeniser, text: str, evidence: str, label: str,
                                                           how: str) -> None:
-    from pipeline.perspectives.records import choose_label
+    from pipeline.perspectives.records import choose_label, label_problem
 
     at = text.index(evidence)
     got = choose_label({"F1": text}, ["F1"], "F1", tokeniser, {"F1": [(at, at + len(evidence))]})
     assert got[:2] == (label, how)
+    assert label_problem(got[0], tokeniser) is None
+
+
+@pytest.mark.parametrize(("label", "problem"), [
+    # labels an analyst can paste: noun phrases, a quotation, short statements that end whole
+    ("移動手段の確保", None), ("「就労支援」という視点", None), ("成年後見制度の利用促進", None),
+    ("企業や社会福祉法人、NPO等にアプローチしていくこと", None), ("高校中退したかたへの支援が薄い", None),
+    ("担い手が足りない", None), ("見守りが大事だ", None), ("相談窓口の充実が必要である", None),
+    ("外国人住民への情報提供(やさしい日本語)", None),
+    # what must never be a label
+    ("", "空"), ("「」", "空"),
+    ("私はもう生きていたくない", "一人称の発言"), ("自分の親の介護のこと", "一人称の発言"),
+    ("相談できる場所はどこですか", "疑問"), ("誰に相談すればいいのか", "疑問"), ("本当に足りるのかな", "疑問"),
+    ("すごい！", "感嘆"), ("こんなにあるなんて", "感嘆"),
+    ("保護司の懸念事案が", "文の途中で切れている"), ("保証人を求めることをやめ", "文の途中で切れている"),
+    ("びっくりしました、県内だけでも", "文の途中で切れている"), ("住みやすい街が、", "文の途中で切れている"),
+    ("連携が必要で", "文の途中で切れている"), ("就労支援を進めて", "文の途中で切れている"),
+    ("懸念していたことが起きてしまった", "体験の語り"), ("本当に助かりました", "体験の語り"),
+])
+def test_label_problems_by_hand(tokeniser, label: str, problem: str | None) -> None:
+    from pipeline.perspectives.records import label_problem
+
+    assert label_problem(label, tokeniser) == problem
+
+
+def test_every_label_of_the_samples_and_fixtures_can_be_pasted(sample: pd.DataFrame, other, tokeniser) -> None:
+    from pipeline.perspectives.records import label_problem
+
+    labels = list(sample["label"]) + list(other.suggestions["label"])
+    assert len(labels) == 6
+    assert {label: label_problem(label, tokeniser) for label in labels} == dict.fromkeys(labels)

@@ -211,13 +211,55 @@ def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Se
     sentences = [s.strip() for s in re.split(r"(?<=[。！？!?])", text) if s.strip()]
     if not any(_REQUEST.search(s) for s in sentences):
         return None
-    first_person = re.compile(r"^(?:私|僕|自分|わたし|うち)(?:は|が|も|の)")
     clause = central_clause(text, spans, theme_spans)
-    if clause is None or first_person.match(clause) or clause == text.strip():
+    if clause is None or clause == text.strip() or label_problem(clause, tokeniser) is not None:
         return None
     tokens = [t for t in tokeniser.tokens(clause) if not t.pos.startswith("補助記号")]
     ends_well = clause.endswith(("」", "』")) or (tokens and tokens[-1].pos.startswith(("名詞", "形容詞", "接尾辞-名詞的")))
     return clause if ends_well else None
+
+
+_FIRST_PERSON = re.compile(r"^(?:私|僕|俺|自分|わたし|うち|我が家)(?:たち|達)?(?:は|が|も|の|に|を)")
+_EXCLAMATION = re.compile(r"(?:[!！]|なあ|なぁ|なんて|ですね|だね|よね|だよ|ですよ|わ|ぞ)$")
+_QUESTION = re.compile(r"(?:[?？]|(?:の|ん|でしょう|だろう|ます|です|ない)か|かな|かしら)$")
+_WHOLE_FORMS = tuple("うくぐすつぬぶむるい")
+"""The last kana of a verb or an adjective that ends a statement (終止形: 進む, ある, 薄い)."""
+_WHOLE_AUXILIARIES = frozenset({"だ", "です", "ない", "ます", "ぬ", "ん", "たい", "らしい", "べし"})
+LABEL_PROBLEMS = ("空", "一人称の発言", "疑問", "感嘆", "文の途中で切れている", "体験の語り")
+
+
+def label_problem(label: str, tokeniser: Tokeniser) -> str | None:
+    """Why ``label`` is no label an analyst can paste (one of :data:`LABEL_PROBLEMS`), or None: a label is a noun
+    phrase (「移動手段の確保」) or a short statement that ends whole (「…への支援が薄い」) — never empty, a person's
+    words about themselves, a question, an exclamation, a piece cut off inside a sentence (ending in a particle,
+    a comma or a verb's joining form: 「…懸念事案が」, 「…を求めることをやめ」) or an account of what happened (past
+    tense: 「…が起きてしまった」, 「助かりました」)."""
+    text = label.strip()
+    if not text.strip("「」『』()（）、。・ "):
+        return LABEL_PROBLEMS[0]
+    if _FIRST_PERSON.match(text.lstrip("「『")):
+        return LABEL_PROBLEMS[1]
+    if _QUESTION.search(text):
+        return LABEL_PROBLEMS[2]
+    if _EXCLAMATION.search(text):
+        return LABEL_PROBLEMS[3]
+    if text.endswith(("」", "』", ")", "）")):
+        return None
+    if text.endswith(("、", ",", "・")):
+        return LABEL_PROBLEMS[4]
+    tokens = [t for t in tokeniser.tokens(text) if not t.pos.startswith("補助記号")]
+    if not tokens:
+        return LABEL_PROBLEMS[0]
+    last = tokens[-1]
+    if last.pos.startswith(("助詞", "接続詞", "連体詞", "接頭辞")):
+        return LABEL_PROBLEMS[4]
+    if last.pos.startswith("助動詞"):
+        if last.lemma == "た":                     # 「…が起きてしまった」「助かりました」: what happened to someone
+            return LABEL_PROBLEMS[5]
+        return None if last.surface in _WHOLE_AUXILIARIES else LABEL_PROBLEMS[4]
+    if last.pos.startswith(("動詞", "形容詞")) and not last.surface.endswith(_WHOLE_FORMS):
+        return LABEL_PROBLEMS[4]
+    return None
 
 
 def cohesion(x, rows: Sequence[int]) -> tuple[float, int]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.ingest import header_key, load_meeting, read_table
+from pipeline.perspectives.records import label_problem
 from pipeline.run.analysis import analyse
 from pipeline.run.models import Models
 from pipeline.run.settings import Settings
@@ -95,4 +96,10 @@ def perspective_evaluation(labelled: Labelled, measures: Path,
                       "kind": labelled.kinds}).to_csv(meeting / "feedback.csv", index=False)
         inputs = load_meeting(meeting, measures)
     result = analyse(inputs, models, settings=Settings(mask_pii=False))
-    return perspective_scores(dict(zip(labelled.ids, labelled.gaps, strict=True)), result.perspectives.suggestions)
+    per_gap, per_suggestion, totals = perspective_scores(dict(zip(labelled.ids, labelled.gaps, strict=True)),
+                                                         result.perspectives.suggestions)
+    # every label is checked as an analyst would paste it: a noun phrase or a short statement, never a fragment,
+    # an exclamation, a question or a person's words about themselves
+    problems = [label_problem(str(label), models.tokeniser) or "" for label in per_suggestion["label"]]
+    per_suggestion = per_suggestion.assign(label_problem=problems)
+    return per_gap, per_suggestion, {**totals, "label_problems": sum(bool(p) for p in problems)}
