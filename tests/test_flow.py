@@ -93,7 +93,7 @@ def test_manifest_counts_and_hashes(meeting2: Path) -> None:
 
 def test_report_sections(meeting2: Path) -> None:
     html = (meeting2 / "report.html").read_text(encoding="utf-8")
-    for heading in ("概要", "投票結果", "種別ごとの意見", "重要な理由（14件）", "追加すべき視点（6件）", "感想（8件）",
+    for heading in ("概要", "この会議で分かったこと", "投票結果", "意見一覧", "重要な理由（14件）", "追加すべき視点（6件）", "感想（8件）",
                     "施策別", "裏付けのない施策案", "紐づけの見直し候補", "テーマ別", "テーマ × 種別",
                     "テーマ × 基本方針", "語の共起ネットワーク", "付録", "種別ごとの上位キーワード"):
         assert heading in html

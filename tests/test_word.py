@@ -148,7 +148,7 @@ def test_sample_report_through_libreoffice(sample: tuple[MeetingResult, ReportCo
             if s.title:
                 assert re.sub(r"\s+", "", s.title) in flat, s.title
     order = [g.heading for g in ctx.groups if g.heading != "判定の反映"]
-    assert order == ["概要", "投票結果", "種別ごとの意見", "施策別", "テーマ別", "新たな視点(案)", "付録"]  # a 報告書
+    assert order == ["概要", "新たな視点(案)", "投票結果", "施策別", "テーマ別", "意見一覧", "付録"]  # a 報告書
     assert "あいネット" in flat and "C02" in flat                    # the vote table
     quotes = next(s for g in ctx.groups for s in g.sections if s.title == "提案の根拠（原文）").frame
     for quote in quotes["text"].head(3):                          # the perspectives' evidence, as written

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.perspectives import MAX_QUOTES
+from pipeline.report.findings import key_findings
 from pipeline.report.render import Group, ReportContext, Section
 from pipeline.run import outputs as out
 from pipeline.run.result import MeetingResult
@@ -37,28 +38,36 @@ def _image(images: Mapping[str, bytes], spec: out.ImageOutput, alt: str) -> dict
 
 def summary_group(r: MeetingResult) -> Group:
     items = r.items
-    totals = r.row_totals
+    # the meeting's own rows (cards, comments, votes): the policy table is what they are compared with, not input
+    own = [c for c in r.inputs.counts if c.get("kind") != "measures"]
+    totals = {k: sum(int(c[k]) for c in own) for k in ("rows_in", "rows_ok", "rows_rejected")}  # type: ignore[call-overload]
     pairs = [
         ("会議", r.inputs.meta.get("title", r.meeting_id)),
         ("シリーズ", r.inputs.series + (f"（以前の会議: {'、'.join(r.earlier_ids)}）" if r.earlier_ids
                                         else "（以前の会議はありません）")),
-        *([("コードブック", "＋".join(Path(f).name for f in r.codebook_files)
-            + ("（分野のテーマに、地域の追加分を重ねています）" if len(r.codebook_files) > 1 else ""))]
-          if r.codebook_files else []),
         ("カード", f"{int((items[Items.source] == 'card').sum())}枚"),
         ("コメント", f"{int((items[Items.source] == 'feedback').sum())}件"),
-        ("入力行 / 取込 / 除外", f"{totals['rows_in']} / {totals['rows_ok']} / {totals['rows_rejected']}"),
+        ("会議の行（カード・コメント・投票）", f"{totals['rows_in']}行（取り込み {totals['rows_ok']}、除外 "
+                                           f"{totals['rows_rejected']}）"),
     ]
     t = r.tallies
     if t.round_totals:
         pairs.append(("投票", "、".join(f"{n}回目 {b}票" + (f"（{t.voters[n]}人）" if n in t.voters else "")
                                          for n, b in t.round_totals.items())))
-    counts = pd.DataFrame(list(r.inputs.counts))
-    counts = counts[[c for c in COUNT_COLUMNS if c in counts.columns]]
-    sections = [Section("", pairs=pairs)]
+    found = [(f.text, f.anchor, f.heading) for f in key_findings(r)]
+    sections = [Section("この会議で分かったこと", points=found), Section("会議と読んだもの", pairs=pairs)]
     if r.notices:
         sections.append(Section("注意（この結果を読む前に確かめてください）", pd.DataFrame({"notice": list(r.notices)})))
-    return Group("概要", "summary", [*sections, Section("入力ファイル", counts)])
+    return Group("概要", "summary", sections)
+
+
+def read_files_section(r: MeetingResult) -> Section:
+    """The files read, with their encoding and row counts, and the codebook used (for whoever checks the run)."""
+    counts = pd.DataFrame(list(r.inputs.counts))
+    counts = counts[[c for c in COUNT_COLUMNS if c in counts.columns]]
+    book = ("＋".join(Path(f).name for f in r.codebook_files)
+            + ("（分野のテーマに、地域の追加分を重ねています）" if len(r.codebook_files) > 1 else "")) if r.codebook_files else ""
+    return Section("読み込んだファイル", counts, note=f"テーマのコードブック: {book}。" if book else "")
 
 
 def decision_group(r: MeetingResult) -> Group:
@@ -141,14 +150,17 @@ def measure_group(r: MeetingResult) -> Group:
                       "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。" + SCORE_NOTE)),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
                 empty="なし（すべての施策案にカードかコメントがあります）"),
-        Section(f"紐づけの見直し候補（{out.SUGGESTED_LINKS.file}）", m.suggestions,
-                note=("担当課の紐づけと内容の一致度が大きく違うカードです。「一致度」は提案先、「現在の一致度」は"
-                      "現在の紐づけ先との一致度、「根拠」は共通する語です。採否は分析者が判断してください。"),
-                empty="なし"),
         Section("どの施策案にも当てはまらないカード・コメント", m.unmatched,
                 note="「最も近い施策案」とその一致度（しきい値未満）を並べています。本文は書かれたままです。",
                 empty="なし"),
     ])
+
+
+def link_section(r: MeetingResult) -> Section:
+    return Section(f"紐づけの見直し候補（{out.SUGGESTED_LINKS.file}）", r.matches.suggestions,
+                   note=("担当課の紐づけと内容の一致度が大きく違うカードです。「一致度」は提案先、「現在の一致度」は"
+                         "現在の紐づけ先との一致度、「根拠」は共通する語です。採否は分析者が判断してください。"),
+                   empty="なし")
 
 
 def attribute_sections(r: MeetingResult) -> list[Section]:
@@ -184,12 +196,12 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
         Section("テーマ × 基本方針（件数）", r.theme_by_pillar,
                 **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ"),  # type: ignore[arg-type]
                 note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"),
-        Section("語の共起ネットワーク", r.network_edges,
+        Section("語の共起ネットワーク",
                 **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
-                note=_network_note(r),
+                note=_network_note(r) + "（語の組と共起の強さの表は付録）",
                 empty="共起する語がありません"),
+        *([Section("テーマの推移（会議ごとの件数）", r.trend)] if len(r.trend.columns) > 2 else []),
         kwic_section(r),
-        Section("テーマの定義", r.theme_definitions),
         teach_section(r),
     ])
 
@@ -289,8 +301,6 @@ def perspective_group(r: MeetingResult) -> Group:
             "以前の会議で採用した視点ごとに、この会議の意見を見ています。解消 = そのテーマの意見が施策案でカバー"
             "されている、未解消 = まだ新たな視点として挙がる（またはカバーする施策案がない）、言及なし = この会議に"
             "そのテーマの意見がない。")))
-    if len(r.trend.columns) > 2:
-        sections.append(Section("テーマの推移（会議ごとの件数）", r.trend))
     return Group("新たな視点(案)", "perspectives", sections)
 
 
@@ -320,13 +330,10 @@ REPORT_KINDS: tuple[str, ...] = ("重要な理由", "追加すべき視点", "�
 
 
 def opinion_group(r: MeetingResult) -> Group:
-    """種別ごとの意見: counts, keywords, then every comment of each kind as written (masked)."""
+    """意見一覧: counts, then every comment of each kind as written (masked)."""
     sections = []
     if len(r.tallies.comments_per_kind):
         sections.append(Section("種別ごとの件数", r.tallies.comments_per_kind))
-    if len(r.keywords):
-        sections.append(Section("種別ごとの上位キーワード", r.keywords,
-                                note="出現件数は、その語を含むカード・コメントの数です（ストップワードを除く）。"))
     items = r.items[r.items[Items.source] == "feedback"]
     counted = list(r.tallies.comments_per_kind[Items.kind]) if len(r.tallies.comments_per_kind) else []
     kinds = [*(k for k in REPORT_KINDS if k in counted), *(k for k in counted if k not in REPORT_KINDS)]
@@ -353,12 +360,23 @@ def opinion_group(r: MeetingResult) -> Group:
         budget -= len(table)
         sections.append(Section(f"{kind}（{len(part)}件）", table, note=note, filterable=True,
                                 empty=f"件数が多いため省略しました（全件は {out.TAGGED.file}）。"))
-    return Group("種別ごとの意見", "opinions", sections)
+    return Group("意見一覧", "opinions", sections)
 
 
 def appendix_group(r: MeetingResult, manifest_summary: Sequence[tuple[str, str]]) -> Group:
+    """Tables an official would not paste into a 報告書: how the comments group, the words, the link scores, the
+    codebook's definitions, refused rows and how the run was made."""
+    keywords = [Section("種別ごとの上位キーワード", r.keywords,
+                        note="出現件数は、その語を含むカード・コメントの数です（ストップワードを除く）。")] \
+        if len(r.keywords) else []
+    network = [Section("語の共起ネットワークの語の組", r.network_edges, note=JACCARD_NOTE)] if len(r.network_edges) else []
     return Group("付録", "appendix", [
         *cluster_sections(r),
+        *keywords,
+        *network,
+        link_section(r),
+        Section("テーマの定義", r.theme_definitions),
+        read_files_section(r),
         Section(f"取り込めなかった行（{out.REJECTS.file}）", r.inputs.rejects.head(MAX_LISTED), filterable=True,
                 empty="なし（すべての行を取り込みました）"),
         Section("実行情報", pairs=manifest_summary),
@@ -369,8 +387,8 @@ def build_report(r: MeetingResult, images: Mapping[str, bytes],
                  manifest_summary: Sequence[tuple[str, str]]) -> ReportContext:
     """Result → the report's groups in the order of a 報告書 (groups with nothing to show are left out)."""
     groups = [
-        summary_group(r), decision_group(r), vote_group(r, images), opinion_group(r), measure_group(r),
-        theme_group(r, images), perspective_group(r), appendix_group(r, manifest_summary),
+        summary_group(r), decision_group(r), perspective_group(r), vote_group(r, images), measure_group(r),
+        theme_group(r, images), opinion_group(r), appendix_group(r, manifest_summary),
     ]
     return ReportContext(meeting_id=r.meeting_id, title=str(r.inputs.meta.get("title") or f"会議 {r.meeting_id}"),
                          date=r.date, groups=[g for g in groups if g.sections])

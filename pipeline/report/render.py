@@ -33,6 +33,8 @@ class Section:
     image_file: str = ""
     image_alt: str = ""
     pairs: Sequence[tuple[str, str]] = ()
+    points: Sequence[tuple[str, str, str]] = ()
+    """Sentences of a summary, each with the anchor and heading of the report part that holds its details."""
     filterable: bool | None = None
     """Show a filter box above the table (default: when it has more than 15 rows)."""
     picker: str = ""
@@ -124,7 +126,9 @@ def render_markdown(ctx: ReportContext) -> str:
                 out += [s.note, ""]
             if s.image_file:
                 out += [f"![{s.image_alt or s.title}]({s.image_file})", ""]
-            if s.picker:
+            if s.points:
+                out += [f"- {text}（→ {heading}）" for text, _, heading in s.points]
+            elif s.picker:
                 out.append(s.print_note or s.empty)
             elif s.pairs:
                 out += [f"- {k}: {v}" for k, v in s.pairs]

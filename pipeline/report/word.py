@@ -257,7 +257,10 @@ class _Writer:
             self.paragraph(s.note, "Kyosei Note")
         if s.image:
             self.image(s.image, s.image_alt or s.title)
-        if s.picker:
+        if s.points:
+            for text, _, heading in s.points:
+                self.paragraph(f"・{text}（→ {heading}）")
+        elif s.picker:
             self.paragraph(s.print_note or s.empty)
         elif s.pairs:
             self.table(["項目", "内容"], [(k, v) for k, v in s.pairs], widths=(4.0, self.text_width_cm - 4.0))

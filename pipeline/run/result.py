@@ -72,6 +72,8 @@ class MeetingResult:
     to_teach: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The comments whose label would teach the tagger most, per theme (:func:`pipeline.themes.active.learning_queue`):
     listed in the レビュー sheet and the report's 付録."""
+    document_themes: tuple[str, ...] = ()
+    """The codebook's themes about the plan document itself (not a topic of the comments)."""
     notices: tuple[str, ...] = ()
     """Warnings for the reader (:mod:`pipeline.report.notices`): rows refused, columns and sheets not read, the default
     policy table, codebook links to unknown measures, earlier output folders skipped."""
