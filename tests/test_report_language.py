@@ -8,6 +8,8 @@ import re
 import pandas as pd
 import pytest
 
+from dataclasses import replace
+
 from pipeline.report.layout import build_report
 from pipeline.report.render import ReportContext, label_for
 from pipeline.run import outputs
@@ -82,6 +84,50 @@ def test_harmless_patterns() -> None:
 def test_no_english_in_the_reports_own_text(ctx: ReportContext) -> None:
     found = [(where, w) for where, text in report_text(ctx) for w in english_words(text)]
     assert found == []
+
+
+MACHINERY = re.compile(
+    r"[\w./-]+\.(?:csv|xlsx|png|yaml|json|html|md|docx|tsv)"   # file names and paths
+    r"|--[a-z-]+|kyosei [a-z]+|models/|outputs/")              # options, commands, folders
+BODY_ALLOWED = {"ID", "Word", "Excel", "KWIC", "NPO"}
+"""Names a reader of a 報告書 knows as they are (NPO comes from the codebook's theme names)."""
+
+
+def body_text(ctx: ReportContext) -> list[tuple[str, str]]:
+    """Everything the report says outside the 付録 and the 注意 (the warnings tell the analyst how to fix the
+    input before the report is final)."""
+    body = replace(ctx, groups=[g for g in ctx.groups if g.heading != "付録"])
+    return [(where, text) for where, text in report_text(body) if "注意" not in where]
+
+
+def test_no_machinery_in_the_body(ctx: ReportContext) -> None:
+    """No file name, option, command, path or English word outside ids in the report's body; they are in the
+    付録's 分析の方法."""
+    found = [(where, m) for where, text in body_text(ctx) for m in MACHINERY.findall(text)]
+    assert found == []
+    ids = re.compile(r"\b[A-Z]{1,3}\d[\d-]*\b")
+    words = [(where, w) for where, text in body_text(ctx) for w in ASCII_WORD.findall(ids.sub(" ", text))
+             if w not in BODY_ALLOWED]
+    assert words == []
+    method = next(s for g in ctx.groups for s in g.sections if s.title == "分析の方法")
+    said = " ".join(v for _, v in method.pairs)
+    for name in ("theme_links.csv", "perspectives.csv", "perspective_decisions.csv", "--network-words",
+                 "kyosei review apply", "kyosei revise", "kwic.csv"):
+        assert name in said
+
+
+def test_the_glossary_explains_every_measure_it_lists_and_only_those(ctx: ReportContext) -> None:
+    from pipeline.report.layout import GLOSSARY
+
+    glossary = next(s for g in ctx.groups for s in g.sections if s.title == "用語の説明").frame
+    listed = dict(zip(glossary["用語"], glossary["説明"], strict=True))
+    elsewhere = "\n".join(text for where, text in report_text(ctx) if "用語の説明" not in where)
+    assert all(term in elsewhere for term in listed)                         # only terms the report uses
+    assert all(term in listed for term, _ in GLOSSARY if term in elsewhere)   # and every one it uses
+    # every measure shown as a number in this report is explained
+    for measure in ("一致度", "まとまり", "支持", "ポイント", "共起の強さ", "シルエット係数", "確からしさ"):
+        assert measure in listed, measure
+    assert all(text.endswith("。") and len(text) <= 80 for text in listed.values())   # one plain sentence
 
 
 def test_terminal_summary_names_themes_suggestions_and_refused_rows(meeting2_result: MeetingResult) -> None:

@@ -75,13 +75,12 @@ def decision_group(r: MeetingResult) -> Group:
     if len(r.changes):
         sections.append(Section(
             "前回までの判定で変わったこと", r.changes,
-            note=("models/review_decisions.csv に記録された分析者の判定（kyosei review apply）を反映しました。"
-                  "不採用の提案は再び提案しません。テーマの判定は学習層の教師データにもなります。")))
+            note=("分析者がレビューシートで判定した内容を反映しました。不採用の提案は再び提案しません。"
+                  "テーマの判定は、テーマ付けの学習にも使われます。")))
     if r.learned_themes:
         sections.append(Section(
             "学習層", pd.DataFrame({"theme": list(r.learned_themes)}),
-            note=(f"分析者が確認したテーマから学習し、ルールが見落としたテーマを補っています（どの意見に補ったかは "
-                  f"{out.EVIDENCE.file} に記録しています）。")))
+            note="分析者が確認したテーマから学習し、ルールが見落としたテーマを補っています。"))
     return Group("判定の反映", "decisions", sections)
 
 
@@ -125,6 +124,28 @@ def vote_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("投票結果", "votes", sections)
 
 
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("裏付け", "施策案に担当課が紐づけたカードと、内容が施策案に合うコメントです。"),
+    ("支持", "その提案を裏付けるカード・コメントの件数です。多いほど、多くの参加者が同じ視点を挙げています。"),
+    ("一致度", "カード・コメントと施策案の文章の近さ（0〜1）です。共通する語が多いほど高く、しきい値以上なら"
+               "その施策案の文言でカバーされているとみなします。"),
+    ("しきい値", "一致度がこの値以上なら施策案に合うとみなす境目です。施策案名とその施策案の一致度の中央値の半分で、"
+                 "施策一覧ごとに決まります。"),
+    ("まとまり", "提案を裏付ける意見どうしの文章の似かより（0〜1）です。0.5以上は高く（同じことを言う意見が多い）、"
+                 "0.2未満は低い（言い方の違う意見の集まり）と読みます。"),
+    ("ポイント", "その回の総票数に占める割合（%）の、回と回の差です。回ごとに配るブロックの数が違っても比べられます。"),
+    ("確からしさ", "そのテーマが付くことの確かさの見積もり（0〜1）です。境目に近いものほど、判定すると学習に役立ちます。"),
+    ("共起の強さ", "2つの語の両方を含む件数 ÷ どちらかを含む件数（ジャッカード係数、0〜1）です。いつも一緒に使われる"
+                   "語ほど1に近くなります。"),
+    ("特徴語", "そのクラスタに多く、他のクラスタに少ない語です。"),
+    ("シルエット係数", "クラスタの分かれ方のよさ（−1〜1）です。高いほど、同じクラスタの意見どうしが似て、"
+                       "別のクラスタとは離れています。"),
+    ("ウォード法", "似た意見を順にまとめていく方法の一つで、まとめたときのばらつきの増え方が最も小さい組から合わせます。"),
+    ("k平均法", "意見を決めた数のクラスタに分け、各クラスタの中心に近い意見を集め直すことを繰り返す方法です。"),
+)
+"""用語の説明: every measure or method word the report uses, in one plain sentence (only those the report uses are
+listed)."""
+
 SCORE_NOTE = ("一致度（0〜1）は、カード・コメントと施策案の近さです。文章に共通する語（多くの施策案に出る語ほど"
               "軽く数えます）と、コードブックでのテーマと施策案の対応から計算します。")
 SUPPORT_NOTE = "支持 = その提案を裏付けるカード・コメントの件数です。"
@@ -147,7 +168,7 @@ def measure_group(r: MeetingResult) -> Group:
         *tree,
         Section("施策案ごとの裏付け（カバレッジ）", cov,
                 note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
-                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。" + SCORE_NOTE)),
+                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
                 empty="なし（すべての施策案にカードかコメントがあります）"),
         Section("どの施策案にも当てはまらないカード・コメント", m.unmatched,
@@ -166,7 +187,6 @@ def link_section(r: MeetingResult) -> Section:
 def attribute_sections(r: MeetingResult) -> list[Section]:
     """One table per attribute: themes (rows) × the attribute's values (columns), comments counted."""
     sections: list[Section] = []
-    file = out.THEMES_BY_ATTRIBUTE.file
     table = r.theme_by_attribute
     for attr in dict.fromkeys(table["attribute"]):
         part = table[table["attribute"] == attr]
@@ -175,7 +195,7 @@ def attribute_sections(r: MeetingResult) -> list[Section]:
         wide.columns.name = None
         title = "設問" if attr == "question" else attr
         sections.append(Section(f"テーマ × {title}（コメント数）", wide,
-                           note=f"属性「{title}」の値ごとに、各テーマのコメント数です（全件は {file}）。"))
+                           note=f"「{title}」の値ごとに、各テーマのコメント数です。"))
     return sections
 
 
@@ -183,16 +203,15 @@ def _network_note(r: MeetingResult) -> str:
     o = r.settings
     edges = ("そのうち語どうしをつなぐ最も強い組だけ（最小スパニング・ツリー）" if o.network_mst
              else f"共起の強い上位 {o.network_edges} 組")
-    return (f"2件以上に出てくる語のうち出現件数の多い {o.network_words} 語について、{edges}を線で結んでいます"
-            "（kyosei run の --network-words / --network-edges / --network-mst で変えられます）。円の大きさは出現件数、"
-            "色は互いに結びつきの強い語のまとまり（凡例）、線の太さは共起の強さです。" + JACCARD_NOTE)
+    return (f"2件以上に出てくる語のうち出現件数の多い {o.network_words} 語について、{edges}を線で結んでいます。"
+            "円の大きさは出現件数、色は互いに結びつきの強い語のまとまり（凡例）、線の太さは共起の強さです。")
 
 
 def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("テーマ別", "themes", [
         *attribute_sections(r),
         Section("テーマ × 種別（件数）", r.theme_by_kind,
-                note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は models/codebook.yaml。"),
+                note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は付録にあります。"),
         Section("テーマ × 基本方針（件数）", r.theme_by_pillar,
                 **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ"),  # type: ignore[arg-type]
                 note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"),
@@ -240,11 +259,10 @@ def kwic_section(r: MeetingResult) -> Section:
         note=("テーマの根拠になった語と上位のキーワードが、どのカード・コメントでどう使われたかを、書かれたままの前後"
               "約20文字とともに示します。一覧で語を選ぶと、その語の行だけを表示します。「左の文脈」の見出しで並べ替えると"
               "語の直前の文字から、「右の文脈」では直後の文字から並びます。テーマ列は、その箇所が根拠になったテーマです。"
-              + (f"語は出現の多い {KWIC_WORDS} 語まで、1語 {KWIC_LINES} 行までです（全 {len(k):,} 行は "
-                 f"{out.KWIC.file}）。" if cut else f"全 {len(k):,} 行は {out.KWIC.file} にもあります。")
-              + "端末では kyosei kwic 出力フォルダ 語 で同じ一覧を表示できます。"),
-        print_note=(f"語の前後（KWIC）は HTML のレポートで語を選んで見られます。全 {len(k):,} 行は {out.KWIC.file}、"
-                    f"Excel のブックの「{out.KWIC.sheet}」シートにもあります（1語 {out.KWIC_SHEET_LINES} 行まで）。"),
+              + (f"語は出現の多い {KWIC_WORDS} 語まで、1語 {KWIC_LINES} 行までです（全 {len(k):,} 行は Excel のブックにも"
+                 "あります）。" if cut else f"全 {len(k):,} 行は Excel のブックにもあります。")),
+        print_note=(f"語の前後（KWIC）は画面で見るレポートで語を選んで見られます。Excel のブックの「{out.KWIC.sheet}」"
+                    f"シートにもあります（1語 {out.KWIC_SHEET_LINES} 行まで）。"),
     )
 
 
@@ -267,16 +285,16 @@ def perspective_group(r: MeetingResult) -> Group:
                 note=("どの施策案もカバーしていない分野のカード・コメント、施策案の文言にない「追加すべき視点」、"
                       "どのテーマにも施策案にも当てはまらない意見のうちまとまりのあるものから作った、施策案に加える"
                       "視点の候補です。1件のコメントは1つの提案にだけ入ります。ラベル = 裏付けの意見に共通する語句"
-                      "（なければ代表的な意見が求めていること、またはその意見の主な語句）、テーマ = 抜けている視点としてのテーマ名。" + SUPPORT_NOTE +
-                      "まとまり = 裏付けの意見どうしの文章の似かより（0〜1）。最も近い施策案と、その一致度も並べます。"
-                      + SCORE_NOTE + f"テーマと施策案の対応は{how}（{out.THEME_LINKS.file}）。文言でカバーとみなす一致度は "
+                      "（なければ代表的な意見が求めていること、またはその意見の主な語句）、テーマ = 抜けている視点としてのテーマ名。"
+                      "支持・まとまり・一致度の読み方は付録の「用語の説明」にあります。最も近い施策案と、その一致度も並べます。"
+                      + f"テーマと施策案の対応は{how}。文言でカバーとみなす一致度は "
                       f"{p.threshold}（施策案名とその施策案の一致度の中央値の半分。施策一覧ごとに決まります）。"
                       "状態: 新規 = 今回初めて、以前にも = 以前の会議にも出ていた、採用 = 分析者が採用済み。"
                       "採否は分析者が判断してください。"),
                 empty="提案はありません"),
         Section("提案の根拠（原文）", quotes,
-                note=(f"書かれたままの文です（個人情報は伏せています。提案ごとに最初の {MAX_QUOTES} 件。全件は "
-                      f"{out.PERSPECTIVES.file} の根拠ID、各意見の判定は {out.PERSPECTIVE_DECISIONS.file}）。"),
+                note=(f"書かれたままの文です（個人情報は伏せています。提案ごとに最初の {MAX_QUOTES} 件。全件と各意見の"
+                      "判定は Excel のブックにあります）。"),
                 empty="なし"),
         Section("計画書の記述への意見", p.plan_comments,
                 note="文章・表記・ページ・図表・データ・構成など、計画書そのものへの意見です。新たな視点(案)には含めていません。",
@@ -293,9 +311,8 @@ def perspective_group(r: MeetingResult) -> Group:
             "分析者が採用・修正した新たな視点を、施策一覧への変更案にしたものです。新設 = 視点のラベルを名前、抜けている"
             "視点と代表的な意見を説明にした新しい施策案（番号は柱の続き）、拡充 = 修正後に施策IDを書いた視点の語を"
             "その施策案に加える、紐づけ追加 = 採用したカードの紐づけ、要検討 = カードも意見もない施策案（削除は"
-            "しません）。根拠 = 裏付けのカード・意見、票 = 根拠のカードへの票。kyosei revise でこの表を施策一覧の"
-            f"形（{out.MEASURES_DRAFT.file}、{out.MEASURES_DRAFT_XLSX.file}）に書き出し、次の会議の --measures に"
-            "使えます。")))
+            "しません）。根拠 = 裏付けのカード・意見、票 = 根拠のカードへの票。この表は施策一覧の形に書き出して、"
+            "次の会議の施策一覧に使えます（付録の「分析の方法」）。")))
     if len(r.gaps):
         sections.append(Section("以前に採用した視点のその後", r.gaps, note=(
             "以前の会議で採用した視点ごとに、この会議の意見を見ています。解消 = そのテーマの意見が施策案でカバー"
@@ -355,11 +372,11 @@ def opinion_group(r: MeetingResult) -> Group:
         if len(r.replies):
             note += "「市の考え方」は入力された回答をそのまま並べたもので、分析には使っていません。"
         if len(table) > budget:
-            note += f"最初の {budget} 件です（全 {len(table)} 件は {out.TAGGED.file}）。"
+            note += f"最初の {budget} 件です（全 {len(table)} 件は Excel のブックにあります）。"
             table = table.head(budget)
         budget -= len(table)
         sections.append(Section(f"{kind}（{len(part)}件）", table, note=note, filterable=True,
-                                empty=f"件数が多いため省略しました（全件は {out.TAGGED.file}）。"))
+                                empty="件数が多いため省略しました（全件は Excel のブックにあります）。"))
     return Group("意見一覧", "opinions", sections)
 
 
@@ -383,6 +400,44 @@ def appendix_group(r: MeetingResult, manifest_summary: Sequence[tuple[str, str]]
     ])
 
 
+def method_section(r: MeetingResult) -> Section:
+    """分析の方法: how the run was made — the files, commands and options the body of the report does not name."""
+    o = r.settings
+    book = "＋".join(Path(f).name for f in r.codebook_files) or "kyosei に同梱のもの"
+    links = ("施策案の文章をコードブックで読んで作りました（コードブックの施策IDと施策一覧のIDが合わないため）"
+             if r.links.derived else "コードブックの施策IDによります")
+    return Section("分析の方法", pairs=[
+        ("テーマ付け", f"コードブック（{book}）のルールで、カード・コメントごとにテーマとその根拠の語を決めています。"
+                       f"根拠は {out.EVIDENCE.file}、テーマの一覧は {out.TAGGED.file}。"),
+        ("施策案との対応", f"テーマと施策案の対応は{links}（{out.THEME_LINKS.file}）。施策案ごとの裏付けは "
+                           f"{out.COVERAGE.file}、紐づけの見直し候補は {out.SUGGESTED_LINKS.file}。"),
+        ("新たな視点(案)", f"提案は {out.PERSPECTIVES.file}、各意見の判定（どの提案に入ったか、なぜ入らなかったか）は "
+                           f"{out.PERSPECTIVE_DECISIONS.file}。"),
+        ("語の共起ネットワーク", f"上位 {o.network_words} 語、線 {o.network_edges} 本"
+                                 + ("（最小スパニング・ツリー）" if o.network_mst else "")
+                                 + "。kyosei run の --network-words / --network-edges / --network-mst で変えられます。"),
+        ("語の前後（KWIC）", f"全行は {out.KWIC.file}。端末では kyosei kwic 出力フォルダ 語 で表示できます。"),
+        ("分析者の判定", "Excel のブックのレビューシートで判定し、kyosei review apply で models/review_decisions.csv に"
+                         "記録すると、次の実行から反映されます。"),
+        ("見直し案の書き出し", f"kyosei revise で {out.MEASURES_DRAFT.file}・{out.MEASURES_DRAFT_XLSX.file} に書き出し、"
+                               "次の会議の --measures に使えます。"),
+    ])
+
+
+def glossary_section(groups: Sequence[Group]) -> Section:
+    """用語の説明: the :data:`GLOSSARY` terms the other parts of the report use."""
+    from pipeline.schemas import label_for
+
+    said = []
+    for g in groups:
+        for sec in g.sections:
+            said += [sec.title, sec.note, sec.empty, *(k for k, _ in sec.pairs), *(v for _, v in sec.pairs),
+                     *(t for t, _, _ in sec.points), *(label_for(c) for c in sec.frame.columns)]
+    text = "\n".join(said)
+    used = [(term, meaning) for term, meaning in GLOSSARY if term in text]
+    return Section("用語の説明", pd.DataFrame(used, columns=["用語", "説明"]))
+
+
 def build_report(r: MeetingResult, images: Mapping[str, bytes],
                  manifest_summary: Sequence[tuple[str, str]]) -> ReportContext:
     """Result → the report's groups in the order of a 報告書 (groups with nothing to show are left out)."""
@@ -390,5 +445,8 @@ def build_report(r: MeetingResult, images: Mapping[str, bytes],
         summary_group(r), decision_group(r), perspective_group(r), vote_group(r, images), measure_group(r),
         theme_group(r, images), opinion_group(r), appendix_group(r, manifest_summary),
     ]
+    appendix = groups[-1]
+    groups[-1] = Group(appendix.heading, appendix.anchor,
+                       [method_section(r), glossary_section(groups), *appendix.sections], appendix.note)
     return ReportContext(meeting_id=r.meeting_id, title=str(r.inputs.meta.get("title") or f"会議 {r.meeting_id}"),
                          date=r.date, groups=[g for g in groups if g.sections])
