@@ -68,6 +68,27 @@ def test_unusable_files_stop_with_one_message(tmp_path: Path, capsys: pytest.Cap
     assert_no_half_output(tmp_path / "out")
 
 
+def assert_labels_on_word_boundaries(out: Path) -> None:
+    """Every suggestion's label and every cluster label of a run starts and ends where words do, in a comment."""
+    from pipeline.perspectives.records import on_token_boundaries
+    from pipeline.text.tokenise import Tokeniser, load_lexicon
+
+    tokeniser = Tokeniser(lexicon=load_lexicon(MODELS / "lexicon.yaml"))
+    folder = out / "2024-05-22"
+    texts = tagged(out)["text"].tolist()
+    read = {name: pd.read_csv(folder / name, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            for name in ("perspectives.csv", "clusters.csv")}
+    for label in read["perspectives.csv"]["label"]:
+        assert any(on_token_boundaries(label, t, tokeniser) for t in texts if label in t), label
+    canonical = [tokeniser.lexicon.canonical(t) for t in texts]
+    clusters = read["clusters.csv"]
+    for label, top in zip(clusters["label"], clusters["top_terms"], strict=True):
+        terms = top.split("|")[:3]                      # the label is its first three terms (a term may hold ・)
+        assert label == "・".join(terms)
+        for term in terms:
+            assert any(on_token_boundaries(term, t, tokeniser) for t in canonical if term in t), (label, term)
+
+
 def test_bad_rows_are_refused_and_the_rest_analysed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code, text = kyosei_run(meeting(tmp_path, **{"votes.csv": BAD / "votes_bad.csv"}), out, capsys)
@@ -81,6 +102,7 @@ def test_bad_rows_are_refused_and_the_rest_analysed(tmp_path: Path, capsys: pyte
     man = json.loads((out / "2024-05-22" / "manifest.json").read_text(encoding="utf-8"))
     for f in man["rows"]["files"]:
         assert f["rows_in"] == f["rows_ok"] + f["rows_rejected"]
+    assert_labels_on_word_boundaries(out)
 
 
 def test_header_only_and_mixed_encodings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,6 +132,7 @@ def test_control_characters_and_injection(tmp_path: Path, capsys: pytest.Capture
     ws = wb["カード・コメント"]
     cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
     assert cells and all(c.data_type == "s" for c in cells)
+    assert_labels_on_word_boundaries(out)
 
 
 def test_huge_comment_and_huge_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,6 +148,7 @@ def test_huge_comment_and_huge_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     man = json.loads((out / "2024-05-22" / "manifest.json").read_text(encoding="utf-8"))
     votes_row = next(f for f in man["rows"]["files"] if f["kind"] == "votes")
     assert votes_row["rows_in"] == votes_row["rows_ok"] == 100_000
+    assert_labels_on_word_boundaries(out)
 
 
 def test_workbook_with_sheets_merged_cells_formulas_and_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

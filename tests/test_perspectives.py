@@ -343,3 +343,29 @@ def test_every_label_of_the_samples_and_fixtures_can_be_pasted(sample: pd.DataFr
     labels = list(sample["label"]) + list(other.suggestions["label"])
     assert len(labels) == 6
     assert {label: label_problem(label, tokeniser) for label in labels} == dict.fromkeys(labels)
+
+
+def test_every_label_of_the_samples_and_fixtures_starts_and_ends_on_word_boundaries(
+        sample: pd.DataFrame, other, tokeniser) -> None:
+    from pipeline.perspectives.records import on_token_boundaries
+
+    m = load_meeting(MEETING_2, MEASURES)
+    texts = dict(zip(*(normalised_items(m.cards, m.feedback)[c] for c in ("item_id", "text")), strict=True))
+    texts |= {i: normalise_text(t) for i, _, t in OTHER_COMMENTS}
+    for frame in (sample, other.suggestions):
+        for label, ids in zip(frame["label"], frame["item_ids"], strict=True):
+            homes = [texts[i] for i in ids.split("|") if label in texts[i]]
+            assert homes and all(on_token_boundaries(label, t, tokeniser) for t in homes), label
+
+
+def test_a_label_is_never_cut_inside_a_word(tokeniser) -> None:
+    from pipeline.perspectives.records import choose_label, on_token_boundaries
+
+    assert on_token_boundaries("相談窓口", "夜間でも使える相談窓口を増やしてほしい", tokeniser)
+    assert not on_token_boundaries("こど", "こどもの居場所", tokeniser)          # a word cut at its end
+    assert not on_token_boundaries("談窓口", "相談窓口がほしい", tokeniser)        # and at its start
+    assert not on_token_boundaries("窓口", "相談先がわからない", tokeniser)        # not in the text at all
+    # a comment with no noun phrase and over 32 characters: its first words, cut where a word ends
+    text = "いろいろとありがとうございましたとてもよかったしまたぜひやってみたいなあとおもいました"
+    label, _, _ = choose_label({"F1": text}, ["F1"], "F1", tokeniser, {})
+    assert len(label) <= 32 and text.startswith(label) and on_token_boundaries(label, text, tokeniser)

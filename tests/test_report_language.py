@@ -4,11 +4,10 @@ generates), only ids, file names, command options and a short list of names."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pandas as pd
 import pytest
-
-from dataclasses import replace
 
 from pipeline.report.layout import build_report
 from pipeline.report.render import ReportContext, label_for

@@ -305,3 +305,15 @@ def test_prefilter_changes_no_hit(shipped: Codebook, tokeniser: Tokeniser) -> No
             assert got == rule_hits(full, full.doc(text)), text
             fired += len(got[0])
     assert fired > len(texts)  # the comparison is not vacuous: most texts get a theme
+
+
+def test_a_one_character_variant_is_never_replaced_inside_a_word() -> None:
+    from pipeline.text.tokenise import load_lexicon
+
+    lexicon = load_lexicon(MODELS / "lexicon.yaml")
+    assert lexicon.synonyms["心"] == "こころ"
+    # 心 alone, or before の, is こころ; inside 心配, 安心, 関心, 心身 it stays (not 「こころ配」)
+    assert [lexicon.canonical(w) for w in ("心", "心のケア", "心配", "安心", "関心", "心身", "こころ")] == \
+        ["こころ", "こころのケア", "心配", "安心", "関心", "心身", "こころ"]
+    # longer variants still replace inside compounds: 障がい者 → 障害者, 子供会 → 子ども会
+    assert (lexicon.canonical("障がい者"), lexicon.canonical("子供会")) == ("障害者", "子ども会")

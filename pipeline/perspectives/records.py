@@ -117,7 +117,10 @@ def choose_label(texts: Mapping[str, str], order: Sequence[str], representative:
         if topic is not None:
             return topic[0].text, TOPIC_PHRASE, round(topic[1] / n, 3) if n else 0.0
     # a comment without a noun phrase (rare: 「いいと思う」): its first words, never empty
-    words = re.sub(r"\s+", " ", texts[representative]).strip()[:MAX_LABEL]
+    words = re.sub(r"\s+", " ", texts[representative]).strip()
+    if len(words) > MAX_LABEL:
+        cut = max((t.end for t in tokeniser.tokens(words) if t.end <= MAX_LABEL), default=MAX_LABEL)
+        words = words[:cut]
     return words or representative, TOPIC_PHRASE, round(1 / n, 3) if n else 0.0
 
 
@@ -212,7 +215,8 @@ def _request_clause(text: str, spans: Sequence[tuple[int, int]], theme_spans: Se
     if not any(_REQUEST.search(s) for s in sentences):
         return None
     clause = central_clause(text, spans, theme_spans)
-    if clause is None or clause == text.strip() or label_problem(clause, tokeniser) is not None:
+    if clause is None or clause == text.strip() or label_problem(clause, tokeniser) is not None \
+            or not on_token_boundaries(clause, text, tokeniser):
         return None
     tokens = [t for t in tokeniser.tokens(clause) if not t.pos.startswith("補助記号")]
     ends_well = clause.endswith(("」", "』")) or (tokens and tokens[-1].pos.startswith(("名詞", "形容詞", "接尾辞-名詞的")))
@@ -260,6 +264,18 @@ def label_problem(label: str, tokeniser: Tokeniser) -> str | None:
     if last.pos.startswith(("動詞", "形容詞")) and not last.surface.endswith(_WHOLE_FORMS):
         return LABEL_PROBLEMS[4]
     return None
+
+
+def on_token_boundaries(label: str, text: str, tokeniser: Tokeniser) -> bool:
+    """Whether ``label`` is found in ``text`` starting and ending where its words start and end (a label is never
+    cut inside a word: not 「こころ配」 from 心配, nor 「こど」 from こども)."""
+    at = text.find(label)
+    if at < 0:
+        return False
+    tokens = tokeniser.tokens(text)
+    starts = {t.start for t in tokens} | {len(text)}
+    ends = {t.end for t in tokens} | {0}
+    return at in starts and at + len(label) in ends
 
 
 def cohesion(x, rows: Sequence[int]) -> tuple[float, int]:

@@ -16,6 +16,7 @@ import pandas as pd
 from pipeline.perspectives import MAX_QUOTES
 from pipeline.report.findings import key_findings
 from pipeline.report.render import Group, ReportContext, Section
+from pipeline.report.tables import left_out_note, natural_order, without_zeros
 from pipeline.run import outputs as out
 from pipeline.run.result import MeetingResult
 from pipeline.schemas import Items, Measures
@@ -166,7 +167,8 @@ def measure_group(r: MeetingResult) -> Group:
               f"{len(policy.measures)} 件）。以下の表の ID はこの ID です。"))]
     return Group("施策別", "measures", [
         *tree,
-        Section("施策案ごとの裏付け（カバレッジ）", cov,
+        Section("施策案ごとの裏付け（カバレッジ）",
+                cov if r.tallies.round_totals else cov.drop(columns=[c for c in cov.columns if c.startswith("votes_")]),
                 note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
                       "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
@@ -193,10 +195,18 @@ def attribute_sections(r: MeetingResult) -> list[Section]:
         wide = part.pivot_table(index="theme", columns="value", values="items", aggfunc="sum", fill_value=0,
                                 sort=False).reset_index()
         wide.columns.name = None
+        wide = wide[["theme", *natural_order([str(c) for c in wide.columns if c != "theme"])]]
+        wide, rows, cols = without_zeros(wide, "theme")
         title = "設問" if attr == "question" else attr
         sections.append(Section(f"テーマ × {title}（コメント数）", wide,
-                           note=f"「{title}」の値ごとに、各テーマのコメント数です。"))
+                                note=f"「{title}」の値ごとに、各テーマのコメント数です。" + left_out_note(rows, cols)))
     return sections
+
+
+def counted(title: str, frame: pd.DataFrame, note: str, **image: object) -> Section:
+    """A theme × category count table without its all-zero rows and columns (one line says which)."""
+    shown, rows, cols = without_zeros(frame, "theme", keep=("total",))
+    return Section(title, shown, note=note + left_out_note(rows, cols), **image)  # type: ignore[arg-type]
 
 
 def _network_note(r: MeetingResult) -> str:
@@ -210,11 +220,11 @@ def _network_note(r: MeetingResult) -> str:
 def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("テーマ別", "themes", [
         *attribute_sections(r),
-        Section("テーマ × 種別（件数）", r.theme_by_kind,
-                note="1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は付録にあります。"),
-        Section("テーマ × 基本方針（件数）", r.theme_by_pillar,
-                **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ"),  # type: ignore[arg-type]
-                note="カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。"),
+        counted("テーマ × 種別（件数）", r.theme_by_kind,
+                "1件のカード・コメントが複数のテーマを持つことがあります。テーマの定義は付録にあります。"),
+        counted("テーマ × 基本方針（件数）", r.theme_by_pillar,
+                "カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。",
+                **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ")),
         Section("語の共起ネットワーク",
                 **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
                 note=_network_note(r) + "（語の組と共起の強さの表は付録）",

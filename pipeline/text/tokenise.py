@@ -84,11 +84,21 @@ class Lexicon:
 _PATTERNS: dict[tuple[tuple[str, str], ...], re.Pattern[str]] = {}
 
 
+_WORD_CHAR = r"[\u4e00-\u9fff\u30a0-\u30ffー々]"
+
+
+def _whole(variant: str) -> str:
+    """A variant as a pattern; one character (心 → こころ) only where it stands alone, never inside a compound word
+    (心配, 安心, 関心 keep their 心)."""
+    escaped = re.escape(variant)
+    return f"(?<!{_WORD_CHAR}){escaped}(?!{_WORD_CHAR})" if len(variant) == 1 else escaped
+
+
 def _variant_pattern(items: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     pat = _PATTERNS.get(items)
     if pat is None:
         variants = sorted((v for v, _ in items), key=lambda s: (-len(s), s))
-        pat = re.compile("|".join(map(re.escape, variants)))
+        pat = re.compile("|".join(_whole(v) for v in variants))
         _PATTERNS[items] = pat
     return pat
 
