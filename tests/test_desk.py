@@ -198,7 +198,7 @@ def test_ctrl_c_ends_with_one_line_and_keeps_a_whole_output_folder(tmp_path: Pat
 
 
 def test_a_cp932_console_gets_question_marks_not_a_crash(tmp_path: Path) -> None:
-    folder = meeting(tmp_path, "会議🌸特別")                      # no CP932 code for 🌸
+    folder = meeting(tmp_path, "会議🌸特別", title="連携会議", date="2024-05-22")   # no CP932 code for 🌸
     env = {**os.environ, "PYTHONIOENCODING": "cp932"}
     res = subprocess.run([str(Path(sys.executable).parent / "kyosei"), "validate", str(folder), "--measures",
                           str(MEASURES)], env=env, capture_output=True, timeout=120, check=False)

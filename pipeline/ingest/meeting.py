@@ -51,6 +51,7 @@ from pipeline.ingest.read import (
     read_sheets,
     table_from_sheet,
 )
+from pipeline.ingest.titles import found_title_and_date
 from pipeline.ingest.validate import (
     Validated,
     clean_id,
@@ -445,17 +446,11 @@ def load_meeting(meeting_dir: Path, measures_path: Path, *, split_cells: bool = 
     all_rejects = pd.concat(nonempty, ignore_index=True) if nonempty else empty_rejects()
     meta_out = {str(k): ("" if v is None else (v.isoformat() if isinstance(v, dt.date) else str(v)))
                 for k, v in meta.items() if k != "columns"}
+    meta_out |= found_title_and_date(meta_out, [s.raw for s in sources], [*files.values(), meeting_dir.resolve()])
     feedback_df = _concat(ok["feedback"])
     return MeetingInputs(
-        meeting_id=meeting_id,
-        meta=meta_out,
-        measures=measures.ok,
-        cards=cards_df,
-        feedback=feedback_df,
-        votes=_concat(ok["votes"]),
-        rejects=all_rejects,
-        counts=counts,
-        files={"measures": measures_path, **files},
+        meeting_id=meeting_id, meta=meta_out, measures=measures.ok, cards=cards_df, feedback=feedback_df,
+        votes=_concat(ok["votes"]), rejects=all_rejects, counts=counts, files={"measures": measures_path, **files},
         skipped=skipped,
         series=series_for(meeting_dir, meta, consultation(cards_df, feedback_df, _concat(ok["votes"]))),
         policy=policy,

@@ -43,6 +43,8 @@ class RawTable:
     sheet: str = ""
     merged: tuple[tuple[int, int, int, int], ...] = ()
     set_aside: tuple[tuple[int, str, str], ...] = ()
+    title_lines: tuple[str, ...] = ()
+    """The rows above the header, each as its filled cells joined (a title, 第3回 …, 令和6年7月1日)."""
 
     @property
     def rows_in(self) -> int:
@@ -298,9 +300,11 @@ def table_from_sheet(sheet: Sheet, header_index: int | None = None, *, how: str 
     # blank rows after the table's last row are not "skipped rows" of the table
     frame = pd.DataFrame(data, columns=_dedupe_header(header), dtype="object")
     frame[ROW] = pd.Series(numbers, dtype="int64")
+    above = [" ".join(c.strip() for c in r if c.strip()) for r in rows[:max(header_index, 0)] if isinstance(r, list)]
     return RawTable(file=name, frame=frame, encoding=sheet.encoding, rejects=make_rejects(rejects),
                     blank_rows=blank, header_row=header_index + 1, header_how=how, footer_rows=footer,
-                    footer_from=footer_from, sheet=sheet.name, merged=sheet.merged, set_aside=sheet.set_aside)
+                    footer_from=footer_from, sheet=sheet.name, merged=sheet.merged, set_aside=sheet.set_aside,
+                    title_lines=tuple(a for a in above if a))
 
 
 HEADERLESS_TEXT = "意見"

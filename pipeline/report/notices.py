@@ -66,6 +66,14 @@ def input_notices(inputs: MeetingInputs, codebook: Codebook | None = None) -> li
         out += [str(n).split(" / ")[0] for n in c.get("notices", [])]  # type: ignore[union-attr]
     for s in inputs.skipped:
         out.append(f"{s.get('file', '')} は読み込んでいません（{str(s.get('reason', '')).split(' / ')[0]}）。")
+    missing = [what for key, what in (("title", "会議名"), ("date", "開催日")) if not inputs.meta.get(key)]
+    if missing:
+        out.append(f"{'と'.join(missing)}が見つかりませんでした（表題の行・ファイル名・シート名にもありません）。"
+                   f"会議フォルダの meeting.yaml に「title: 第3回 ○○会議」「date: 2024-07-01」のように書いてください。")
+    found = [what for key, what in (("title", "会議名"), ("date", "開催日")) if key in inputs.meta.get("found", "")]
+    if found:
+        out.append(f"{'と'.join(found)}はファイルの表題・ファイル名から読み取りました（{inputs.meta.get('title', '')}"
+                   f"　{inputs.meta.get('date', '')}）。違うときは meeting.yaml に書いてください。")
     if inputs.measures_default:
         out.append(f"施策一覧を指定していないため、見本の施策一覧 {inputs.files.get('measures', '')} を使いました。"
                    "自分の市の施策一覧は --measures で指定してください（施策別・新たな視点はこの表に対する結果です）。")
