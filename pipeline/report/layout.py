@@ -147,9 +147,6 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
 """用語の説明: every measure or method word the report uses, in one plain sentence (only those the report uses are
 listed)."""
 
-SCORE_NOTE = ("一致度（0〜1）は、カード・コメントと施策案の近さです。文章に共通する語（多くの施策案に出る語ほど"
-              "軽く数えます）と、コードブックでのテーマと施策案の対応から計算します。")
-SUPPORT_NOTE = "支持 = その提案を裏付けるカード・コメントの件数です。"
 JACCARD_NOTE = ("共起の強さ（ジャッカード係数、0〜1）は、2つの語の両方を含む件数 ÷ どちらかを含む件数です。"
                 "いつも一緒に使われる語ほど1に近くなります。")
 FEATURE_NOTE = ("特徴語は、そのクラスタに多く他のクラスタに少ない語です（クラスタ内の語の頻度に、全クラスタで"
@@ -278,9 +275,8 @@ def kwic_section(r: MeetingResult) -> Section:
 
 def perspective_group(r: MeetingResult) -> Group:
     p = r.perspectives
-    shown = p.suggestions[["perspective_id", "label", "theme_label", "pillar_id", "support", "cohesion", "seed",
-                           "label_source", "representative_text", "best_measure_id", "best_measure_score", "status",
-                           "recurring_in", "comments", "cards", "groups", "votes", "item_ids"]]
+    shown = p.suggestions[["perspective_id", "label", "theme_label", "pillar_id", "support",
+                           *(["votes"] if r.tallies.round_totals else []), "representative_text", "status"]]
     raw = dict(zip(r.items[Items.item_id], r.items[Items.raw_text], strict=True))
     kinds = dict(zip(r.items[Items.item_id], r.items[Items.kind], strict=True))
     quotes = pd.DataFrame(
@@ -288,19 +284,14 @@ def perspective_group(r: MeetingResult) -> Group:
                                                                        p.suggestions["item_ids"], strict=True)
          for i in ids.split("|")[:MAX_QUOTES]],
         columns=["perspective_id", "item_id", "kind", "text"])
-    how = ("施策案の文章をコードブックで読んで作りました（このコードブックの施策IDと施策一覧のIDが合わないため）"
-           if r.links.derived else "コードブックの施策IDによります")
     sections = [
         Section("提案（支持の多い順）", shown,
                 note=("どの施策案もカバーしていない分野のカード・コメント、施策案の文言にない「追加すべき視点」、"
                       "どのテーマにも施策案にも当てはまらない意見のうちまとまりのあるものから作った、施策案に加える"
                       "視点の候補です。1件のコメントは1つの提案にだけ入ります。ラベル = 裏付けの意見に共通する語句"
-                      "（なければ代表的な意見が求めていること、またはその意見の主な語句）、テーマ = 抜けている視点としてのテーマ名。"
-                      "支持・まとまり・一致度の読み方は付録の「用語の説明」にあります。最も近い施策案と、その一致度も並べます。"
-                      + f"テーマと施策案の対応は{how}。文言でカバーとみなす一致度は "
-                      f"{p.threshold}（施策案名とその施策案の一致度の中央値の半分。施策一覧ごとに決まります）。"
-                      "状態: 新規 = 今回初めて、以前にも = 以前の会議にも出ていた、採用 = 分析者が採用済み。"
-                      "採否は分析者が判断してください。"),
+                      "（なければ代表的な意見が求めていること、またはその意見の主な語句）、抜けている視点 = その分野の名前、"
+                      "支持 = 裏付けのカード・コメントの数。状態: 新規 = 今回初めて、以前にも = 以前の会議にも出ていた、"
+                      "採用 = 分析者が採用済み。採否は分析者が判断してください（まとまり・最も近い施策案などは付録）。"),
                 empty="提案はありません"),
         Section("提案の根拠（原文）", quotes,
                 note=(f"書かれたままの文です（個人情報は伏せています。提案ごとに最初の {MAX_QUOTES} 件。全件と各意見の"
@@ -397,7 +388,14 @@ def appendix_group(r: MeetingResult, manifest_summary: Sequence[tuple[str, str]]
                         note="出現件数は、その語を含むカード・コメントの数です（ストップワードを除く）。")] \
         if len(r.keywords) else []
     network = [Section("語の共起ネットワークの語の組", r.network_edges, note=JACCARD_NOTE)] if len(r.network_edges) else []
+    p = r.perspectives
+    details = [Section("新たな視点(案)の詳細", p.suggestions[[
+        "perspective_id", "label", "cohesion", "seed", "label_source", "best_measure_id", "best_measure_score",
+        "recurring_in", "comments", "cards", "groups", "item_ids"]],
+        note=(f"まとまり、きっかけ、ラベルの取り方、最も近い施策案とその一致度です。文言でカバーとみなす一致度は "
+              f"{p.threshold}（このしきい値以上の意見は提案にしません）。"))] if len(p.suggestions) else []
     return Group("付録", "appendix", [
+        *details,
         *cluster_sections(r),
         *keywords,
         *network,
