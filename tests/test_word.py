@@ -55,6 +55,18 @@ def test_column_widths_fill_the_page_and_keep_short_columns_whole() -> None:
     assert widths[1] > 10 > widths[0] >= 0.18 * 3 + 0.5 and widths[2] >= 0.18 * 2 + 0.5
 
 
+def test_no_column_is_narrower_than_its_longest_id_or_number() -> None:
+    from pipeline.report.word import CELL_PADDING_CM, CM_PER_UNIT, unbreakable_width
+
+    assert unbreakable_width("施策 10-2-18 と P2-1") == 7 and unbreakable_width("割合 27.8%") == 5
+    assert unbreakable_width("相談窓口の充実") == 0
+    header = ["柱", "施策ID", *[f"列{n}" for n in range(10)]]
+    rows = [("基本目標10", "10-2-18", *["とても長い施策案の名前が入ります" * 2] * 10)]
+    widths = column_widths(header, rows, 17.0)
+    assert widths[1] >= 7 * CM_PER_UNIT + CELL_PADDING_CM       # 10-2-18 on one line
+    assert widths[0] >= 2 * CM_PER_UNIT + CELL_PADDING_CM
+
+
 def test_hostile_text_is_text_and_the_bytes_are_deterministic() -> None:
     data = render_docx(hostile_context())
     assert data == render_docx(hostile_context())
@@ -167,3 +179,23 @@ def test_hostile_report_through_libreoffice(tmp_path: Path) -> None:
     assert "制御文字が混じった意見" in flat
     assert 2 <= pages <= 12                                      # 3,000 characters wrap over a page or two
     assert "-1/" in flat                                         # the page-number footer was filled in
+
+
+@pytest.mark.integration
+def test_ids_are_never_broken_across_lines_in_the_pdf(tmp_path: Path) -> None:
+    """A coverage table of a city with long measure names and three-level ids (12 columns, as the report's): each
+    id is on one line of the PDF's text."""
+    from pipeline.report.render import Group, ReportContext, Section
+
+    ids = [f"{p}-{m}-{k}" for p in (1, 10) for m in (2, 12) for k in (3, 18)]
+    frame = pd.DataFrame({
+        "pillar_id": [i.split("-")[0] for i in ids], "measure_id": ids,
+        "measure_name": [f"地域で支え合う仕組みと誰もが安心して暮らせる環境づくりの推進（その{n}）" for n in range(len(ids))],
+        "cards": 3, "card_ids": "C01|C02|C03", "comments": 12, "comment_ids": "F01|F02", "votes_round_1": 1234,
+        "votes_round_2": 27, "themes": "相談窓口(3)|担い手(2)", "suggested_card_ids": "C10", "status": "カード・コメントあり"})
+    ctx = ReportContext(meeting_id="m", title="長い名前の施策案", date="2024-07-01",
+                        groups=[Group("施策別", "measures", [Section("施策案ごとの裏付け（カバレッジ）", frame)])])
+    text, _, _ = pdf_text_and_fonts(to_pdf(render_docx(ctx), tmp_path))
+    lines = text.splitlines()
+    for i in [*ids, "1234"]:
+        assert any(re.search(rf"(?<![\d-]){re.escape(i)}(?![\d-])", line) for line in lines), (i, lines[:40])

@@ -46,20 +46,32 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+_UNBREAKABLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_.:/,%]*")
+"""An id (P2-1, C02, 1-2-3, V01), a number (1,234, 27.8%) or a file name: never broken across lines."""
+
+
+def unbreakable_width(text: str) -> int:
+    """Half-width units of the longest id or number in ``text`` (0 when it has none)."""
+    return max((len(m) for m in _UNBREAKABLE.findall(text)), default=0)
+
+
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[object]], total_cm: float) -> list[float]:
     """Column widths (cm) summing to ``total_cm``: each column's natural width (its longest cell, at most 40
-    half-width units); when they do not fit, short columns keep theirs and long text columns share the rest."""
-    natural = []
+    half-width units); when they do not fit, short columns keep theirs and long text columns share the rest —
+    and no column is narrower than its longest id or number (P2-1, 1-2-3, 27.8 are never broken across lines)."""
+    natural, least = [], []
     for n, name in enumerate(header):
-        longest = max([display_width(w) for w in name.split()] + [min(40, display_width(cell_text(r[n]))) for r in rows] + [2])
+        cells = [cell_text(r[n]) for r in rows]
+        longest = max([display_width(w) for w in name.split()] + [min(40, display_width(c)) for c in cells] + [2])
         natural.append(longest * CM_PER_UNIT + CELL_PADDING_CM)
+        least.append(max([unbreakable_width(c) for c in cells] + [2]) * CM_PER_UNIT + CELL_PADDING_CM)
     if sum(natural) <= total_cm:
         scale = total_cm / sum(natural)
         return [w * scale for w in natural]
     floor = min(total_cm / len(natural), 2.5)
-    fixed = [min(w, floor) for w in natural]
-    extra = [w - f for w, f in zip(natural, fixed, strict=True)]
-    spare = total_cm - sum(fixed)
+    fixed = [max(min(w, floor), lo) for w, lo in zip(natural, least, strict=True)]
+    extra = [max(0.0, w - f) for w, f in zip(natural, fixed, strict=True)]
+    spare = max(0.0, total_cm - sum(fixed))
     return [f + (spare * e / sum(extra) if sum(extra) else 0) for f, e in zip(fixed, extra, strict=True)]
 
 
