@@ -54,3 +54,30 @@ def test_the_sample_reports_theme_tables_leave_out_the_zero_rows(meeting2_result
     assert not {"再犯防止", "多文化共生", "移動", "孤立"} & set(by_kind.frame["theme"])
     assert "件数がすべて0のテーマ（再犯防止、多文化共生、移動、孤立）" in by_kind.note
     assert len(by_kind.frame) == len(meeting2_result.theme_by_kind) - 4
+
+
+def test_a_small_meeting_shows_its_most_frequent_words_instead_of_a_network(tmp_path) -> None:
+    from pipeline.ingest import load_meeting
+    from pipeline.report.layout import build_report
+    from pipeline.run import outputs
+    from pipeline.run.analysis import analyse
+    from tests.conftest import MEASURES
+    from tests.factories import shipped_models
+
+    folder = tmp_path / "小さな会議"
+    folder.mkdir()
+    comments = ["移動手段がなくて通院が大変です。", "相談窓口がどこにあるのか分からない。", "担い手が足りず、町会の役員が続かない。",
+                "バスの本数が少なく買い物が大変。", "障害のある人が働ける場所がほしい。"]
+    (folder / "feedback.csv").write_text("comment_id,text\n" + "".join(f"F{n},{t}\n" for n, t in enumerate(comments, 1)),
+                                         encoding="utf-8")
+    r = analyse(load_meeting(folder, MEASURES), shipped_models())
+    assert len(r.network_nodes) < outputs.MIN_NETWORK_WORDS and not outputs.network_shown(r)
+    counts = outputs.word_counts(r)
+    assert counts.iloc[0].tolist() == ["大変", 2]                        # 大変 in F1 and F4, every other word once
+    assert (counts["items"].iloc[1:] == 1).all() and list(counts.columns) == ["term", "items"]
+    images = outputs.images(r)
+    ctx = build_report(r, images, [])
+    shown = next(s for g in ctx.groups for s in g.sections if s.title == "出現件数の多い語")
+    assert shown.image == images["network_png"] and shown.image.startswith(b"\x89PNG")
+    assert "少ないため" in shown.note
+    assert not any(s.title == "語の共起ネットワーク" for g in ctx.groups for s in g.sections)

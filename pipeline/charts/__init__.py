@@ -67,3 +67,17 @@ def heatmap_chart(table: pd.DataFrame, *, index: str, title: str) -> bytes:
     ax.set_title(title)
     return _png(fig)
 
+
+
+def top_words_chart(counts: pd.DataFrame, *, title: str, top: int = 20) -> bytes:
+    """Horizontal bars: the words found in the most cards and comments (``counts``: term, items; most first)."""
+    plt = _pyplot()
+    data = counts.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(data) + 1.5), dpi=100)
+    ax.barh(range(len(data)), data["items"], color="#2171b5")
+    ax.set_yticks(range(len(data)), list(data["term"]), fontsize=9)
+    ax.set_xlabel("出現件数（その語を含むカード・コメントの数）")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)

@@ -214,6 +214,19 @@ def _network_note(r: MeetingResult) -> str:
             "円の大きさは出現件数、色は互いに結びつきの強い語のまとまり（凡例）、線の太さは共起の強さです。")
 
 
+def network_section(r: MeetingResult, images: Mapping[str, bytes]) -> Section:
+    """The co-occurrence network, or — when too few words are linked to say anything — the most frequent words."""
+    if not out.network_shown(r):
+        return Section("出現件数の多い語", **_image(images, out.NETWORK_PNG, f"出現件数の多い語 {r.title}"),  # type: ignore[arg-type]
+                       note=(f"2件以上の意見で一緒に使われた語が {len(r.network_nodes)} 語と少ないため、語の共起"
+                             "ネットワークの代わりに、出現件数の多い語を示します。"),
+                       empty="語がありません")
+    return Section("語の共起ネットワーク",
+                   **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
+                   note=_network_note(r) + "（語の組と共起の強さの表は付録）",
+                   empty="共起する語がありません")
+
+
 def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
     return Group("テーマ別", "themes", [
         *attribute_sections(r),
@@ -222,10 +235,7 @@ def theme_group(r: MeetingResult, images: Mapping[str, bytes]) -> Group:
         counted("テーマ × 基本方針（件数）", r.theme_by_pillar,
                 "カードは担当課の紐づけ、コメントは内容が合う施策案の柱で数えます。(なし) はどの施策案にも合わないもの。",
                 **_image(images, out.THEMES_BY_PILLAR_PNG, "テーマ × 基本方針のヒートマップ")),
-        Section("語の共起ネットワーク",
-                **_image(images, out.NETWORK_PNG, f"共起ネットワーク {r.title}"),  # type: ignore[arg-type]
-                note=_network_note(r) + "（語の組と共起の強さの表は付録）",
-                empty="共起する語がありません"),
+        network_section(r, images),
         *([Section("テーマの推移（会議ごとの件数）", r.trend)] if len(r.trend.columns) > 2 else []),
         kwic_section(r),
         teach_section(r),

@@ -111,9 +111,28 @@ def _heatmap(r: MeetingResult) -> bytes:
     return heatmap_chart(r.theme_by_pillar, index="theme", title="テーマ × 基本方針（件数）")
 
 
+MIN_NETWORK_WORDS = 8
+"""Linked words a co-occurrence network needs to say something; with fewer, the most frequent words as bars."""
+
+
+def word_counts(r: MeetingResult) -> pd.DataFrame:
+    """term, items: the words (stop words left out) in the most cards and comments, most first (ties by word)."""
+    terms = r.terms[~r.terms["stopword"]] if "stopword" in r.terms.columns else r.terms
+    counts = terms.drop_duplicates(["item_id", "term"]).groupby("term").size().rename("items").reset_index()
+    return counts.sort_values(["items", "term"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+
+def network_shown(r: MeetingResult) -> bool:
+    """Whether the network has enough linked words to be drawn (else :func:`word_counts` as bars)."""
+    return len(r.network_nodes) >= MIN_NETWORK_WORDS
+
+
 def _network(r: MeetingResult) -> bytes:
+    from pipeline.charts import top_words_chart
     from pipeline.charts.network import draw_network
 
+    if not network_shown(r):
+        return top_words_chart(word_counts(r), title=f"出現件数の多い語 {r.title}")
     return draw_network(r.network_nodes, r.network_edges, title=f"共起ネットワーク {r.title}")
 
 
@@ -276,7 +295,8 @@ THEMES_BY_PILLAR_PNG = ImageOutput("themes_by_pillar_png", "themes_by_pillar.png
                                    "heatmap of themes × pillars", "テーマ × 基本方針（件数）")
 NETWORK_PNG = ImageOutput("network_png", "network.png", _network,
                           "keyword co-occurrence network (Jaccard, top 60 edges or their spanning forest; labels "
-                          "never overlap; community colours with a legend)", "語の共起ネットワーク")
+                          "never overlap; community colours with a legend); with fewer than 8 linked words, a bar "
+                          "chart of the most frequent words instead", "語の共起ネットワーク")
 
 IMAGES: tuple[ImageOutput, ...] = (VOTES_PNG, THEMES_BY_PILLAR_PNG, NETWORK_PNG)
 
