@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.report.tables import left_out_note, natural_order, without_zeros
+from pipeline.tally.shown import left_out_note, natural_order, without_empty_columns, without_zeros
 
 
 def test_all_zero_rows_and_columns_are_left_out_and_named() -> None:
@@ -81,3 +81,14 @@ def test_a_small_meeting_shows_its_most_frequent_words_instead_of_a_network(tmp_
     assert shown.image == images["network_png"] and shown.image.startswith(b"\x89PNG")
     assert "少ないため" in shown.note
     assert not any(s.title == "語の共起ネットワーク" for g in ctx.groups for s in g.sections)
+
+
+def test_a_meeting_without_cards_shows_no_card_columns() -> None:
+    coverage = pd.DataFrame({"pillar_id": ["P1", "P2"], "measure_id": ["P1-1", "P2-1"], "measure_name": ["見守り", "相談"],
+                             "cards": [0, 0], "card_ids": ["", ""], "comments": [1, 0], "comment_ids": ["F3", ""],
+                             "status": ["コメントのみ", "裏付けなし"]})
+    shown = without_empty_columns(coverage, keep=("pillar_id", "measure_id", "measure_name", "status"))
+    assert list(shown.columns) == ["pillar_id", "measure_id", "measure_name", "comments", "comment_ids", "status"]
+    # a kept column stays even when empty; an empty frame is returned as it is
+    assert "status" in without_empty_columns(coverage.assign(status=""), keep=("status",)).columns
+    assert without_empty_columns(coverage.iloc[0:0]).columns.tolist() == coverage.columns.tolist()

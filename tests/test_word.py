@@ -151,9 +151,18 @@ def sample(meeting2_result: MeetingResult) -> tuple[MeetingResult, ReportContext
 @pytest.mark.integration
 def test_sample_report_through_libreoffice(sample: tuple[MeetingResult, ReportContext, bytes],
                                            tmp_path: Path) -> None:
-    _, ctx, data = sample
-    text, pages, fonts = pdf_text_and_fonts(to_pdf(data, tmp_path))
+    r, ctx, data = sample
+    pdf = to_pdf(data, tmp_path)
+    text, pages, fonts = pdf_text_and_fonts(pdf)
     flat = re.sub(r"\s+", "", text)
+    from pypdf import PdfReader
+
+    from pipeline.report.findings import key_findings
+
+    first_page = re.sub(r"\s+", "", PdfReader(str(pdf)).pages[0].extract_text())
+    assert "この会議で分かったこと" in first_page                    # page 1: what the meeting showed
+    for finding in key_findings(r):
+        assert re.sub(r"\s+", "", finding.text) in first_page, finding.text
     for group in ctx.groups:                                     # every heading of the report
         assert group.heading in flat
         for s in group.sections:

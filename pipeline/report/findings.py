@@ -44,7 +44,7 @@ def perspective_finding(r: MeetingResult) -> Finding:
     p = r.perspectives.suggestions
     where = ("perspectives", "新たな視点(案)")
     if not len(p):
-        return Finding("施策案にない視点の候補はありませんでした（どの意見も、いずれかの施策案の分野に入ります）。", *where)
+        return Finding("施策案にない視点の候補はありませんでした。", *where)
     first = p.iloc[0]
     text = (f"施策案にない視点の候補が{len(p)}件あります。支持が最も多いのは{_q(first['label'])}"
             f"（{first['theme_label']}、{int(first['support'])}件）")

@@ -16,11 +16,11 @@ import pandas as pd
 from pipeline.perspectives import MAX_QUOTES
 from pipeline.report.findings import key_findings
 from pipeline.report.render import Group, ReportContext, Section
-from pipeline.report.tables import left_out_note, natural_order, without_zeros
 from pipeline.run import outputs as out
 from pipeline.run.result import MeetingResult
 from pipeline.schemas import Items, Measures
 from pipeline.tally import Tallies
+from pipeline.tally.shown import left_out_note, natural_order, without_empty_columns, without_zeros
 
 MAX_LISTED = 3000
 """Rows of a long list shown in the report (the CSV files hold them all)."""
@@ -165,13 +165,15 @@ def measure_group(r: MeetingResult) -> Group:
     return Group("施策別", "measures", [
         *tree,
         Section("施策案ごとの裏付け（カバレッジ）",
-                cov if r.tallies.round_totals else cov.drop(columns=[c for c in cov.columns if c.startswith("votes_")]),
+                without_empty_columns(cov, keep=(Measures.pillar_id, Measures.measure_id, Measures.measure_name,
+                                                 "status")),
                 note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
                       "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
                 empty="なし（すべての施策案にカードかコメントがあります）"),
-        Section("どの施策案にも当てはまらないカード・コメント", m.unmatched,
-                note="「最も近い施策案」とその一致度（しきい値未満）を並べています。本文は書かれたままです。",
+        Section("どの施策案にも当てはまらないカード・コメント", m.unmatched.drop(columns=["best_score"], errors="ignore"),
+                note=("どの施策案とも内容が十分には合わない（一致度がしきい値未満の）ものです。「最も近い施策案」も並べます"
+                      "（一致度の値は Excel のブック）。本文は書かれたままです。"),
                 empty="なし"),
     ])
 
@@ -249,9 +251,10 @@ def teach_section(r: MeetingResult) -> Section:
         return Section("判定すると学習に役立つコメント", pd.DataFrame(), empty="なし（テーマごとの件数が少ないため）")
     text = dict(zip(r.items[Items.item_id].tolist(), r.items[Items.raw_text].tolist(), strict=True))
     table = pd.DataFrame({"テーマ": queue["theme"], "ID": queue["item_id"],
-                          "確からしさ": queue["certainty"], "本文": [text.get(i, "") for i in queue["item_id"]]})
+                          "本文": [text.get(i, "") for i in queue["item_id"]]})
     return Section("判定すると学習に役立つコメント", table, note=(
-        "テーマごとに、付けるかどうかを自動では決めきれないコメントです（確からしさが境目に近いもの）。Excel の"
+        "テーマごとに、付けるかどうかを自動では決めきれないコメントです（確からしさが境目に近いもの。値は Excel の"
+        "レビューシート）。Excel の"
         "レビューシートで 採用（このテーマを付ける）か 不採用 を選ぶと、次の実行からテーマ付けの学習に使われます。"
         "30分ほどの判定で、もっとも多くを教えられる順に並べています。"))
 
@@ -303,10 +306,10 @@ def perspective_group(r: MeetingResult) -> Group:
                       "支持 = 裏付けのカード・コメントの数。状態: 新規 = 今回初めて、以前にも = 以前の会議にも出ていた、"
                       "採用 = 分析者が採用済み。採否は分析者が判断してください（まとまり・最も近い施策案などは付録）。"),
                 empty="提案はありません"),
-        Section("提案の根拠（原文）", quotes,
+        *([] if not len(p.suggestions) else [Section("提案の根拠（原文）", quotes,
                 note=(f"書かれたままの文です（個人情報は伏せています。提案ごとに最初の {MAX_QUOTES} 件。全件と各意見の"
                       "判定は Excel のブックにあります）。"),
-                empty="なし"),
+                empty="なし")]),
         Section("計画書の記述への意見", p.plan_comments,
                 note="文章・表記・ページ・図表・データ・構成など、計画書そのものへの意見です。新たな視点(案)には含めていません。",
                 empty="なし"),
@@ -361,7 +364,8 @@ def opinion_group(r: MeetingResult) -> Group:
     """意見一覧: counts, then every comment of each kind as written (masked)."""
     sections = []
     if len(r.tallies.comments_per_kind):
-        sections.append(Section("種別ごとの件数", r.tallies.comments_per_kind))
+        per_kind, none, _ = without_zeros(r.tallies.comments_per_kind, Items.kind)
+        sections.append(Section("種別ごとの件数", per_kind, note=left_out_note(none, [], "種別")))
     items = r.items[r.items[Items.source] == "feedback"]
     counted = list(r.tallies.comments_per_kind[Items.kind]) if len(r.tallies.comments_per_kind) else []
     kinds = [*(k for k in REPORT_KINDS if k in counted), *(k for k in counted if k not in REPORT_KINDS)]

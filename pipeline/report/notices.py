@@ -72,8 +72,9 @@ def input_notices(inputs: MeetingInputs, codebook: Codebook | None = None) -> li
                    f"会議フォルダの meeting.yaml に「title: 第3回 ○○会議」「date: 2024-07-01」のように書いてください。")
     found = [what for key, what in (("title", "会議名"), ("date", "開催日")) if key in inputs.meta.get("found", "")]
     if found:
-        out.append(f"{'と'.join(found)}はファイルの表題・ファイル名から読み取りました（{inputs.meta.get('title', '')}"
-                   f"　{inputs.meta.get('date', '')}）。違うときは meeting.yaml に書いてください。")
+        values = "　".join(inputs.meta[k] for k in ("title", "date") if k in inputs.meta.get("found", ""))
+        out.append(f"{'と'.join(found)}はファイルの表題・ファイル名から読み取りました（{values}）。"
+                   "違うときは meeting.yaml に書いてください。")
     if inputs.measures_default:
         out.append(f"施策一覧を指定していないため、見本の施策一覧 {inputs.files.get('measures', '')} を使いました。"
                    "自分の市の施策一覧は --measures で指定してください（施策別・新たな視点はこの表に対する結果です）。")

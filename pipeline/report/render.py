@@ -62,6 +62,11 @@ class Section:
             **{c: self.frame[c].map(lambda v: v.replace("|", "、") if isinstance(v, str) else v) for c in lists})
 
     @property
+    def shown_note(self) -> str:
+        """The note, when there is something it explains (an empty table says only its ``empty`` line)."""
+        return self.note if (len(self.frame) or self.image or self.pairs or self.points) else ""
+
+    @property
     def has_filter(self) -> bool:
         return self.filterable if self.filterable is not None else len(self.frame) > 15
 
@@ -122,8 +127,8 @@ def render_markdown(ctx: ReportContext) -> str:
             out.append("")
             if s.title:
                 out += [f"### {s.title}", ""]
-            if s.note:
-                out += [s.note, ""]
+            if s.shown_note:
+                out += [s.shown_note, ""]
             if s.image_file:
                 out += [f"![{s.image_alt or s.title}]({s.image_file})", ""]
             if s.points:

@@ -117,6 +117,7 @@ def _styles(doc: object) -> None:
     note.base_style = normal
     note.font.size = Pt(9)
     note.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+    note.paragraph_format.keep_with_next = True        # a note stays on the page of the table or chart it explains
     cell = styles.add_style("Kyosei Table Text", 1)
     cell.base_style = normal
     cell.font.size = Pt(8)
@@ -265,8 +266,8 @@ class _Writer:
         self.orient(self.landscape_for(s))
         if s.title:
             self.heading(s.title, 2)
-        if s.note:
-            self.paragraph(s.note, "Kyosei Note")
+        if s.shown_note:
+            self.paragraph(s.shown_note, "Kyosei Note")
         if s.image:
             self.image(s.image, s.image_alt or s.title)
         if s.points:

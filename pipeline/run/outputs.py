@@ -107,8 +107,10 @@ def _votes_chart(r: MeetingResult) -> bytes | None:
 
 def _heatmap(r: MeetingResult) -> bytes:
     from pipeline.charts import heatmap_chart
+    from pipeline.tally.shown import without_zeros
 
-    return heatmap_chart(r.theme_by_pillar, index="theme", title="テーマ × 基本方針（件数）")
+    shown, _, _ = without_zeros(r.theme_by_pillar, "theme")          # the themes no card or comment is about: blank
+    return heatmap_chart(shown if len(shown) else r.theme_by_pillar, index="theme", title="テーマ × 基本方針（件数）")
 
 
 MIN_NETWORK_WORDS = 8

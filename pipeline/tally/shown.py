@@ -52,3 +52,13 @@ def natural_order(values: Sequence[str]) -> list[str]:
         return list(values)
     order = sorted(range(len(values)), key=lambda k: (nums[k] is None, nums[k] or 0.0, k))
     return [values[k] for k in order]
+
+
+def without_empty_columns(frame: pd.DataFrame, *, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` without the columns that are 0 or blank in every row (a meeting without cards has no card
+    columns to show); ``keep`` names columns always shown."""
+    if not len(frame):
+        return frame
+    empty = [c for c in frame.columns if c not in keep
+             and frame[c].map(lambda v: v == 0 or (isinstance(v, str) and not v.strip())).all()]
+    return frame.drop(columns=empty)
