@@ -165,10 +165,12 @@ def measure_group(r: MeetingResult) -> Group:
     return Group("施策別", "measures", [
         *tree,
         Section("施策案ごとの裏付け（カバレッジ）",
-                without_empty_columns(cov, keep=(Measures.pillar_id, Measures.measure_id, Measures.measure_name,
-                                                 "status")),
+                without_empty_columns(cov.drop(columns=["card_ids", "comment_ids", "suggested_card_ids"],
+                                               errors="ignore"),
+                                      keep=(Measures.pillar_id, Measures.measure_id, Measures.measure_name, "status")),
                 note=("カード = 担当課が紐づけたカード、コメント = 内容が施策案に合うコメント（一致度がしきい値以上）、"
-                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。")),
+                      "票 = 紐づいたカードへの投票。テーマは紐づいたカード・コメントに多いもの。カードとコメントの ID は"
+                      " Excel のブックにあります。")),
         Section("裏付けのない施策案（カードもコメントもない）", unsupported.reset_index(drop=True),
                 empty="なし（すべての施策案にカードかコメントがあります）"),
         Section("どの施策案にも当てはまらないカード・コメント", m.unmatched.drop(columns=["best_score"], errors="ignore"),

@@ -32,6 +32,9 @@ RECORD_TABLE = 12
 """A table with more columns than this is printed as one small two-column table per row (項目 | 内容), or on
 landscape pages when it has more than :data:`RECORD_ROWS` rows."""
 RECORD_ROWS = 40
+PORTRAIT_CM = 17.0
+HEADER_UNITS = 4
+"""Half-width units a column's header asks for (two kanji): headers wrap, so that text columns get the room."""
 CM_PER_UNIT = 0.18
 """Width of one half-width character in the 8 pt table text, in cm (a full-width character is two units)."""
 CELL_PADDING_CM = 0.5
@@ -46,25 +49,35 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-_UNBREAKABLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_.:/,%]*")
-"""An id (P2-1, C02, 1-2-3, V01), a number (1,234, 27.8%) or a file name: never broken across lines."""
+_UNBREAKABLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_.:/,%]*[、。，）)]?")
+"""An id (P2-1, C02, 1-2-3, V01), a number (1,234, 27.8%) or a file name, with the comma a line may not start with
+(C01、): never broken across lines."""
 
 
 def unbreakable_width(text: str) -> int:
-    """Half-width units of the longest id or number in ``text`` (0 when it has none)."""
-    return max((len(m) for m in _UNBREAKABLE.findall(text)), default=0)
+    """Half-width units of the longest id or number in ``text`` with its trailing 「、」 (0 when it has none)."""
+    return max((display_width(m) for m in _UNBREAKABLE.findall(text)), default=0)
 
 
-def column_widths(header: Sequence[str], rows: Sequence[Sequence[object]], total_cm: float) -> list[float]:
-    """Column widths (cm) summing to ``total_cm``: each column's natural width (its longest cell, at most 40
-    half-width units); when they do not fit, short columns keep theirs and long text columns share the rest —
-    and no column is narrower than its longest id or number (P2-1, 1-2-3, 27.8 are never broken across lines)."""
+def natural_widths(header: Sequence[str], rows: Sequence[Sequence[object]]) -> tuple[list[float], list[float]]:
+    """Per column (cm): its natural width (its longest cell, at most 40 half-width units) and its least width (its
+    longest id or number, one unit to spare)."""
     natural, least = [], []
     for n, name in enumerate(header):
         cells = [cell_text(r[n]) for r in rows]
-        longest = max([display_width(w) for w in name.split()] + [min(40, display_width(c)) for c in cells] + [2])
+        # a header wraps (増減 / (ポイント)): it asks for at most HEADER_UNITS, the cells for what they hold
+        longest = max([min(HEADER_UNITS, display_width(w)) for w in name.split()]
+                      + [min(40, display_width(c)) for c in cells] + [2])
         natural.append(longest * CM_PER_UNIT + CELL_PADDING_CM)
-        least.append(max([unbreakable_width(c) for c in cells] + [2]) * CM_PER_UNIT + CELL_PADDING_CM)
+        least.append((max([unbreakable_width(c) for c in cells] + [2]) + 1) * CM_PER_UNIT + CELL_PADDING_CM)
+    return natural, least
+
+
+def column_widths(header: Sequence[str], rows: Sequence[Sequence[object]], total_cm: float) -> list[float]:
+    """Column widths (cm) summing to ``total_cm``: each column's natural width; when they do not fit, short columns
+    keep theirs and long text columns share the rest — and no column is narrower than its longest id or number
+    (P2-1, 1-2-3, 27.8 are never broken across lines)."""
+    natural, least = natural_widths(header, rows)
     if sum(natural) <= total_cm:
         scale = total_cm / sum(natural)
         return [w * scale for w in natural]
@@ -196,7 +209,7 @@ class _Writer:
 
     @property
     def text_width_cm(self) -> float:
-        return 25.7 if self.landscape else 17.0
+        return 25.7 if self.landscape else PORTRAIT_CM
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[object]], *, widths: Sequence[float] = (),
               repeat_header: bool = True, numbers_right: bool = True) -> None:
@@ -257,7 +270,8 @@ class _Writer:
 
     @staticmethod
     def landscape_for(s: Section) -> bool:
-        """A table too wide for a portrait page and too long to print as records."""
+        """A table too wide for a portrait page and too long to print as records (each change of orientation starts
+        a page, so only then)."""
         return len(s.frame.columns) > RECORD_TABLE and len(s.frame) > RECORD_ROWS
 
     def section(self, s: Section) -> None:
