@@ -87,7 +87,7 @@ def test_no_english_in_the_reports_own_text(ctx: ReportContext) -> None:
 
 MACHINERY = re.compile(
     r"[\w./-]+\.(?:csv|xlsx|png|yaml|json|html|md|docx|tsv)"   # file names and paths
-    r"|--[a-z-]+|kyosei [a-z]+|models/|outputs/")              # options, commands, folders
+    r"|--[a-z][a-z-]+|kyosei [a-z]+|models/|outputs/")         # options, commands, folders
 BODY_ALLOWED = {"ID", "Word", "Excel", "KWIC", "NPO"}
 """Names a reader of a 報告書 knows as they are (NPO comes from the codebook's theme names)."""
 
@@ -113,6 +113,26 @@ def test_no_machinery_in_the_body(ctx: ReportContext) -> None:
     for name in ("theme_links.csv", "perspectives.csv", "perspective_decisions.csv", "--network-words",
                  "kyosei review apply", "kyosei revise", "kwic.csv"):
         assert name in said
+
+
+def test_no_machinery_in_the_body_of_the_rendered_reports(ctx: ReportContext) -> None:
+    """The same, on what the renderers write (Markdown, the HTML's text, the Word document's text), up to the 付録;
+    the 注意 lines may name a file or a command (they tell how to fix the input)."""
+    import html as html_lib
+
+    from pipeline.report.render import render_html, render_markdown
+    from pipeline.report.word import docx_text, render_docx
+
+    page = render_html(ctx, embed_font=False)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    # a Markdown picture shows its picture, not its file name: ![alt](votes.png) reads as alt
+    texts = {"md": re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", render_markdown(ctx)), "html": html_lib.unescape(re.sub(r"<[^>]+>", "\n", page)),
+             "docx": docx_text(render_docx(ctx))}
+    for name, text in texts.items():
+        body = text.split("付録")[0] if name != "md" else text.split("## 付録")[0]
+        lines = [ln for ln in body.splitlines() if "meeting.yaml" not in ln and "注意" not in ln]
+        found = [m for ln in lines for m in MACHINERY.findall(ln) if not m.startswith("data:")]
+        assert found == [], (name, found)
 
 
 def test_the_glossary_explains_every_measure_it_lists_and_only_those(ctx: ReportContext) -> None:

@@ -294,7 +294,7 @@ class _Writer:
         elif len(frame):
             shown = frame.head(MAX_DOCX_ROWS)
             if len(frame) > len(shown):
-                self.paragraph(f"最初の {len(shown)} 行です（全 {len(frame)} 行は CSV ファイルと Excel のブック）。",
+                self.paragraph(f"最初の {len(shown)} 行です（全 {len(frame)} 行は Excel のブック）。",
                                "Kyosei Note")
             header = [label_for(c) for c in shown.columns]
             rows = list(shown.itertuples(index=False, name=None))
