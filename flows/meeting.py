@@ -10,22 +10,20 @@ analysis' batches go to the workers through ``map``; everything else is the same
 
 # No "from __future__ import annotations" here: Prefect builds the flow\'s parameter model from these
 # annotations in the process a deployment runs in, where a string "Settings" cannot be resolved.
-import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -35,6 +33,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NONE as NO_CACHE
 
+from flows.outfolder import run_lock, settle, swap_in
 from pipeline.errors import KyoseiError
 from pipeline.ingest import MeetingInputs, load_meeting, policy_for
 from pipeline.ingest.discover import find_codebook_layers
@@ -105,55 +104,6 @@ def ingest_line(inputs: MeetingInputs) -> str:
     total = {k: sum(int(c.get(k, 0)) for c in counts) for k in ("rows_in", "rows_ok", "rows_rejected")}
     return (f"{total['rows_in']} 行（取込 {total['rows_ok']}、除外 {total['rows_rejected']}）、"
             f"ファイル {len(counts)}")
-
-
-class RunLockedError(KyoseiError):
-    """Another run of the same meeting holds the lock."""
-
-
-@contextlib.contextmanager
-def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
-    """Hold ``OUT_ROOT/.<meeting_id>.lock`` for the whole run; a second run of the same meeting fails at
-    once with a clear message.  The OS releases the lock if the process dies, so it never goes stale."""
-    out_root.mkdir(parents=True, exist_ok=True)
-    path = out_root / f".{meeting_id}.lock"
-    fh = path.open("a+")
-    try:
-        try:
-            if os.name == "nt":  # pragma: no cover - Windows analysts' machines
-                import msvcrt
-
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RunLockedError(
-                f"{path}: 会議 {meeting_id} は別の実行が処理中です。終わってからもう一度実行してください。\n"
-                f"{path}: another run of meeting {meeting_id} is in progress; run again when it has finished."
-            ) from None
-        yield
-    finally:
-        fh.close()
-
-
-def remove_stale_temporaries(out_root: Path, meeting_id: str) -> None:
-    """Temporary folders left by a run that was killed (the lock guarantees none is in use)."""
-    for tmp in out_root.glob(f".{meeting_id}.tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by ``tmp`` with renames, keeping the old folder until the new one is in."""
-    old = final.with_name(f".{final.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 class NothingUsableError(KyoseiError):
@@ -329,7 +279,8 @@ def meeting_flow(meeting_dir: Path, settings: Settings = DEFAULTS, data_root: Pa
     # The lock is taken once the inputs are known to be usable: a run refused for bad input leaves nothing
     # behind, and a second run of the same meeting stops here instead of analysing in vain.
     with run_lock(config.out_root, inputs.meeting_id):
-        remove_stale_temporaries(config.out_root, inputs.meeting_id)
+        for line in settle(config.out_root, inputs.meeting_id):
+            get_run_logger().warning(line)
         distributed = settings.task_runner != "serial"
         with side_process(n_items) as side:
             result = analysis.analyse(inputs, models, history=history, settings=settings, side=side,

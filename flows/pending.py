@@ -16,6 +16,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.meeting import DEFAULTS, resolve, run_meeting
+from flows.outfolder import restore_interrupted
 from pipeline.errors import KyoseiError
 from pipeline.ingest import discover_meetings, meeting_id_for, read_meeting_meta
 from pipeline.run.manifest import fingerprint
@@ -59,7 +60,10 @@ def last_fingerprint(out_root: Path, meeting_id: str) -> str | None:
 
 
 def run_pending(data_root: Path, out_root: Path, settings: Settings) -> PendingSummary:
-    """Run every pending meeting (date order); one failure does not stop the others."""
+    """Run every pending meeting (date order); one failure does not stop the others.  What a killed run left in
+    ``out_root`` is set right first (a scheduled run has no command line to do it)."""
+    for line in restore_interrupted(out_root):
+        logging.getLogger(__name__).warning(line)
     summary = PendingSummary()
     for meeting_dir in sorted(discover_meetings(data_root), key=_date_key):
         label = meeting_dir.name

@@ -202,7 +202,7 @@ def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path, caps
 
 
 def test_a_second_concurrent_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from flows.meeting import run_lock
+    from flows.outfolder import run_lock
 
     out = tmp_path / "out"
     with run_lock(out, "2024-05-22"):

@@ -52,6 +52,7 @@ from flows.cli.run import (
     cmd_run_pending,
     cmd_serve,
 )
+from flows.outfolder import restore_interrupted
 from flows.terminal import EXIT_INTERRUPTED, INTERRUPTED, private_stderr
 from pipeline.errors import KyoseiError
 
@@ -111,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         _console_encoding()
+        for root in _out_roots(args):
+            for line in restore_interrupted(root):
+                ui.err_console.print(line, markup=False, soft_wrap=True)
         commands = {"run": cmd_run, "demo": cmd_demo, "revise": cmd_revise, "validate": cmd_validate, "init": cmd_init, "codebook": cmd_codebook, "kwic": cmd_kwic, "eval": cmd_eval,
                     "review": cmd_review_apply, "run-pending": cmd_run_pending, "serve": cmd_serve,
                     "warm": cmd_warm}
@@ -137,6 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _out_roots(args: argparse.Namespace) -> list[Path]:
+    """The output roots a command touches (its ``--out-root``, the folder holding its ``out_dir``): what a killed
+    run left there is set right before anything else (:func:`flows.meeting.restore_interrupted`)."""
+    roots = [Path(args.out_root)] if getattr(args, "out_root", None) else []
+    if getattr(args, "out_dir", None):
+        roots.append(Path(args.out_dir).parent)
+    return roots
 
 
 def _add_warm(sub: argparse._SubParsersAction) -> None:
