@@ -90,14 +90,41 @@ def meeting_with_pii(tmp_path: Path) -> Path:
 
 
 def every_output_text(folder: Path) -> str:
+    """The text of every file of an output folder: text files as they are, the Word document's and the workbook's
+    XML parts (their cells, paragraphs, properties); a file of any other kind fails the test (it would go unscanned)."""
     parts = []
-    for p in folder.iterdir():
-        if p.suffix in (".csv", ".md", ".html", ".json"):
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        if p.suffix in (".csv", ".md", ".html", ".json", ".txt", ".tsv"):
             parts.append(p.read_text(encoding="utf-8-sig"))
-        elif p.suffix == ".xlsx":
+        elif p.suffix in (".xlsx", ".docx"):
             with zipfile.ZipFile(p) as z:
-                parts += [z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml")]
+                parts += [z.read(n).decode("utf-8") for n in z.namelist() if n.endswith((".xml", ".rels"))]
+        else:
+            assert p.suffix == ".png", f"{p.name}: an output no test scans for personal data"
     return "\n".join(parts)
+
+
+def artifact_text(meeting_id: str) -> str:
+    """Everything the run published as Prefect artifacts for ``meeting_id`` (markdown, tables, links)."""
+    from prefect.client.orchestration import get_client
+
+    from flows.meeting import artifact_key
+
+    key = f"kyosei-{artifact_key(meeting_id)}-"
+    with get_client(sync_client=True) as client:
+        found = [a for a in client.read_artifacts(limit=200) if (a.key or "").startswith(key)]
+    assert found, "no artifact found"
+    def text(data: object) -> str:               # a table artifact's data is JSON text with \u escapes
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                return data
+        return json.dumps(data, ensure_ascii=False)
+
+    return "\n".join(f"{a.key}\n{a.description or ''}\n{text(a.data)}" for a in found)
 
 
 @pytest.mark.integration
@@ -107,9 +134,14 @@ def test_no_output_carries_personal_data(tmp_path: Path) -> None:
 
     out = Path(meeting_flow(meeting_dir=meeting_with_pii(tmp_path), settings=sample_settings(tmp_path / "out")))
     text = every_output_text(out)
+    published = artifact_text(out.name)
     for secret in SECRET:
         assert secret not in text, secret
+        assert secret not in published, secret
     assert "[氏名]" in text and "[電話番号]" in text and "[メール]" in text and "[住所]" in text
+    with zipfile.ZipFile(out / "report.docx") as z:                  # the Word report quotes the masked comments
+        assert "[氏名]" in z.read("word/document.xml").decode("utf-8")
+    assert any(mask in published for mask in ("[氏名]", "[電話番号]", "[メール]", "[住所]"))  # masked text was read
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert man["pii_masks"] == {"name": 2, "phone": 1, "email": 1, "postal_code": 0, "address": 1}
 
