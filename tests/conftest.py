@@ -101,3 +101,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, mark in RUN_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
+
+
+EXPECTED_SKIPS = ("is not beside this checkout", "symbolic links", "fork and Unix sockets only")
+"""Skips that say nothing is missing on a CI machine: the contract checker lives beside the team's checkout only,
+two tests need Unix or not Windows."""
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under ``CI=true`` (``.ci/run``) a skip other than :data:`EXPECTED_SKIPS` — a browser, LibreOffice or a font
+    that could not be installed — fails the run, naming what was skipped and why (locally such tests may skip)."""
+    if os.environ.get("CI") != "true" or hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    unexpected = [f"{r.nodeid}: {r.longrepr[-1] if isinstance(r.longrepr, tuple) else r.longrepr}"
+                  for r in skipped if not any(e in str(r.longrepr) for e in EXPECTED_SKIPS)]
+    if unexpected:
+        if reporter is not None:
+            reporter.write_line(f"CI=true: {len(unexpected)} test(s) skipped that must run on CI (install what they "
+                                "need; .ci/run tries):", red=True)
+            for line in unexpected:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
