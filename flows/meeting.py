@@ -35,7 +35,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 
 from flows.outfolder import run_lock, settle, swap_in
 from pipeline.errors import KyoseiError
-from pipeline.ingest import MeetingInputs, load_meeting, policy_for
+from pipeline.ingest import MeetingInputs, load_meeting, meeting_id_for, policy_for, read_meeting_meta
 from pipeline.ingest.discover import find_codebook_layers
 from pipeline.report.summary import run_summary
 from pipeline.run import analysis, outputs
@@ -273,14 +273,15 @@ def meeting_flow(meeting_dir: Path, settings: Settings = DEFAULTS, data_root: Pa
     config = resolve(Path(meeting_dir), settings, Path(data_root) if data_root else None)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     clock = StageClock(publish=True)
-    inputs, models, history = load_task(config)
-    n_items = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)
-    clock.done("ingest", ingest_line(inputs), items=n_items)
-    # The lock is taken once the inputs are known to be usable: a run refused for bad input leaves nothing
-    # behind, and a second run of the same meeting stops here instead of analysing in vain.
-    with run_lock(config.out_root, inputs.meeting_id):
-        for line in settle(config.out_root, inputs.meeting_id):
+    # The lock comes first: a second run of the same meeting stops at once, before reading anything but the id
+    # (meeting.yaml's, else the folder's name), instead of analysing in vain.
+    meeting_id = meeting_id_for(config.meeting_dir, read_meeting_meta(config.meeting_dir))
+    with run_lock(config.out_root, meeting_id):
+        for line in settle(config.out_root, meeting_id):
             get_run_logger().warning(line)
+        inputs, models, history = load_task(config)
+        n_items = sum(len(f) for f in (inputs.cards, inputs.feedback) if f is not None)
+        clock.done("ingest", ingest_line(inputs), items=n_items)
         distributed = settings.task_runner != "serial"
         with side_process(n_items) as side:
             result = analysis.analyse(inputs, models, history=history, settings=settings, side=side,

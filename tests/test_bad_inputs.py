@@ -201,11 +201,17 @@ def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path, caps
     assert not list(out.glob(".2024-05-22.tmp-*"))
 
 
-def test_a_second_concurrent_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_second_concurrent_run_stops_before_loading_the_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The lock is tried without waiting (held here, the run would hang if it waited) and before any input is
+    read: the loader is never called."""
     from flows.outfolder import run_lock
 
+    loaded: list[Path] = []
+    monkeypatch.setattr("flows.meeting.load_meeting", lambda meeting_dir, *a, **k: loaded.append(meeting_dir))
     out = tmp_path / "out"
     with run_lock(out, "2024-05-22"):
         code, text = kyosei_run(meeting(tmp_path), out, capsys)
-    assert code == EXIT_ERROR and "別の実行" in text
+    assert code == EXIT_ERROR and "別の実行" in text and "another run of meeting 2024-05-22" in text
+    assert loaded == []
     assert_no_half_output(out)

@@ -101,6 +101,35 @@ def test_the_swap_keeps_the_old_folder_until_the_new_one_is_in(tmp_path: Path) -
     assert not (tmp_path / ".m1.tmp-2").exists()
 
 
+HOLDER = """
+import sys
+from pathlib import Path
+from flows.outfolder import run_lock
+with run_lock(Path(sys.argv[1]), "m1"):
+    print("held", flush=True)
+    sys.stdin.read()                                                # until killed
+"""
+
+
+@pytest.mark.integration
+def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
+    """The lock is the OS's (flock / msvcrt): a run killed while holding it never leaves it taken."""
+    from flows.outfolder import RunLockedError
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError, match="another run of meeting m1"), run_lock(tmp_path, "m1"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+    assert holder.returncode == -signal.SIGKILL
+    with run_lock(tmp_path, "m1"):                                   # free again, though the file is still there
+        assert (tmp_path / ".m1.lock").exists()
+
+
 # --- a real kill at each step of a real run ------------------------------------------------------------------
 
 def kyosei(args: list[str], *, step: int = 0, when: str = "", cwd: Path) -> subprocess.CompletedProcess[str]:
