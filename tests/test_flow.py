@@ -166,6 +166,29 @@ def test_failed_run_keeps_previous_outputs(tmp_path: Path) -> None:
     assert (out / "tagged.csv").read_bytes() == before
 
 
+def test_a_run_that_fails_while_writing_leaves_the_previous_outputs_whole(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never half-written: the second run has new input (so every table it writes differs) and fails after the
+    tables, at the HTML report; the folder still holds the first run's files, byte for byte, and nothing else."""
+    m = copy_meeting(MEETING_1, tmp_path / "m")
+    out = run(m, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with (m / "feedback.csv").open("a", encoding="utf-8") as f:
+        f.write("F99,移動販売の車が来なくなって買い物に困っている,感想,,\n")
+    written: list[Path] = []
+
+    def failing_report(*args: object, **kwargs: object) -> str:
+        written.extend(p for p in (tmp_path / "out").rglob("tagged.csv") if "F99" in p.read_text(encoding="utf-8-sig"))
+        raise OSError("disk full")
+
+    monkeypatch.setattr("pipeline.run.writers.render_html", failing_report)
+    with pytest.raises(OSError, match="disk full"):
+        run(m, tmp_path / "out")
+    assert written                                       # the failure came after the new tables were written
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.endswith(".lock")) == [out.name]
+
+
 def test_perspectives_and_network_written(meeting2: Path) -> None:
     persp = read(meeting2 / "perspectives.csv")
     assert set(persp["status"]) == {"new"}                        # no earlier meeting in this out-root
