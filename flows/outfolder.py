@@ -25,7 +25,10 @@ class RunLockedError(KyoseiError):
 @contextlib.contextmanager
 def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
     """Hold ``OUT_ROOT/.<meeting_id>.lock`` for the whole run; a second run of the same meeting fails at
-    once with a clear message.  The OS releases the lock if the process dies, so it never goes stale."""
+    once with a clear message.  The OS releases the lock if the process dies, so it never goes stale.  A run that
+    fails in an out-root it made (bad input, before any output) takes the lock file and the out-root away again
+    when nothing else was put there: a refused run leaves nothing behind."""
+    fresh = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
     path = out_root / f".{meeting_id}.lock"
     fh = path.open("a+")
@@ -44,7 +47,15 @@ def run_lock(out_root: Path, meeting_id: str) -> Iterator[None]:
                 f"{path}: 会議 {meeting_id} は別の実行が処理中です。終わってからもう一度実行してください。\n"
                 f"{path}: another run of meeting {meeting_id} is in progress; run again when it has finished."
             ) from None
-        yield
+        try:
+            yield
+        except BaseException:
+            if fresh and [p.name for p in out_root.iterdir()] == [path.name]:
+                fh.close()                                   # Windows removes no open file
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    out_root.rmdir()
+            raise
     finally:
         fh.close()
 
@@ -62,15 +73,21 @@ def _rename(src: Path, dst: Path) -> None:
 
 
 def swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by ``tmp`` with renames, keeping the old folder until the new one is in.  Killed between the
-    two renames, the meeting's folder is missing and ``.<id>.old`` holds the previous outputs:
-    :func:`restore_interrupted` puts them back before the next command touches the out-root."""
+    """Replace ``final`` by ``tmp`` with renames, keeping the old folder until the new one is in.  Interrupted between
+    the two renames (Ctrl-C, an error), the old folder is renamed back before the exception goes on.  Killed there,
+    the meeting's folder is missing and ``.<id>.old`` holds the previous outputs: :func:`restore_interrupted` puts
+    them back before the next command touches the out-root."""
     old = final.with_name(f".{final.name}.old")
     if old.exists():
         shutil.rmtree(old)
-    if final.exists():
-        _rename(final, old)
-    _rename(tmp, final)
+    try:
+        if final.exists():
+            _rename(final, old)
+        _rename(tmp, final)
+    except BaseException:
+        if old.is_dir() and not final.exists():
+            _rename(old, final)
+        raise
     if old.exists():
         shutil.rmtree(old)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.text.tokenise import Tokeniser, load_lexicon, load_stopwords
 
+os.environ.setdefault("LOKY_MAX_CPU_COUNT", str(os.cpu_count() or 1))
+"""scikit-learn's loky would otherwise count physical cores with a subprocess (refused in unit tests, see below)."""
 os.environ["KYOSEI_NO_WARM"] = "1"
 """No test's ``kyosei`` subprocess is handed to a developer's running ``kyosei warm`` (test_warm starts its own)."""
 
@@ -124,3 +126,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for line in unexpected:
                 reporter.write_line(f"  {line}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+class UnmarkedMachineryError(AssertionError):
+    """A test outside ``integration`` started a flow, a process, a server or a browser."""
+
+
+@pytest.fixture(autouse=True)
+def _markers_tell_the_truth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make test-fast`` runs the tests not marked ``integration`` (nor ``slow``): such a test that starts a Prefect
+    flow, a subprocess, a process (fork, multiprocessing), or binds a socket (a server) fails, naming what it started —
+    the markers cannot lie."""
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
+        return
+    import multiprocessing.process
+    import socket
+    import subprocess
+
+    def refuse(what: str) -> Callable[..., None]:
+        def started(*args: object, **kwargs: object) -> None:
+            raise UnmarkedMachineryError(f"{request.node.nodeid} started {what} but is not marked integration "
+                                         "(mark it, or test the plain function)")
+        return started
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("a subprocess"))
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse("a process"))
+    monkeypatch.setattr(os, "fork", refuse("a forked process"))
+    monkeypatch.setattr(socket.socket, "bind", refuse("a server (a socket bound)"))
+    monkeypatch.setattr(socket.socket, "connect", refuse("a connection (a server)"))
+    flows = __import__("sys").modules.get("prefect.flows")
+    if flows is not None:
+        monkeypatch.setattr(flows.Flow, "__call__", refuse("a Prefect flow"))

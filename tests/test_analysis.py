@@ -176,7 +176,6 @@ def test_a_workbook_built_in_a_second_process_is_the_same_file(result: MeetingRe
         assert (folders[True] / name).read_bytes() == (folders[False] / name).read_bytes(), name
 
 
-@pytest.mark.slow
 def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: MeetingResult, tmp_path,
                                                                      monkeypatch) -> None:
     """From WORKBOOK_PROCESS_FROM items to SIDE_PROCESS_UNTIL the writer sends work to a second process; above, the
@@ -194,16 +193,17 @@ def test_the_writer_uses_a_second_process_only_between_the_two_sizes(result: Mee
         yield inline
 
     n = len(result.items)
-    monkeypatch.setattr(writers, "helper_process", spy)
-    monkeypatch.setattr(writers, "report_summary", lambda manifest: [])
-    for lowest, highest, want in ((n, n, [n]), (1, n - 1, []), (n + 1, 10 * n, [])):
-        used.clear()
+    for lowest, highest, want in ((n, n, True), (1, n - 1, False), (n + 1, 10 * n, False)):
         monkeypatch.setattr(writers, "WORKBOOK_PROCESS_FROM", lowest)
         monkeypatch.setattr(writers, "SIDE_PROCESS_UNTIL", highest)
-        folder = tmp_path / f"{lowest}-{highest}"
-        folder.mkdir()
-        writers.write_outputs(result, folder, {})
-        assert used == want and (folder / "report.xlsx").exists()
+        assert writers.uses_second_process(n) is want
+    # and the writer follows it (here: between the sizes)
+    monkeypatch.setattr(writers, "helper_process", spy)
+    monkeypatch.setattr(writers, "report_summary", lambda manifest: [])
+    monkeypatch.setattr(writers, "WORKBOOK_PROCESS_FROM", n)
+    monkeypatch.setattr(writers, "SIDE_PROCESS_UNTIL", n)
+    writers.write_outputs(result, tmp_path, {})
+    assert used == [n] and (tmp_path / "report.xlsx").exists()
 
 
 def test_workbook_sheets_are_cut_but_the_review_sheet_is_whole(result: MeetingResult, tmp_path, monkeypatch) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MEETING_2
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.skipif(
     CHROMIUM is None,
@@ -84,6 +86,9 @@ def test_picking_a_word_shows_its_lines_and_sorting_by_left_context(page) -> Non
     first = pick.locator("option").first.get_attribute("value")
     assert first == "支援" and rows.count() == 26                   # the most frequent word, shown on load
     pick.select_option("見守る")
+    # the sample's cards that write 見守る or 見守り, one line each: found here in the CSV, not from the report
+    cards = (MEETING_2 / "cards.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in cards if "見守" in line] == ["C12", "C18", "C22", "C31"]
     assert rows.count() == 4
     assert rows.locator("td:nth-child(3)").all_inner_texts() == ["C12", "C18", "C22", "C31"]
     assert "日頃の" in rows.first.inner_text() and "見守り" in rows.first.inner_text()

@@ -73,6 +73,7 @@ def test_ctfidf_by_hand() -> None:
     assert got[1] == ["相談", "窓口"]
 
 
+@pytest.mark.slow                                                   # a large generated corpus
 def test_large_n_uses_minibatch_kmeans_on_a_generated_corpus(analyzer) -> None:
     rng = random.Random(0)
     pool = DISASTER + CONSULT
@@ -89,6 +90,7 @@ def test_large_n_uses_minibatch_kmeans_on_a_generated_corpus(analyzer) -> None:
     assert first and not (d & c)
 
 
+@pytest.mark.slow                                                   # a large generated corpus
 def test_above_fit_size_k_means_is_fitted_on_a_sample_and_assigns_every_item(analyzer) -> None:
     """A very large meeting fits each k on a fixed random part of the items: every item still gets a cluster, the
     two topics stay apart, and the result is the same on every run; at or below fit_size nothing changes."""
@@ -126,6 +128,7 @@ def test_the_representative_of_two_members_is_the_first(analyzer) -> None:
     assert table["representative_id"].tolist() == [ids.split("|")[0] for ids in table["item_ids"]]
 
 
+@pytest.mark.slow                                                   # a large generated corpus
 def test_above_fit_size_the_lsa_basis_comes_from_the_same_sample_and_every_item_is_projected(analyzer) -> None:
     """The TruncatedSVD is fitted on a fixed random fit_size of the items (sorted rows of ``default_rng(seed)``) and
     every item is projected on that basis: the vectors are those of doing it by hand, rounded to float32."""

@@ -168,12 +168,18 @@ def test_the_layered_default_gives_the_sample_meetings_the_analysis_they_had(mee
     the sample meeting exactly as that file did.  These rows were the run's evidence then (only the rule ids of
     the names, now rules of the layer, differ), plus what issue 32's constructions add: C02's body 「どこに相談したら
     よいかわからない」 (not knowing where to turn) adds どこ at 40-42 and わから at 51-54 (title 「あいネット（福祉の総合
-    相談窓口）」 is 16 characters, then the body)."""
+    相談窓口）」 is 16 characters, then 「。」 and the body, where どこ is the 24th character)."""
     ev = meeting2_result.evidence.set_index(["item_id", "theme"])
     assert ev.loc[("C02", "相談窓口"), ["terms", "spans"]].tolist() == [
         "あいネット|総合相談|相談窓口|どこ|相談|わから", "0-5|9-13|11-15|40-42|43-45|51-54"]
     assert ev.loc[("C03", "高齢者"), ["terms", "spans"]].tolist() == [
         "いきいきセンター|地域包括支援センター|高齢者|介護", "0-8|9-19|24-27|33-35"]
+    # worked out by hand above and checked against the cards as written: each span cut from title + body is its term
+    cards = pd.read_csv(MEETING_2 / "cards.csv", dtype=str, keep_default_na=False).set_index("card_id")
+    for card, theme in (("C02", "相談窓口"), ("C03", "高齢者")):
+        text = cards.loc[card, "title"] + "。" + cards.loc[card, "body"]       # a card reads 「title。body」
+        terms, spans = ev.loc[(card, theme), "terms"].split("|"), ev.loc[(card, theme), "spans"].split("|")
+        assert [text[int(a):int(b)] for a, b in (span.split("-") for span in spans)] == terms
     # the layer's rule comes after the base theme's 8 rules (6 before issue 32)
     assert ev.loc[("F06", "相談窓口"), ["terms", "source"]].tolist() == ["いきいきセンター", "rule:相談窓口#rule9"]
     assert meeting2_result.themes["F06"] == "職員の力|相談窓口|高齢者"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import generate
-from flows.cli import EXIT_ERROR, EXIT_OK, main
+from flows.cli import EXIT_OK, main
 from tests import dask_evidence
-from tests.conftest import MEASURES, MEETING_1
+from tests.conftest import MEASURES
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -95,7 +95,3 @@ def test_task_runner_dask_address_uses_a_running_cluster(meeting: Path, serial: 
     assert_same_outputs(serial, out)
 
 
-def test_unknown_task_runner_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", str(MEETING_1), "--measures", str(MEASURES), "--out-root", str(tmp_path),
-                 "--task-runner", "ray"])
-    assert code == EXIT_ERROR and "--task-runner" in capsys.readouterr().err

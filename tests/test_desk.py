@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
-from flows.meeting import artifact_key
 from pipeline.run import outputs
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2
 
@@ -35,13 +34,6 @@ def meeting(tmp_path: Path, name: str, source: Path = MEETING_2, **yaml: str) ->
 
 def run(folder: Path, out: Path, *extra: str) -> int:
     return main(["run", str(folder), "--measures", str(MEASURES), "--out-root", str(out), "--quiet", *extra])
-
-
-def test_artifact_keys_are_safe_for_prefect_and_unique() -> None:
-    assert artifact_key("2024-05-22") == "2024-05-22"                # unchanged for ids that are keys already
-    keys = {artifact_key(m) for m in ("第3回連携会議（7月）", "第3回 連携会議 (7月)", "第4回連携会議（7月）")}
-    assert len(keys) == 3
-    assert all(k and set(k) <= set("abcdefghijklmnopqrstuvwxyz0123456789-") for k in keys)
 
 
 @pytest.mark.parametrize("name", ["第3回連携会議（7月）", "第3回 連携会議 (7月)"])
@@ -172,29 +164,81 @@ def test_the_sample_policy_table_used_by_default_is_announced(tmp_path: Path,
 
 # --- Ctrl-C, in a real process group -----------------------------------------------------------------------
 
+PAUSED_AT = """
+import sys, time
+from pathlib import Path
+from flows.cli.common import _prefect_env
+from flows.terminal import private_stderr
+private_stderr()                                   # as the kyosei command starts
+_prefect_env(verbose=False)
+import flows.meeting, flows.outfolder
+stage, ready = sys.argv[1], Path(sys.argv[2])
+
+def pause():
+    ready.write_text(stage, encoding="utf-8")     # the test sends Ctrl-C once it sees this
+    time.sleep(600)
+
+if stage == "swap":                                # between the swap's two renames
+    rename, calls = flows.outfolder._rename, [0]
+    def pausing(src, dst):
+        calls[0] += 1
+        if calls[0] == 2:
+            pause()
+        rename(src, dst)
+    flows.outfolder._rename = pausing
+else:                                              # right after the stage's end
+    done = flows.meeting.StageClock.done
+    def pausing_done(self, name, *args, **kwargs):
+        done(self, name, *args, **kwargs)
+        if name == stage:
+            pause()
+    flows.meeting.StageClock.done = pausing_done
+from flows.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+"""``kyosei run`` that pauses at a named stage and says so in a file: the test's Ctrl-C lands there, on any machine."""
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.2, 3.0, 9.0])
+@pytest.mark.parametrize(("stage", "new_outputs"), [
+    ("ingest", False),          # inputs read, nothing analysed
+    ("themes", False),          # mid-analysis
+    ("swap", False),            # between the two renames: the old folder is renamed back at once
+    ("report", True),           # the new outputs are in
+])
 def test_ctrl_c_ends_with_one_line_and_keeps_a_whole_output_folder(tmp_path: Path, meeting2_run: Path,
-                                                                   delay: float) -> None:
+                                                                   stage: str, new_outputs: bool) -> None:
     out = tmp_path / "out"
     shutil.copytree(meeting2_run, out / "2024-05-22")                   # an earlier run's outputs
+    folder = out / "2024-05-22"
+    (folder / outputs.MANIFEST.file).write_text(                         # marked, to tell them from a new run's
+        (folder / outputs.MANIFEST.file).read_text(encoding="utf-8").replace('"meeting_id"', '"earlier": 1, "meeting_id"'),
+        encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(tmp_path / "ph"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "kyosei"), "run", str(MEETING_2), "--measures",
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_AT, stage, str(ready), "run", str(MEETING_2), "--measures",
                              str(MEASURES), "--out-root", str(out)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(delay)
-    os.killpg(proc.pid, signal.SIGINT)                                  # like Ctrl-C: the whole process group
-    _, err = proc.communicate(timeout=180)
+    try:
+        deadline = time.monotonic() + 240
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), f"the run never reached {stage}: {proc.poll()}"
+        os.killpg(proc.pid, signal.SIGINT)                              # like Ctrl-C: the whole process group
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130
     assert err.strip().splitlines() == [
         "中断しました。出力フォルダは前回の結果か、書き終えた今回の結果のどちらかです（書きかけは残りません）/ "
         "interrupted; the output folder holds either the previous or the finished new results, never a "
         "half-written one"]
-    folder = out / "2024-05-22"
     man = json.loads((folder / outputs.MANIFEST.file).read_text(encoding="utf-8"))
     assert all((folder / f).is_file() for f in man["files"])            # a whole folder, old or new
-    assert not list(out.glob(".2024-05-22.tmp-*"))
+    assert ("earlier" not in man) is new_outputs
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == ["2024-05-22"]
 
 
 def test_a_cp932_console_gets_question_marks_not_a_crash(tmp_path: Path) -> None:

@@ -27,17 +27,25 @@ def test_scores_by_hand() -> None:
 
 
 @pytest.mark.parametrize(("name", "minimum"), [("dev_labels.csv", 0.9), ("holdout_core.csv", 0.9)])
-def test_shipped_codebook_meets_the_targets(name: str, minimum: float, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", str(ROOT / "data" / "eval" / name), "--codebook", str(MODELS / "codebook.yaml"),
+def test_shipped_codebook_meets_the_targets(name: str, minimum: float) -> None:
+    from pipeline.run.evaluation import read_labels, theme_scores
+    from pipeline.run.models import load_models
+
+    models = load_models(codebook=MODELS / "codebook.yaml", lexicon=MODELS / "lexicon.yaml",
+                         stopwords=MODELS / "stopwords.txt", theme_labels=None)
+    table, _ = theme_scores(read_labels(ROOT / "data" / "eval" / name, models.codebook.theme_ids), models)
+    got = table.set_index("theme")
+    assert got.loc["macro(core)", "f1"] >= minimum
+    for theme in ("相談窓口", "担い手", "防災", "就労"):
+        assert got.loc[theme, "precision"] >= 0.8, theme
+
+
+def test_eval_prints_the_scores_by_theme(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(ROOT / "data" / "eval" / "dev_labels.csv"), "--codebook", str(MODELS / "codebook.yaml"),
                  "--lexicon", str(MODELS / "lexicon.yaml"), "--no-model"]) == EXIT_OK
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if "macro(co" in ln)
-    f1 = float(line.strip("│ ").split("│")[-1])
-    assert f1 >= minimum
-    for theme in ("相談窓口", "担い手", "防災", "就労"):
-        row = next(ln for ln in out.splitlines() if ln.startswith(f"│ {theme}"))
-        precision = float(row.split("│")[7])
-        assert precision >= 0.8, theme
+    assert "dev_labels.csv" in out and "ルールのみ" in out
+    assert all(name in out for name in ("相談窓口", "担い手", "防災", "就労", "precision", "recall", "f1"))
 
 
 def test_eval_refuses_a_file_without_theme_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import ROOT
 
 GUIDE = ROOT / "docs" / "guide.md"
-pytestmark = [pytest.mark.integration]
 
 
 def blocks(kind: str) -> list[str]:
@@ -34,6 +33,7 @@ def test_the_guide_is_japanese_and_first_in_the_readme() -> None:
         assert (GUIDE.parent / picture).read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.integration
 def test_every_command_of_the_guide_works_as_written(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "data", tmp_path / "data", ignore=shutil.ignore_patterns("eval"))
     bin_dir = Path(sys.executable).parent

@@ -101,6 +101,27 @@ def test_the_swap_keeps_the_old_folder_until_the_new_one_is_in(tmp_path: Path) -
     assert not (tmp_path / ".m1.tmp-2").exists()
 
 
+def test_interrupted_between_the_two_renames_the_old_folder_is_put_back_at_once(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or any exception) between the renames: the swap renames the old folder back before it goes on."""
+    import flows.outfolder
+
+    layout(tmp_path, "m1", ".m1.tmp-1")
+    real, calls = flows.outfolder._rename, [0]
+
+    def interrupted(src: Path, dst: Path) -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(flows.outfolder, "_rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        swap_in(tmp_path / ".m1.tmp-1", tmp_path / "m1")
+    assert calls[0] == 3 and which(tmp_path / "m1") == "m1"                  # the third: the rename back
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m1.tmp-1", "m1"]   # the caller removes its tmp
+
+
 HOLDER = """
 import sys
 from pathlib import Path

@@ -7,15 +7,11 @@ import re
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from pipeline.report.workbook import FIGURE_SHEET
 from pipeline.review import REVIEW_SHEET, SUMMARY_SHEET
 from pipeline.run import outputs
 from tests.conftest import ROOT
-
-pytestmark = pytest.mark.integration
-
 
 ABSENT = (outputs.REPLIES, outputs.THEMES_BY_ATTRIBUTE, outputs.POLICY_TABLE)
 """The sample meeting has no replies or attributes, and its policy table has ids (no normalised copy)."""

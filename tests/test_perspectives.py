@@ -212,6 +212,10 @@ def test_sample_meeting_labels_are_phrases_of_the_comments(sample: pd.DataFrame)
     assert labels["就労"] == "「就労支援」という視点"
     assert labels["多様な主体"] == "企業や社会福祉法人、NPO等にアプローチしていくこと"
     assert labels["ひきこもり"] == "ハイティーン(16~18歳)の高校中退したかたへの支援が薄い"
+    # each is the comment's own words (read here from feedback.csv; the label's 「」 around 就労支援 are the comment's)
+    written = pd.read_csv(MEETING_2 / "feedback.csv", dtype=str, keep_default_na=False).set_index("comment_id")["text"]
+    for theme, comment in (("就労", "F16"), ("多様な主体", "F18"), ("ひきこもり", "F20")):
+        assert labels[theme].removesuffix("という視点") in normalise_text(written[comment]), theme
 
 
 def test_sample_meeting_does_not_propose_what_is_covered(sample: pd.DataFrame) -> None:

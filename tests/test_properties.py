@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,8 +99,23 @@ def test_yaml_is_read_with_the_safe_loader() -> None:
     for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
         source = path.read_text(encoding="utf-8")
         assert "yaml.load(" not in source and "yaml.unsafe_load" not in source and "FullLoader" not in source, path
-    with pytest.raises(yaml.YAMLError):
-        yaml.safe_load('id: !!python/object/apply:os.system ["echo pwned"]')
+
+
+
+def test_a_yaml_file_that_asks_to_run_code_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    from pipeline.errors import InputError
+    from pipeline.ingest import read_meeting_meta
+    from pipeline.themes.load import load_codebook
+
+    ran = tmp_path / "ran"
+    attack = f'id: !!python/object/apply:os.system ["touch {ran}"]\n'
+    (tmp_path / "meeting.yaml").write_text(attack, encoding="utf-8")
+    with pytest.raises(InputError, match="YAML"):
+        read_meeting_meta(tmp_path)
+    (tmp_path / "codebook.yaml").write_text(f"themes:\n  防災:\n    {attack}", encoding="utf-8")
+    with pytest.raises(KyoseiError):
+        load_codebook(tmp_path / "codebook.yaml")
+    assert not ran.exists()
 
 
 def test_servers_bind_loopback_only() -> None:

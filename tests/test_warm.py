@@ -107,6 +107,7 @@ def test_a_message_too_large_is_refused_and_its_descriptors_closed(tmp_path: Pat
             assert set(os.listdir("/proc/self/fd")) <= before
 
 
+@pytest.mark.integration                                 # a socket bound: a small server
 def test_nothing_is_handed_to_a_socket_in_a_folder_others_can_enter(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "shared"
@@ -129,6 +130,7 @@ def test_nothing_is_handed_to_a_socket_in_a_folder_others_can_enter(tmp_path: Pa
             server.accept()
 
 
+@pytest.mark.integration                                 # a socket bound: a small server
 def test_a_second_warm_process_on_the_same_socket_is_refused(tmp_path: Path) -> None:
     first = warm.WarmServer(tmp_path / "w" / "warm.sock", lambda argv: 0)
     first.bind()

@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -80,6 +81,18 @@ def _console_encoding() -> None:
             stream.reconfigure(errors="replace")
 
 
+def _no_retries_to_a_stopped_server() -> None:
+    """The run's temporary Prefect server got the Ctrl-C too (the terminal signals the whole process group): Prefect's
+    client would retry reporting the crashed run to it with growing waits (70 s measured) before kyosei could say
+    anything.  After a Ctrl-C nothing is worth those retries, so the client's retries are set to none (Prefect reads
+    the setting at each request)."""
+    settings = sys.modules.get("prefect.settings")
+    if settings is None:
+        return
+    with contextlib.suppress(Exception):               # another Prefect version: it only waits longer
+        settings.get_current_settings().client.max_retries = 0
+
+
 class _Interrupt:
     """Ctrl-C: whatever was running when it came (Prefect's server stopping, a client call failing because the
     server got the signal too), the terminal gets one line and the exit code is 130."""
@@ -91,6 +104,7 @@ class _Interrupt:
         if not self.seen:
             self.seen = True
             logging.disable(logging.CRITICAL)          # no Prefect ERROR lines about the crashed run
+            _no_retries_to_a_stopped_server()
         raise KeyboardInterrupt
 
     def finish(self) -> int:

@@ -87,6 +87,14 @@ def write_chunks(chunks: Callable[[], Iterable[pd.DataFrame]], path: Path) -> No
     write_csv_chunks(chunks(), path)
 
 
+def uses_second_process(n_items: int) -> bool:
+    """Whether :func:`write_outputs` sends the long tables and the workbook to a second process: from
+    :data:`~pipeline.run.parallel.WORKBOOK_PROCESS_FROM` to :data:`~pipeline.run.parallel.SIDE_PROCESS_UNTIL` items
+    (above, the largest meetings are written by this process alone: a second one would hold a copy of the long
+    tables)."""
+    return WORKBOOK_PROCESS_FROM <= n_items <= SIDE_PROCESS_UNTIL
+
+
 def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any], *,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC),
                   workbook_process: bool | None = None) -> str:
@@ -96,8 +104,7 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     ``workbook_process``: write the long tables and build the workbook in a second process (``None``: from
     :data:`~pipeline.run.parallel.WORKBOOK_PROCESS_FROM` to :data:`~pipeline.run.parallel.SIDE_PROCESS_UNTIL` items); the bytes are the same
     either way."""
-    second = (WORKBOOK_PROCESS_FROM <= len(result.items) <= SIDE_PROCESS_UNTIL if workbook_process is None
-                  else workbook_process)
+    second = uses_second_process(len(result.items)) if workbook_process is None else workbook_process
     with helper_process(keep=True) if second else nullcontext(inline) as side:
         # frames shipped (pipeline.run.parallel.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
         # in each string, and never all their bytes at once.  The long tables' files first (cut and written by the
