@@ -10,8 +10,6 @@ import pytest
 
 from pipeline.text.tokenise import Tokeniser, load_lexicon, load_stopwords
 
-os.environ.setdefault("LOKY_MAX_CPU_COUNT", str(os.cpu_count() or 1))
-"""scikit-learn's loky would otherwise count physical cores with a subprocess (refused in unit tests, see below)."""
 os.environ["KYOSEI_NO_WARM"] = "1"
 """No test's ``kyosei`` subprocess is handed to a developer's running ``kyosei warm`` (test_warm starts its own)."""
 

@@ -48,6 +48,16 @@ def meeting_copy(tmp_path: Path, source: Path = MEETING_2, **replace: Path | byt
     return m
 
 
+NEW_COMMENT = "F99,移動販売の車が来なくなって買い物に困っている,感想,,\n"
+"""A comment the sample meetings do not have (a feedback.csv row): appended, it changes every table a run writes."""
+
+
+def add_new_comment(meeting: Path) -> None:
+    """Append :data:`NEW_COMMENT` to the meeting's feedback.csv."""
+    with (meeting / "feedback.csv").open("a", encoding="utf-8") as f:
+        f.write(NEW_COMMENT)
+
+
 def shipped_models(*, codebook: Path = MODELS / "codebook.yaml",
                    layers: Sequence[Path] = (LOCAL_CODEBOOK,)) -> Models:
     """The shipped lexicon, stop words and codebook with the sample city's layer, rules only (no analyst

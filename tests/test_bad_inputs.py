@@ -14,7 +14,7 @@ import pytest
 
 from flows.cli import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, main
 from tests.conftest import MEASURES, MEETING_2, MODELS, ROOT
-from tests.factories import meeting_copy
+from tests.factories import add_new_comment, meeting_copy
 
 BAD = ROOT / "tests" / "bad_inputs"
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -190,8 +190,7 @@ def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path, caps
     m = meeting(tmp_path)
     assert kyosei_run(m, out, capsys)[0] == EXIT_OK
     before = {p.name: p.read_bytes() for p in (out / "2024-05-22").iterdir()}
-    with (m / "feedback.csv").open("a", encoding="utf-8") as f:     # new input: every table written would differ
-        f.write("F99,移動販売の車が来なくなって買い物に困っている,感想,,\n")
+    add_new_comment(m)                                               # new input: every table written would differ
 
     def broken(*args: object, **kw: object) -> str:
         raise OSError("disk full")

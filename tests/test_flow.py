@@ -20,6 +20,7 @@ import pytest
 from flows.meeting import meeting_flow
 from pipeline.errors import InputError
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_1, MEETING_2, MODELS, ROOT, sample_settings
+from tests.factories import add_new_comment
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -179,8 +180,7 @@ def test_a_run_that_fails_while_writing_leaves_the_previous_outputs_whole(tmp_pa
     m = copy_meeting(MEETING_1, tmp_path / "m")
     out = run(m, tmp_path / "out")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    with (m / "feedback.csv").open("a", encoding="utf-8") as f:
-        f.write("F99,移動販売の車が来なくなって買い物に困っている,感想,,\n")
+    add_new_comment(m)
     written: list[Path] = []
 
     def failing_report(*args: object, **kwargs: object) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from flows.outfolder import restore_interrupted, run_lock, settle, swap_in
 from tests.conftest import LOCAL_CODEBOOK, MEASURES, MEETING_2
+from tests.factories import add_new_comment
 
 KILLER = """
 import os, sys
@@ -197,8 +198,7 @@ def test_a_run_killed_at_each_step_of_the_swap_loses_nothing(first_run: tuple[Pa
     out = tmp_path / "out"
     shutil.copytree(template, out)
     before = (out / "m1" / "manifest.json").read_bytes()
-    (meeting / "feedback.csv").write_text((MEETING_2 / "feedback.csv").read_text(encoding="utf-8")
-                                          + "F99,移動販売の車が来なくなって買い物に困っている,感想\n", encoding="utf-8")
+    add_new_comment(meeting)
     try:
         killed = kyosei(["run", str(meeting), "--measures", str(MEASURES), "--out-root", str(out), "--quiet"],
                         step=step, when=when, cwd=tmp_path)

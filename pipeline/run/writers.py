@@ -101,9 +101,8 @@ def write_outputs(result: MeetingResult, folder: Path, manifest: dict[str, Any],
     """Write every output of ``result`` into ``folder`` (which must exist); returns the report's Markdown.
 
     ``manifest`` (from :func:`pipeline.run.manifest.build_manifest`) gets ``finished_at`` and the list of files.
-    ``workbook_process``: write the long tables and build the workbook in a second process (``None``: from
-    :data:`~pipeline.run.parallel.WORKBOOK_PROCESS_FROM` to :data:`~pipeline.run.parallel.SIDE_PROCESS_UNTIL` items); the bytes are the same
-    either way."""
+    ``workbook_process``: write the long tables and build the workbook in a second process (``None``:
+    :func:`uses_second_process`); the bytes are the same either way."""
     second = uses_second_process(len(result.items)) if workbook_process is None else workbook_process
     with helper_process(keep=True) if second else nullcontext(inline) as side:
         # frames shipped (pipeline.run.parallel.Shipped, in parts when long): their texts sent without leaving a UTF-8 copy
